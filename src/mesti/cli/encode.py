@@ -1,0 +1,94 @@
+"""``mesti encode``: one clip (frame folder or video) to one modality image, or all of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import typer
+
+from mesti.cli.common import console, handles_errors, progress
+from mesti.clips import load_clip
+from mesti.errors import MestiError
+from mesti.modalities import SCALE_MODES, encode, get_modality, list_modalities
+from mesti.utils.atomic import write_npy
+from mesti.utils.images import write_png
+
+_OUT_SUFFIXES = (".npy", ".png")
+
+
+def _options(spec_options: tuple[str, ...], given: dict[str, Any], strict: bool, name: str) -> dict[str, Any]:
+    opts = {k: v for k, v in given.items() if v is not None}
+    if strict:
+        extra = sorted(set(opts) - set(spec_options))
+        if extra:
+            flags = ", ".join("--" + k.replace("_", "-") for k in extra)
+            raise MestiError(f"--modality {name}", f"does not take {flags}")
+        return opts
+    return {k: v for k, v in opts.items() if k in spec_options}
+
+
+def encode_cmd(
+    source: Path = typer.Argument(..., help="A folder of frames (sorted naturally: img2 < img10) or a video file."),
+    out: Path = typer.Option(..., "--out", "-o", help="x.npy (float32 H x W x C as computed), x.png (the picture), or a folder with --all."),
+    modality: str | None = typer.Option(None, "--modality", "-m", help="One of: " + ", ".join(list_modalities())),
+    all_: bool = typer.Option(False, "--all", help="Write every modality (.png and .npy) and a contact sheet into --out DIR."),
+    onset: int | None = typer.Option(None, help="0-based position of the onset frame (default: the first)."),
+    apex: int | None = typer.Option(None, help="0-based position of the apex frame (default: the middle of onset..offset)."),
+    offset: int | None = typer.Option(None, help="0-based position of the offset frame (default: the last)."),
+    scale: str | None = typer.Option(None, "--scale", help="Scaling: " + ", ".join(SCALE_MODES) + " (default minmax)."),
+    channels: str | None = typer.Option(None, help="Flow channels: uvs (u, v, strain; default) or uvm (u, v, magnitude)."),
+    strain_scheme: str | None = typer.Option(None, help="Strain derivatives: backward (default), forward, central."),
+    symmetric_range: float | None = typer.Option(None, help="Rank pooling, symmetric scale: mean grey-level change that reaches white (16)."),
+    flow_range: float | None = typer.Option(None, help="Flow, symmetric scale: pixels that reach full scale (2)."),
+) -> None:
+    """Encode one clip as an image: MESTI, dynamic image, apex, TV-L1 flow or optical strain."""
+    if all_ == (modality is not None):
+        raise MestiError("mesti encode", "give exactly one of --modality NAME or --all")
+    given = {"scale": scale, "channels": channels, "strain_scheme": strain_scheme,
+             "symmetric_range": symmetric_range, "flow_range": flow_range}
+    if scale is not None and scale not in SCALE_MODES:
+        raise MestiError("--scale", f"unknown scaling {scale!r}; choose one of {', '.join(SCALE_MODES)}")
+    if not all_:
+        assert modality is not None
+        spec = get_modality(modality)
+        opts = _options(spec.options, given, strict=True, name=modality)
+        if out.suffix.lower() not in _OUT_SUFFIXES:
+            raise MestiError(out, "the output must end in .npy or .png")
+        if out.suffix.lower() == ".png" and scale == "raw":
+            raise MestiError(out, "--scale raw gives signed floats, not a picture; write an .npy file")
+        clip = load_clip(source, onset=onset, apex=apex, offset=offset)
+        image = encode(clip, modality, **opts)
+        if out.suffix.lower() == ".npy":
+            write_npy(out, image.astype(np.float32))
+        else:
+            write_png(out, image)
+        console.print(f"{modality}: {clip.name} ({clip.length} frames, apex {clip.apex_in_window}) -> {out} {image.shape[1]}x{image.shape[0]}x{image.shape[2]}")
+        return
+
+    if out.exists() and not out.is_dir():
+        raise MestiError(out, "--all writes a folder, and this path is a file")
+    clip = load_clip(source, onset=onset, apex=apex, offset=offset)
+    images: dict[str, np.ndarray] = {}
+    names = list_modalities()
+    with progress() as bar:
+        task = bar.add_task(f"encoding {clip.name}", total=len(names))
+        for name in names:
+            spec = get_modality(name)
+            images[name] = encode(clip, name, **_options(spec.options, given, strict=False, name=name))
+            bar.advance(task)
+    # Everything is computed before anything is written: a failure leaves no partial folder.
+    from mesti.reports.contact_sheet import contact_sheet
+
+    scaled = scale != "raw"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, image in images.items():
+        write_npy(out / f"{name}.npy", image.astype(np.float32))
+        write_png(out / f"{name}.png", image, already_scaled=scaled)
+    sheet = contact_sheet(clip, images, out / "contact_sheet.png", already_scaled=scaled)
+    console.print(f"{len(images)} modalities of {clip.name} -> {out}/ (contact sheet: {sheet})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("encode")(handles_errors(encode_cmd))
