@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+import numpy as np
 
 from mesti.clips.clip import Clip
-from mesti.clips.io import read_image, sorted_frame_paths
+from mesti.clips.io import load_video, read_image, sorted_frame_paths
 from mesti.errors import MestiError
+
+RecordKind = Literal["frames", "video", "image"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +29,13 @@ class ClipRecord:
     order (SMIC), with the apex at ``apex_frame`` or else the middle frame.
     ``label`` is the class under the chosen class set (``None``: excluded from it);
     ``emotion`` the sheet's own text. ``notes`` record sheet quirks handled for this clip.
+
+    ``kind`` says what ``frame_dir`` points at. ``"frames"``: a folder of frames (every
+    release). ``"video"``: a video file (users' manifests); frame numbers are then 0-based
+    positions in the video. ``"image"``: one precomputed image (a flow or MESTI image a user
+    already holds), a sample that is not a clip: read it with :meth:`load_image`. Without a
+    ``frame_pattern``, ``onset_frame``/``offset_frame`` (when given) are 0-based positions in
+    the naturally sorted folder, the same convention as ``mesti encode``.
     """
 
     dataset: str
@@ -39,6 +51,7 @@ class ClipRecord:
     fps: float = 200.0
     action_units: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
+    kind: RecordKind = "frames"
 
     @property
     def key(self) -> str:
@@ -46,35 +59,32 @@ class ClipRecord:
         return f"{self.dataset}/{self.subject}/{self.clip_id}"
 
     def frame_paths(self) -> list[Path]:
-        """The files of frames onset..offset in temporal order (no pixels read)."""
+        """The files this sample's pixels come from, in temporal order (no pixels read).
+
+        Frames onset..offset for a frame folder; the one file for a video or an image.
+        """
+        if self.kind != "frames":
+            return [self.frame_dir]
         if self.frame_pattern is None:
-            return sorted_frame_paths(self.frame_dir)
+            paths = sorted_frame_paths(self.frame_dir)
+            lo, hi = self._window(len(paths))
+            return paths[lo : hi + 1]
         if self.onset_frame is None or self.offset_frame is None:
             raise MestiError(self.key, "onset and offset frame numbers are needed with a frame pattern")
         return [self.frame_dir / self.frame_pattern.format(n=n) for n in range(self.onset_frame, self.offset_frame + 1)]
 
     def load(self) -> Clip:
         """Read the frames onset..offset into a :class:`Clip` (positions relative to onset)."""
-        paths = self.frame_paths()
-        missing = [p.name for p in paths if not p.is_file()]
-        if missing:
-            more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
-            raise MestiError(self.key, f"missing frame(s) in {self.frame_dir}: {', '.join(missing[:3])}{more}")
-        import numpy as np
-
-        arrays = [read_image(p) for p in paths]
-        shape = arrays[0].shape
-        for p, a in zip(paths, arrays, strict=True):
-            if a.shape != shape:
-                raise MestiError(self.key, f"frame {p.name} is {a.shape[1]}x{a.shape[0]}, others {shape[1]}x{shape[0]}")
-        frames = np.stack(arrays)
-        n = len(paths)
-        if self.frame_pattern is not None and self.apex_frame is not None and self.onset_frame is not None:
-            apex = self.apex_frame - self.onset_frame
-        elif self.frame_pattern is None and self.apex_frame is not None:
-            apex = int(self.apex_frame)
+        if self.kind == "image":
+            raise MestiError(self.key, "a precomputed image, not a clip: read it with load_image()")
+        if self.kind == "video":
+            frames = load_video(self.frame_dir).frames
+            lo, hi = self._window(len(frames))
+            frames = frames[lo : hi + 1]
         else:
-            apex = (n - 1) // 2
+            frames = self._read_frames(self.frame_paths())
+        n = len(frames)
+        apex = (n - 1) // 2 if self.apex_frame is None else self.apex_frame - (self.onset_frame or 0)
         return Clip(
             frames=frames,
             onset=0,
@@ -88,3 +98,31 @@ class ClipRecord:
             source=str(self.frame_dir),
             meta={"emotion": self.emotion, "action_units": self.action_units, "notes": list(self.notes)},
         )
+
+    def load_image(self) -> np.ndarray:
+        """The ``H x W x 3`` uint8 RGB image of a ``kind="image"`` record (Pillow's bomb guard kept)."""
+        if self.kind != "image":
+            raise MestiError(self.key, "a clip, not a precomputed image: read it with load()")
+        if not self.frame_dir.is_file():
+            raise MestiError(self.key, f"missing image {self.frame_dir}")
+        return read_image(self.frame_dir)
+
+    def _window(self, n: int) -> tuple[int, int]:
+        """0-based onset..offset positions within ``n`` frames (a sorted folder or a video)."""
+        lo = self.onset_frame or 0
+        hi = n - 1 if self.offset_frame is None else self.offset_frame
+        if hi >= n:
+            raise MestiError(self.key, f"offset {hi} is beyond the {n} frames of {self.frame_dir}")
+        return lo, hi
+
+    def _read_frames(self, paths: list[Path]) -> np.ndarray:
+        missing = [p.name for p in paths if not p.is_file()]
+        if missing:
+            more = f" (+{len(missing) - 3} more)" if len(missing) > 3 else ""
+            raise MestiError(self.key, f"missing frame(s) in {self.frame_dir}: {', '.join(missing[:3])}{more}")
+        arrays = [read_image(p) for p in paths]
+        shape = arrays[0].shape
+        for p, a in zip(paths, arrays, strict=True):
+            if a.shape != shape:
+                raise MestiError(self.key, f"frame {p.name} is {a.shape[1]}x{a.shape[0]}, others {shape[1]}x{shape[0]}")
+        return np.stack(arrays)
