@@ -1,0 +1,42 @@
+"""Batch augmentation on the device: horizontal flip and small rotations, per sample.
+
+One affine grid per batch (``affine_grid`` + ``grid_sample``) so the whole batch is
+augmented in one call on CPU or GPU; the generator makes it reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+
+def augment_batch(
+    x: torch.Tensor,
+    generator: torch.Generator,
+    flip: bool = True,
+    rotations: Sequence[float] = (-10.0, -5.0, 0.0, 5.0, 10.0),
+) -> torch.Tensor:
+    """Flip each image with probability 1/2 and rotate it by an angle drawn from ``rotations``."""
+    b = x.shape[0]
+    angles = torch.zeros(b)
+    if rotations and any(a != 0 for a in rotations):
+        choice = torch.randint(len(rotations), (b,), generator=generator)
+        angles = torch.tensor([float(rotations[i]) for i in choice])
+    sign = torch.ones(b)
+    if flip:
+        sign = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
+    if not flip and bool((angles == 0).all()):
+        return x
+    rad = angles * (math.pi / 180.0)
+    cos, sin = torch.cos(rad), torch.sin(rad)
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = cos * sign
+    theta[:, 0, 1] = -sin
+    theta[:, 1, 0] = sin * sign
+    theta[:, 1, 1] = cos
+    theta = theta.to(device=x.device, dtype=x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -1,0 +1,200 @@
+"""One experiment = samples x model x protocol x training config, in its own run directory.
+
+Layout of ``RUN_DIR``::
+
+    config.yaml          resolved configuration (written first; a resume must match it)
+    folds/<fold>.json    one finished fold: test predictions, curves, seed (atomic)
+    checkpoints/         per-fold model weights (with --save-checkpoints)
+    predictions.csv      every test prediction with class probabilities
+    metrics.json         pooled accuracy / UF1 / UAR, per class, per dataset, per fold
+    confusion.png, curves.png, report.md
+
+``metrics.json`` is written last: a run that has one is finished. Re-running the same
+command skips finished folds and ends with the same metrics as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from mesti import __version__
+from mesti.errors import MestiError
+from mesti.protocols.splits import Fold, Protocol, assert_subject_disjoint, subject_keys
+from mesti.training.config import TrainConfig
+from mesti.training.engine import FoldResult, fit_input, resolve_device, train_fold
+from mesti.training.samples import SampleSet
+from mesti.utils.atomic import write_json, write_text
+
+FoldCallback = Callable[[str, int, int], None]
+
+
+def _yaml(obj: dict[str, Any]) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    """A run is finished when its metrics file exists (it is always written last)."""
+    return (Path(run_dir) / "metrics.json").is_file()
+
+
+def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> None:
+    path = run_dir / "config.yaml"
+    if path.is_file() and not overwrite:
+        old = yaml.safe_load(path.read_text()) or {}
+        mine = {k: v for k, v in config.items() if k != "command"}
+        theirs = {k: v for k, v in old.items() if k != "command"}
+        if mine != theirs:
+            diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise MestiError(run_dir, f"holds a run with another configuration (differs in: {', '.join(diff)}); choose another --out or pass --overwrite")
+    elif overwrite and run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(path, _yaml(config))
+
+
+def _load_fold(path: Path, keys: tuple[str, ...], fold: Fold) -> FoldResult | None:
+    """A finished fold file that matches this fold's test samples, else None (rerun it)."""
+    try:
+        data = json.loads(path.read_text())
+        result = FoldResult(**{k: data[k] for k in FoldResult.__dataclass_fields__ if k in data})
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if data.get("test_keys") != [keys[i] for i in fold.test] or result.test_index != [int(i) for i in fold.test]:
+        return None
+    return result
+
+
+def run_experiment(
+    samples: SampleSet,
+    model_name: str,
+    protocol: Protocol,
+    cfg: TrainConfig,
+    run_dir: str | Path,
+    *,
+    model_kwargs: dict[str, Any] | None = None,
+    img_size: int | None = None,
+    meta: dict[str, Any] | None = None,
+    save_checkpoints: bool = False,
+    overwrite: bool = False,
+    on_fold_start: FoldCallback | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> dict[str, Any]:
+    """Train and test every fold of ``protocol`` (resuming), then write metrics and the report."""
+    from mesti.models import create_model, get_model_info
+
+    run_dir = Path(run_dir)
+    model_kwargs = dict(model_kwargs or {})
+    info = get_model_info(model_name)
+    size = (img_size, img_size) if img_size else info.img_size
+    in_chans = info.in_chans
+    folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
+    keys = subject_keys(samples.subjects, samples.datasets)
+    if protocol.guarded:
+        for fold in folds:
+            assert_subject_disjoint(fold, keys)
+    config = {
+        "mesti_version": __version__,
+        **(meta or {}),
+        "model": {"name": model_name, "kwargs": model_kwargs, "input_size": [in_chans, *size]},
+        "protocol": {**protocol.config(), "description": protocol.describe(), "n_folds": len(folds)},
+        "classes": list(samples.class_names),
+        "samples": samples.describe(),
+        "training": cfg.to_dict(),
+    }
+    _check_config(run_dir, config, overwrite)
+    (run_dir / "folds").mkdir(exist_ok=True)
+
+    num_classes = len(samples.class_names)
+    fitted = SampleSet(fit_input(samples.images, size, in_chans), samples.labels, samples.subjects,
+                       samples.datasets, samples.clip_ids, samples.class_names)
+    all_keys = samples.keys
+
+    def build() -> torch.nn.Module:
+        return create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=size, **model_kwargs)
+
+    results: list[FoldResult] = []
+    for i, fold in enumerate(folds):
+        path = run_dir / "folds" / f"{fold.name}.json"
+        done = _load_fold(path, all_keys, fold) if path.is_file() else None
+        if on_fold_start is not None:
+            on_fold_start(fold.name, i, len(folds))
+        if done is not None:
+            results.append(done)
+            continue
+        result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
+        if save_checkpoints:
+            _save_fold_checkpoint(run_dir, fold, model, result, config)
+        record = {**result.__dict__, "test_keys": [all_keys[j] for j in fold.test], "info": fold.info,
+                  "device": str(resolve_device(cfg.device))}
+        write_json(path, record)
+        results.append(result)
+    return finish_run(run_dir, samples, results, config)
+
+
+def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, result: FoldResult, config: dict[str, Any]) -> None:
+    """Weights + model config (mesti.models.checkpoint) + the pipeline that feeds them."""
+    from mesti.models.checkpoint import save_checkpoint
+    from mesti.training.inference import pipeline_path
+
+    path = run_dir / "checkpoints" / f"{fold.name}.pt"
+    save_checkpoint(model.cpu(), path)
+    write_json(pipeline_path(path), {
+        "classes": config["classes"],
+        "modality": config.get("modality"),
+        "modality_options": config.get("modality_options", {}),
+        "preprocess": config.get("preprocess"),
+        "normalize": result.norm,
+        "input_size": config["model"]["input_size"],
+        "trained_on_fold": fold.name,
+        "test_subjects": fold.info.get("test_subjects"),
+    })
+
+
+def finish_run(run_dir: Path, samples: SampleSet, results: list[FoldResult], config: dict[str, Any]) -> dict[str, Any]:
+    """Pool the folds' predictions; write predictions.csv, pictures, report and (last) metrics."""
+    import pandas as pd
+
+    from mesti.reports.figures import confusion_matrix_png, training_curves_png
+    from mesti.reports.metrics import compute_metrics, per_fold_metrics
+    from mesti.reports.report import write_run_report
+
+    names = list(samples.class_names)
+    rows = []
+    for r in results:
+        for idx, probs in zip(r.test_index, r.probs, strict=True):
+            row = {
+                "dataset": samples.datasets[idx], "subject": samples.subjects[idx], "clip": samples.clip_ids[idx],
+                "fold": r.name, "label": names[int(samples.labels[idx])], "prediction": names[int(np.argmax(probs))],
+            }
+            row.update({f"prob_{c}": float(p) for c, p in zip(names, probs, strict=True)})
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    write_text(run_dir / "predictions.csv", table.to_csv(index=False))
+    y_true = [names.index(v) for v in table["label"]]
+    y_pred = [names.index(v) for v in table["prediction"]]
+    metrics = compute_metrics(y_true, y_pred, names, datasets=list(table["dataset"]) if table["dataset"].nunique() > 1 else None)
+    fold_metrics = per_fold_metrics(y_true, y_pred, list(table["fold"]), names)
+    metrics["protocol"] = config["protocol"]["description"]
+    metrics["per_fold"] = fold_metrics
+    pictures = {
+        "confusion matrix": confusion_matrix_png(metrics["confusion_matrix"], names, run_dir / "confusion.png",
+                                                 title=f"{config['model']['name']} on {config.get('modality', 'images')}: {metrics['protocol']}").name,
+        "training curves": training_curves_png({r.name: r.history for r in results}, run_dir / "curves.png").name,
+    }
+    write_run_report(run_dir, config, metrics, fold_metrics, pictures)
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def summarize(metrics: dict[str, Any]) -> str:
+    """``acc 0.812  UF1 0.774  UAR 0.781`` with the protocol, for terminals."""
+    return f"accuracy {metrics['accuracy']:.3f}  UF1 {metrics['uf1']:.3f}  UAR {metrics['uar']:.3f}  ({metrics['protocol']}, n = {metrics['n']})"

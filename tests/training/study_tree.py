@@ -1,0 +1,35 @@
+"""A tiny CASME II-layout dataset whose classes differ only in the direction of a small motion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tests.cache.casme2_tree import FakeClip, write_tree
+from tests.conftest import shifted, textured_frame
+
+# 3-class (MEGC) names: happiness -> positive, disgust -> negative, surprise -> surprise.
+DIRECTIONS = {"happiness": (1.2, 0.0), "disgust": (-1.2, 0.0), "surprise": (0.0, 1.2)}
+
+
+def motion_frames(emotion: str, seed: int, size: int = 32, length: int = 6, apex: int = 3) -> np.ndarray:
+    dx, dy = DIRECTIONS[emotion]
+    base = textured_frame(size, seed)
+    frames = []
+    for t in range(length):
+        w = t / apex if t <= apex else (length - 1 - t) / (length - 1 - apex)
+        frames.append(shifted(base, dx * w, dy * w))
+    return np.clip(np.rint(np.stack(frames)), 0, 255).astype(np.uint8)
+
+
+def write_study_tree(root: Path, subjects: int = 4, per_class: int = 2, size: int = 32) -> Path:
+    clips = []
+    n = 0
+    for s in range(1, subjects + 1):
+        for emotion in DIRECTIONS:
+            for k in range(per_class):
+                n += 1
+                clips.append(FakeClip(s, f"EP{n:02d}_{k + 1:02d}f", emotion, onset=5, apex_offset=3,
+                                      frames=motion_frames(emotion, seed=n, size=size)))
+    return write_tree(root, tuple(clips), size=size)
