@@ -53,6 +53,15 @@ def list_datasets() -> list[str]:
     return sorted(_ADAPTERS)
 
 
+def dataset_summary(name: str) -> str:
+    """The first line of an adapter's docstring: what ``mesti data list`` shows beside its name."""
+    _load_builtin()
+    if name not in _ADAPTERS:
+        raise MestiError("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(sorted(_ADAPTERS))}")
+    doc = (_ADAPTERS[name].__doc__ or "").strip()
+    return doc.splitlines()[0] if doc else ""
+
+
 def create_dataset(name: str, root: str | Path, **kwargs: Any) -> DatasetAdapter:
     """Build the adapter ``name`` over the folder ``root`` as distributed."""
     _load_builtin()

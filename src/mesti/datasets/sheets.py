@@ -1,0 +1,106 @@
+"""Reading annotation sheets as shipped: cells of mixed types, sheets found beside the data.
+
+Spreadsheets mix numbers and text in one column (SAMM's Action Units hold ``4`` and
+``'4+7'``), leave blank rows at the end, and arrive under several file names; these helpers
+turn cells into plain values and fail with a message naming the sheet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mesti.errors import MestiError
+
+
+def is_blank(value: Any) -> bool:
+    """True for an empty cell: ``None``, NaN, or text of only spaces."""
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()
+
+
+def cell_text(value: Any) -> str:
+    """A cell as stripped text; whole floats lose their ``.0`` (``12.0`` -> ``'12'``); blank -> ``''``."""
+    if is_blank(value):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def cell_int(value: Any) -> int | None:
+    """A cell as a whole number, or ``None`` when it is not one (``'/'``, blank, ``2.5``)."""
+    if isinstance(value, bool) or is_blank(value):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else None
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return None
+
+
+def read_excel(path: Path, sheet_name: str | int, header: int, dtype: dict[str, Any] | None = None) -> pd.DataFrame:
+    """One worksheet as a DataFrame of plain objects (blanks as ``None``), or :class:`MestiError`."""
+    try:
+        df = pd.read_excel(path, sheet_name=sheet_name, header=header, dtype=dtype)
+    except ValueError as exc:  # pandas: "Worksheet named 'X' not found"
+        raise MestiError(path, f"cannot read sheet {sheet_name!r} ({exc})") from None
+    except Exception as exc:  # openpyxl / zipfile raise many types for a file that is not a workbook
+        raise MestiError(path, f"cannot read the workbook ({exc.__class__.__name__}: {exc})") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.astype(object).where(df.notna(), None)
+
+
+def require_columns(df: pd.DataFrame, columns: Iterable[str], where: str | Path, what: str) -> None:
+    """Raise :class:`MestiError` naming the missing columns when ``df`` is not ``what``."""
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        found = ", ".join(map(str, df.columns)) or "none"
+        raise MestiError(where, f"not {what}: missing column(s) {', '.join(missing)} (found {found})")
+
+
+def find_sheet(sheet: str | Path | None, folders: Sequence[Path], patterns: Sequence[str], what: str) -> Path:
+    """The sheet the user gave, else the one file matching ``patterns`` in ``folders``.
+
+    Releases ship their sheet beside the frames under varying names; looking there saves a
+    flag, and two candidates are an error rather than a guess.
+    """
+    if sheet is not None:
+        path = Path(sheet)
+        if not path.is_file():
+            raise MestiError(path, f"no such file (expected {what})")
+        return path
+    hits: list[Path] = []
+    for folder in dict.fromkeys(folders):
+        for pattern in patterns:
+            hits += [p for p in sorted(folder.glob(pattern)) if not p.name.startswith("~$") and p not in hits]
+    if len(hits) > 1:
+        raise MestiError("--sheet", f"several candidates for {what} ({', '.join(map(str, hits))}); give one with --sheet")
+    if not hits:
+        names = " or ".join(patterns)
+        raise MestiError("--sheet", f"no {what} ({names}) in {', '.join(map(str, dict.fromkeys(folders)))}; give it with --sheet")
+    return hits[0]
+
+
+def check_options(dataset: str, extra: dict[str, Any], takes: str) -> None:
+    """Refuse options an adapter does not know, naming the ones it does (``takes``)."""
+    if extra:
+        raise MestiError(dataset, f"unknown option(s) {', '.join(sorted(extra))}; it takes {takes}")
+
+
+def check_classes(dataset: str, classes: int, allowed: Sequence[int]) -> int:
+    """``classes`` when the dataset has that protocol, else :class:`MestiError`."""
+    if classes not in allowed:
+        options = " or ".join(map(str, allowed))
+        raise MestiError("--classes", f"{dataset} has {options} classes, not {classes}")
+    return classes
