@@ -67,8 +67,10 @@ def matrix_scale(matrix: np.ndarray) -> float:
 def warp_frames(frames: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Every frame of ``T x H x W x C`` uint8 through the same matrix: ``T x size x size x C``.
 
-    Pixels outside the frame repeat its border (a black wedge would be a sharp edge that
-    histogram equalisation and the networks both notice).
+    Pixels outside the frame are black. Black is the same in every frame, so it cancels in
+    rank pooling and carries no flow; repeating the frame's border instead smears its edge
+    pixels, which move with the face, into streaks that MESTI reads as motion. (Histogram
+    equalisation is unaffected: its table ignores the count of the darkest level.)
     """
     m = np.asarray(matrix, dtype=np.float64)
     scale = matrix_scale(m)
@@ -85,7 +87,7 @@ def warp_frames(frames: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray
         src = np.ascontiguousarray(frame)
         if shrink != 1.0:
             src = cv2.resize(src, (new_w, new_h), interpolation=cv2.INTER_AREA)
-        warped = cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.warpAffine(src, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         out[i] = warped.reshape(size, size, -1)
     return out
 

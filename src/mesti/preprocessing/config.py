@@ -11,7 +11,7 @@ from mesti.errors import MestiError
 
 #: Bump when a change to the preprocessing code changes its output for the same settings,
 #: so every cache entry built by the old code is recomputed.
-PREPROCESS_VERSION = "1"
+PREPROCESS_VERSION = "2"  # 2: black (not repeated) border outside the frame
 
 #: ``dlib-hog``: dlib's HOG detector + 68 landmarks (weights ship in wheels, no download);
 #: ``haar``: OpenCV's Haar cascades (face + eyes), for installs without dlib;

@@ -87,7 +87,7 @@ def _dlib_models() -> tuple[Any, Any]:
 
 @functools.lru_cache(maxsize=1)
 def _haar_models() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
-    folder = Path(cv2.data.haarcascades)
+    folder = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]
     face = cv2.CascadeClassifier(str(folder / "haarcascade_frontalface_default.xml"))
     eye = cv2.CascadeClassifier(str(folder / "haarcascade_eye.xml"))
     if face.empty() or eye.empty():
@@ -131,7 +131,9 @@ def detect_haar(frame: np.ndarray) -> FaceFound | None:
     return FaceFound((x, y, x + w, y + h), corners, eyes, "haar", float(w * h))
 
 
-def _haar_eyes(cascade: cv2.CascadeClassifier, band: np.ndarray, x: float, y: float, w: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _haar_eyes(
+    cascade: cv2.CascadeClassifier, band: np.ndarray, x: float, y: float, w: float
+) -> tuple[np.ndarray, np.ndarray] | None:
     """One eye on each half of the face box (the largest on each side), else ``None``."""
     found = cascade.detectMultiScale(band, _HAAR_SCALE, _HAAR_NEIGHBOURS, minSize=(max(int(w / 10), 5),) * 2)
     centres = [(np.array([x + ex + ew / 2, y + ey + eh / 2]), ew * eh) for ex, ey, ew, eh in found]

@@ -1,0 +1,87 @@
+"""One unit of prepare's work: a clip read once, preprocessed once, encoded per missing modality.
+
+Kept apart from the scheduler so a worker process imports only what it needs, and so each
+image is written (atomically) as soon as it exists: an interrupted run keeps every image
+finished before the interruption.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mesti.cache.store import write_entry
+from mesti.datasets.base import ClipRecord
+from mesti.errors import MestiError
+from mesti.modalities import encode
+from mesti.preprocessing.config import PreprocessConfig
+from mesti.preprocessing.face import FacePreprocessor
+
+
+@dataclass(frozen=True)
+class Target:
+    """One image to compute: which encoder, with which options, to which file, of what shape."""
+
+    modality: str
+    options: dict[str, Any]
+    path: Path
+    shape: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Job:
+    position: int  # the clip's position in prepare's list of labelled records
+    record: ClipRecord
+    config: PreprocessConfig
+    targets: tuple[Target, ...]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    position: int
+    key: str
+    written: tuple[str, ...]
+    error: str | None = None
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    detail: str | None = field(default=None, repr=False)  # traceback of an unexpected error
+
+
+def init_worker() -> None:
+    """One thread per worker process: the processes already use every core."""
+    import cv2
+    import torch
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def run_job(job: Job) -> Outcome:
+    """Compute and store every target of one clip; errors come back as data, never raised.
+
+    A :class:`MestiError` (no face, missing or unreadable frame) is the clip's fault and is
+    reported as such; anything else is reported with its traceback so a bug is visible in
+    the report while the rest of the dataset is still prepared.
+    """
+    start = time.perf_counter()
+    written: list[str] = []
+    notes: tuple[str, ...] = ()
+    try:
+        clip = FacePreprocessor(job.config)(job.record.load())
+        notes = tuple(clip.meta.get("face", {}).get("notes", ()))
+        for target in job.targets:
+            image = encode(clip, target.modality, **target.options)
+            if tuple(image.shape) != target.shape:
+                got = tuple(image.shape)
+                raise MestiError(job.record.key, f"{target.modality} gave an image of shape {got}, expected {target.shape}")
+            write_entry(target.path, image)
+            written.append(target.modality)
+    except MestiError as exc:
+        return Outcome(job.position, job.record.key, tuple(written), str(exc), notes, time.perf_counter() - start)
+    except Exception as exc:  # noqa: BLE001 - reported per clip, with the traceback
+        return Outcome(job.position, job.record.key, tuple(written), f"{job.record.key}: {type(exc).__name__}: {exc}",
+                       notes, time.perf_counter() - start, traceback.format_exc())
+    return Outcome(job.position, job.record.key, tuple(written), None, notes, time.perf_counter() - start)

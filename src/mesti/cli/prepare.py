@@ -1,0 +1,76 @@
+"""``mesti prepare``: a dataset's clips to cached modality images, once, in parallel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mesti.cache import FRAME_CHECKS, REPORT_NAME, default_workers, prepare
+from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.datasets.registry import create_dataset
+from mesti.errors import MestiError
+from mesti.modalities import SCALE_MODES, get_modality, list_modalities
+from mesti.preprocessing import EQUALIZE_MODES, FACE_MODES, PreprocessConfig
+
+_SHOWN_FAILURES = 5
+
+
+def _modalities(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise MestiError("--modalities", "name at least one modality, e.g. mesti,apex")
+    for n in names:
+        get_modality(n)  # a clear error listing the valid names
+    return names
+
+
+def prepare_cmd(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="Dataset adapter: casme2, samm, smic, composite, folder ... (see mesti data check)."),
+    root: Path = typer.Option(..., "--root", help="The dataset folder as distributed."),
+    out: Path = typer.Option(..., "--out", "-o", help="Cache folder (created; re-using it skips finished images)."),
+    modalities: str = typer.Option("mesti", "--modalities", "-m", help="Comma-separated: " + ", ".join(list_modalities())),
+    sheet: Path | None = typer.Option(None, "--sheet", help="Annotation sheet (default: found in --root)."),
+    classes: int | None = typer.Option(None, "--classes", help="Class set: 5 or 3 (default: the adapter's, usually 5)."),
+    size: int = typer.Option(224, "--size", help="Output images are SIZE x SIZE."),
+    face: str = typer.Option("dlib-hog", "--face", help="Face finding: " + ", ".join(FACE_MODES) + " (none: frames are already crops; only resize)."),
+    align: bool = typer.Option(True, "--align/--no-align", help="Level the eyes (one transform per clip, from the onset frame)."),
+    margin: float = typer.Option(0.15, "--margin", help="Widen the face box by this fraction of its side on each side."),
+    equalize: str = typer.Option("frame", "--equalize", help="Histogram equalisation of luminance: " + ", ".join(EQUALIZE_MODES) + "."),
+    no_equalize: bool = typer.Option(False, "--no-equalize", help="Same as --equalize off."),
+    workers: int = typer.Option(default_workers(), "--workers", "-j", help="Worker processes (1: in this process)."),
+    verify_frames: str = typer.Option("stat", "--verify-frames", help="How frames enter the cache key: " + ", ".join(FRAME_CHECKS) + " (content hashes every file)."),
+    scale: str | None = typer.Option(None, "--scale", help="Encoder scaling where taken: " + ", ".join(SCALE_MODES) + "."),
+    channels: str | None = typer.Option(None, "--channels", help="Flow channels for flow modalities: uvs or uvm."),
+) -> None:
+    """Compute modality images for every labelled clip into a cache that training reads."""
+    names = _modalities(modalities)
+    if no_equalize and equalize != "frame":
+        raise MestiError("--no-equalize", f"conflicts with --equalize {equalize}; give one of them")
+    if scale is not None and scale not in SCALE_MODES:
+        raise MestiError("--scale", f"unknown scaling {scale!r}; choose one of {', '.join(SCALE_MODES)}")
+    config = PreprocessConfig(face=face, align=align, margin=margin, equalize="off" if no_equalize else equalize, size=size)
+    given = {k: v for k, v in {"scale": scale, "channels": channels}.items() if v is not None}
+    options = {n: {k: v for k, v in given.items() if k in get_modality(n).options} for n in names}
+    kwargs: dict[str, object] = {}
+    if sheet is not None:
+        kwargs["sheet"] = sheet
+    if classes is not None:
+        kwargs["classes"] = classes
+    adapter = create_dataset(dataset, root, **kwargs)
+
+    with progress() as bar:
+        report = prepare(adapter, names, out, config=config, options=options, workers=workers,
+                         verify_frames=verify_frames, progress=bar)
+    console.print(report.summary(), highlight=False)
+    for failure in report.failures[:_SHOWN_FAILURES]:
+        err_console.print(f"  skipped {failure['error']}", highlight=False, soft_wrap=True)
+    if len(report.failures) > _SHOWN_FAILURES:
+        err_console.print(f"  ... and {len(report.failures) - _SHOWN_FAILURES} more", highlight=False)
+    console.print(f"cache: {out}/<modality>/index.json; report: {out / REPORT_NAME}", highlight=False)
+    if report.clips and not report.prepared:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prepare")(handles_errors(prepare_cmd))
