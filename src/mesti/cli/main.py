@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 from mesti import __version__
-from mesti.cli import encode
+from mesti.cli import data, demo, encode, predict, study, synth
+from mesti.cli import models as models_cli
+from mesti.cli import prepare as prepare_cli
 
 app = typer.Typer(
     name="mesti",
@@ -31,6 +33,13 @@ def _root(
 
 
 encode.register(app)
+data.register(app)
+study.register(app)
+predict.register(app)
+demo.register(app)
+prepare_cli.register(app)
+models_cli.register(app)
+synth.register(app)
 
 
 def main() -> None:

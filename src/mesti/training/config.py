@@ -73,7 +73,10 @@ class TrainConfig:
                 data[key] = recipe[key]
         loss = str(recipe.get("loss", data["loss"])).replace("-", "_").lower()
         data["loss"] = "cross_entropy" if loss in ("ce", "cross_entropy", "crossentropy") else loss
-        if recipe.get("augment") in (False, None, "none", []):
+        augment = recipe.get("augment")
+        if augment in (False, None, "none", []):
             data["flip"], data["rotations"] = False, [0.0]
+        else:  # e.g. Micro-Attention's random 224 crops of a 240 resize: not something this trainer does
+            raise MestiError("--recipe native", f"{model}'s own augmentation ({augment}) is not available here; use --recipe paper")
         data["recipe"] = "native"
         return TrainConfig.from_dict(data)

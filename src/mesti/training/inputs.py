@@ -85,10 +85,9 @@ def load_samples(
     return samples, meta
 
 
-def _skipped(report: Any) -> Any:
-    to_dict = getattr(report, "to_dict", None)
-    data = to_dict() if callable(to_dict) else {}
-    return data.get("failed", data.get("skipped", []))
+def _skipped(report: Any) -> list[dict[str, str]]:
+    """The clips ``prepare`` could not make (``[{key, error}]``), kept in the run's config."""
+    return list(getattr(report, "failures", []) or [])
 
 
 def _image_samples(adapter: Any, records: list[Any], dataset: str, root: str | Path, size: int) -> tuple[SampleSet, dict[str, Any]]:
