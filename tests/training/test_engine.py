@@ -110,3 +110,9 @@ def test_config_validation() -> None:
     assert (native.lr, native.batch_size, native.epochs, native.loss, native.flip) == (5e-5, 256, 500, "cross_entropy", False)
     with pytest.raises(MestiError, match="no published recipe"):
         TrainConfig().with_native_recipe(None, "meganet")
+    from mesti.models import get_model_info
+
+    with pytest.raises(MestiError, match="random 224 x 224 crop"):
+        TrainConfig().with_native_recipe(dict(get_model_info("micro_attention").native_recipe or {}), "micro_attention")
+    ststnet = TrainConfig().with_native_recipe(dict(get_model_info("ststnet").native_recipe or {}), "ststnet")
+    assert (ststnet.lr, ststnet.batch_size, ststnet.epochs, ststnet.flip) == (5e-5, 256, 500, False)

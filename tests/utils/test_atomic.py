@@ -38,6 +38,11 @@ def test_atomic_dir_appears_whole_or_not_at_all(tmp_path: Path) -> None:
         (d / "a").write_text("1")
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
-    with atomic_dir(tmp_path / "set") as d:
-        (d / "a").write_text("1")
+    old = os.umask(0o022)
+    try:
+        with atomic_dir(tmp_path / "set") as d:
+            (d / "a").write_text("1")
+    finally:
+        os.umask(old)
     assert (tmp_path / "set" / "a").read_text() == "1"
+    assert (tmp_path / "set").stat().st_mode & 0o777 == 0o755
