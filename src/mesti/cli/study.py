@@ -38,9 +38,14 @@ def _train_config(epochs: int | None, batch_size: int | None, lr: float | None, 
 def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manifest: Path | None, classes: int | None,
          modality: str | None, model: str, epochs: int | None, batch_size: int | None, lr: float | None,
          img_size: int | None, size: int, seed: int, out: Path, cache: Path | None, face: str, equalize: str,
-         device: str, val_fraction: float, recipe: str, save_checkpoints: bool, overwrite: bool, workers: int | None) -> None:
+         device: str, val_fraction: float, recipe: str, save_checkpoints: bool, overwrite: bool, workers: int | None,
+         engine: str = "auto", folds_per_group: int | None = None) -> None:
     from mesti.training.experiment import run_experiment, summarize
     from mesti.training.inputs import load_samples
+    from mesti.training.stacked import StackedOptions, resolve_engine
+
+    resolve_engine(engine, device)  # a bad --engine fails before any data is prepared
+    stacked = StackedOptions(folds_per_group=folds_per_group)
 
     cfg = _train_config(epochs, batch_size, lr, seed, device, val_fraction, recipe, model)
     with progress() as bar:
@@ -60,7 +65,7 @@ def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manif
 
         metrics = run_experiment(samples, model, protocol, cfg, out, img_size=img_size, meta={**meta, "command": _command()},
                                  save_checkpoints=save_checkpoints, overwrite=overwrite,
-                                 on_fold_start=on_fold, on_epoch=on_epoch)
+                                 on_fold_start=on_fold, on_epoch=on_epoch, engine=engine, stacked=stacked)
         bar.update(folds_task, completed=bar.tasks[folds_task].total)
     console.print(f"{model} on {meta['modality']}: {summarize(metrics)}")
     console.print(f"report: {out / 'report.md'}")
@@ -90,6 +95,10 @@ _RECIPE = typer.Option("paper", "--recipe", help="paper (PAPER.md section 4) or 
 _CKPT = typer.Option(False, "--save-checkpoints", help="Keep each fold's weights for `mesti predict`.")
 _OVER = typer.Option(False, "--overwrite", help="Start again even if --out holds a run.")
 _WORKERS = typer.Option(None, "--workers", help="Processes for preparing the modality.")
+_ENGINE = typer.Option("auto", "--engine", help="sequential (one fold after another), stacked (many folds at once, "
+                       "torch.func + vmap), or auto: stacked on CUDA, sequential on the CPU.")
+_GROUP = typer.Option(None, "--folds-per-group", help="Stacked engine: folds trained together (default: as many as "
+                      "half the free memory holds, by estimate).")
 
 
 def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
@@ -98,11 +107,12 @@ def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _
              seed: int = _SEED, out: Path = _OUT, cache: Path | None = _CACHE, face: str = _FACE, equalize: str = _EQ,
              device: str = _DEVICE, val_fraction: float = _VAL, recipe: str = _RECIPE, save_checkpoints: bool = _CKPT,
              overwrite: bool = _OVER, workers: int | None = _WORKERS,
-             folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject.")) -> None:
+             folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject."),
+             engine: str = _ENGINE, folds_per_group: int | None = _GROUP) -> None:
     """Leave-one-subject-out: train on all other subjects, test on one, pool every fold's predictions."""
     protocol: Protocol = LeaveOneSubjectOut() if folds is None else SubjectKFold(k=folds, seed=seed)
     _run(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size, size, seed,
-         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers)
+         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group)
 
 
 def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
@@ -113,11 +123,12 @@ def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None 
                 overwrite: bool = _OVER, workers: int | None = _WORKERS,
                 test_fraction: float = typer.Option(0.1, "--test-fraction"),
                 repeats: int = typer.Option(1, "--repeats", help="Seeded repeated splits: mean and spread are reported."),
-                by_sample: bool = typer.Option(False, "--by-sample", help="Split by sample as the paper's Table I (subjects on both sides; reported as such).")) -> None:
+                by_sample: bool = typer.Option(False, "--by-sample", help="Split by sample as the paper's Table I (subjects on both sides; reported as such)."),
+                engine: str = _ENGINE, folds_per_group: int | None = _GROUP) -> None:
     """Stratified hold-out split (90/10 by default), repeated with seeds."""
     protocol = HoldOut(test_fraction=test_fraction, repeats=repeats, seed=seed, by_subject=not by_sample)
     _run(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size, size, seed,
-         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers)
+         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group)
 
 
 def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modalities, models, protocols, training."),

@@ -30,6 +30,7 @@ from mesti.protocols.splits import Fold, Protocol, assert_subject_disjoint, subj
 from mesti.training.config import TrainConfig
 from mesti.training.engine import FoldResult, fit_input, resolve_device, train_fold
 from mesti.training.samples import SampleSet
+from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
 
 FoldCallback = Callable[[str, int, int], None]
@@ -87,8 +88,16 @@ def run_experiment(
     overwrite: bool = False,
     on_fold_start: FoldCallback | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    engine: str = "auto",
+    stacked: StackedOptions | None = None,
 ) -> dict[str, Any]:
-    """Train and test every fold of ``protocol`` (resuming), then write metrics and the report."""
+    """Train and test every fold of ``protocol`` (resuming), then write metrics and the report.
+
+    ``engine``: ``sequential`` (:func:`~mesti.training.engine.train_fold`, one fold after
+    another), ``stacked`` (:mod:`mesti.training.stacked`, many folds at once, ``stacked``
+    sets its group size) or ``auto`` (stacked on CUDA, sequential on the CPU). A stacked run
+    records its engine and batch schedule in ``config.yaml``, so a resume keeps the engine.
+    """
     from mesti.models import create_model, get_model_info
 
     run_dir = Path(run_dir)
@@ -110,6 +119,9 @@ def run_experiment(
         "samples": samples.describe(),
         "training": cfg.to_dict(),
     }
+    engine = resolve_engine(engine, cfg.device)
+    if engine == "stacked":
+        config["engine"] = {"name": "stacked", "schedule": plan_schedule(samples, folds, cfg).to_dict()}
     _check_config(run_dir, config, overwrite)
     (run_dir / "folds").mkdir(exist_ok=True)
 
@@ -121,21 +133,31 @@ def run_experiment(
     def build() -> torch.nn.Module:
         return create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=size, **model_kwargs)
 
+    def finished(fold: Fold) -> FoldResult | None:
+        path = run_dir / "folds" / f"{fold.name}.json"
+        return _load_fold(path, all_keys, fold) if path.is_file() else None
+
+    def record(fold: Fold, result: FoldResult, model: Callable[[], torch.nn.Module]) -> None:
+        if save_checkpoints:
+            _save_fold_checkpoint(run_dir, fold, model(), result, config)
+        write_json(run_dir / "folds" / f"{fold.name}.json",
+                   {**result.__dict__, "test_keys": [all_keys[j] for j in fold.test], "info": fold.info,
+                    "device": str(resolve_device(cfg.device)), **({"engine": engine} if engine != "sequential" else {})})
+
+    if engine == "stacked":
+        results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record, options=stacked,
+                              input_size=size, in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
+        return finish_run(run_dir, samples, results, config)
     results: list[FoldResult] = []
     for i, fold in enumerate(folds):
-        path = run_dir / "folds" / f"{fold.name}.json"
-        done = _load_fold(path, all_keys, fold) if path.is_file() else None
+        done = finished(fold)
         if on_fold_start is not None:
             on_fold_start(fold.name, i, len(folds))
         if done is not None:
             results.append(done)
             continue
         result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
-        if save_checkpoints:
-            _save_fold_checkpoint(run_dir, fold, model, result, config)
-        record = {**result.__dict__, "test_keys": [all_keys[j] for j in fold.test], "info": fold.info,
-                  "device": str(resolve_device(cfg.device))}
-        write_json(path, record)
+        record(fold, result, lambda: model)  # called before the loop moves on
         results.append(result)
     return finish_run(run_dir, samples, results, config)
 

@@ -18,6 +18,7 @@ from mesti.protocols import protocol_from_config
 from mesti.training.config import TrainConfig
 from mesti.training.experiment import is_finished, run_experiment
 from mesti.training.inputs import load_samples
+from mesti.training.stacked import StackedOptions, resolve_engine
 from mesti.utils.atomic import write_json
 
 
@@ -37,6 +38,8 @@ class GridSpec:
     cache: str | None = None
     model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     modality_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    engine: str = "auto"  # sequential, stacked, or auto (stacked on CUDA): see mesti.training.stacked
+    folds_per_group: int | None = None  # stacked engine only; None: by memory estimate
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridSpec:
@@ -60,17 +63,23 @@ class GridSpec:
                 raise MestiError(path, "each dataset needs at least 'name' and 'root'")
         spec = cls(**data)
         TrainConfig.from_dict(spec.training)  # fail now, not after hours
+        StackedOptions(folds_per_group=spec.folds_per_group)
+        resolve_engine(spec.engine, str(spec.training.get("device", "auto")))
         for p in spec.protocols:
             protocol_from_config(p)
         return spec
 
 
+def protocol_tag(protocol: dict[str, Any]) -> str:
+    """``kfold-k4-seed0``: the protocol's name and options, for folder names and chart panels."""
+    extra = "-".join(f"{k}{v}" for k, v in sorted(protocol.items()) if k != "name")
+    return protocol["name"] + (f"-{extra}" if extra else "")
+
+
 def cell_dir(out: Path, dataset: dict[str, Any], protocol: dict[str, Any], modality: str, model: str) -> Path:
     """``OUT/<dataset>-<classes>c/<protocol>/<modality>/<model>``."""
     tag = f"{dataset['name']}-{dataset['classes']}c" if dataset.get("classes") else dataset["name"]
-    extra = "-".join(f"{k}{v}" for k, v in sorted(protocol.items()) if k != "name")
-    proto = protocol["name"] + (f"-{extra}" if extra else "")
-    return out / tag / proto / modality / model
+    return out / tag / protocol_tag(protocol) / modality / model
 
 
 def run_grid(
@@ -109,13 +118,15 @@ def run_grid(
             cfg = TrainConfig.from_dict(spec.training)
             run_experiment(samples, model, protocol_from_config(p), cfg, run_dir,
                            model_kwargs=spec.model_kwargs.get(model), img_size=spec.img_size,
-                           meta={**meta, "command": command}, **(experiment_kwargs or {}))
+                           meta={**meta, "command": command}, engine=spec.engine,
+                           stacked=StackedOptions(folds_per_group=spec.folds_per_group), **(experiment_kwargs or {}))
         import json
 
         metrics = json.loads((run_dir / "metrics.json").read_text())
         fold = metrics.get("per_fold", {})
         rows.append({
             "dataset": f"{d['name']} ({len(metrics['classes'])} classes)", "protocol": metrics.get("protocol", p["name"]),
+            "protocol_name": protocol_tag(p),
             "modality": modality, "model": model, "accuracy": metrics["accuracy"], "uf1": metrics["uf1"],
             "uar": metrics["uar"], "n": metrics["n"],
             # Spread over repeated hold-out splits; per-subject spread of a LOSO is another quantity.
@@ -125,7 +136,9 @@ def run_grid(
         })
     from mesti.reports.figures import bar_chart_png
 
-    bars = bar_chart_png(rows, out / "summary.png", title="UF1 and UAR per modality and model (pooled predictions)")
+    # Panel headings take the protocol's short name; summary.md carries the full description.
+    short = [{**r, "protocol": r["protocol_name"]} for r in rows]
+    bars = bar_chart_png(short, out / "summary.png", title="UF1 and UAR per modality and model (pooled predictions)")
     write_summary(rows, out, pictures={"UF1 and UAR": bars.name})
     write_json(out / "summary.json", rows)
     return rows
