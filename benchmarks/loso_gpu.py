@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -85,6 +86,15 @@ def scores(samples: SampleSet, results: list[FoldResult]) -> dict[str, float]:
     pred = [p for r in results for p in r.predictions]
     metrics = compute_metrics(samples.labels[idx].tolist(), pred, list(samples.class_names))
     return {"uf1": float(metrics["uf1"]), "uar": float(metrics["uar"])}
+
+
+def load_average() -> str:
+    """The 1-minute load average: on a shared CPU, other processes slow both engines, and
+    torch's thread pools suffer most (compare figures only at a low load)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:
+        return "unknown"
 
 
 def synchronize(device: torch.device) -> None:
@@ -174,10 +184,10 @@ def main() -> None:
             else:
                 raise SystemExit(f"unknown engine {engine!r}")
             row = {"seed": seed, "engine": engine, "seconds": seconds, "samples_per_s": trained / seconds,
-                   **scores(samples, results)}
+                   **scores(samples, results), "load": load_average()}
             rows.append(row)
             print(f"  {engine:10s} {seconds:9.1f} s  {row['samples_per_s']:9.1f} training samples/s  "
-                  f"UF1 {row['uf1']:.3f}  UAR {row['uar']:.3f}", flush=True)
+                  f"UF1 {row['uf1']:.3f}  UAR {row['uar']:.3f}  (load average {row['load']})", flush=True)
 
     print("\nengine       wall s (mean)  samples/s (mean)   UF1 mean +- sd     UAR mean +- sd")
     summary: dict[str, dict[str, float]] = {}

@@ -23,27 +23,36 @@ Each fold stays its own training:
   once; each step gathers ``F x B`` samples from it.
 * **Dropout** (``nn.Dropout``, ``nn.Dropout2d``, torchvision's ``StochasticDepth``): the
   modules are swapped for ones that multiply by a mask drawn *outside* ``vmap``, per fold,
-  from a generator that continues the stream ``train_fold``'s dropout draws from. ``vmap``
-  runs with ``randomness="error"``, so a random op this module does not know is refused
-  instead of silently drawing one stream for the whole group (``randomness="different"``
-  would make a fold's masks depend on which folds share its group).
+  from a generator that continues the stream ``train_fold``'s dropout draws from (in the
+  memory order torch fills it in). ``vmap`` runs with ``randomness="error"``, so a random op
+  this module does not know is refused instead of silently drawing one stream for the whole
+  group (``randomness="different"`` would make a fold's masks depend on its group).
 
-So a fold's result does not depend on which folds share its group (up to float rounding of
-the batched kernels), and a group of one on the CPU, on a schedule the sequential engine
-also takes, reproduces ``train_fold`` (tests/training/test_stacked.py checks both).
+So what a fold trains on does not depend on which folds share its group, and a group of one
+on the CPU, on a schedule the sequential engine also takes, reproduces ``train_fold`` to
+float rounding (tests/training/test_stacked.py checks both, with MEGANet among others).
+Rounding itself differs between a grouped and a lone kernel, and training can amplify it:
+networks whose gradients are ill-conditioned in float32 (ResNet-50 or EfficientNet at small
+inputs: ``train_fold`` alone differs by 1e-3 to 1e-1 in probabilities between 1 and 2 CPU
+threads) then end measurably apart, so compare engines over seeds, not fold by fold. A
+resumed run regroups only unfinished folds, in protocol order; with the same group size,
+once a whole group was recorded, that gives the groups (and numbers) of an uninterrupted run.
 
-**Schedule** (:class:`StackSchedule`): ``vmap`` needs one batch size for every fold. Each
-fold streams its own successive random permutations of its training indices and takes the
-next ``B`` of them at every step, ``B = min(batch_size, smallest training set)``. An epoch is
-as many steps as the sequential engine takes in one epoch over the *median* fold of the
-run (``ceil(n / batch_size)``, less one when a batch of one would be left). The sequential
-engine instead walks exactly one permutation per epoch, ends an epoch with a smaller batch
-and skips a last batch of one; here a fold whose size is not a multiple of ``B`` sees a
-batch spanning two permutations and a few samples more or less per epoch than it would
-alone. The number of optimizer steps per epoch, which sets the length of Adam's training,
-is the same for the median fold. The plan comes from every fold of the run (finished ones
-included), so a fold's schedule does not change on resume. When every training set is a
-multiple of ``batch_size``, both engines take the very same batches.
+**Schedule** (:class:`StackSchedule`): ``vmap`` needs one batch size for every fold. On
+the *median* fold of the run (``n`` training samples) the sequential engine takes
+``S = ceil(n / batch_size)`` steps per epoch (less a last batch of one, which it skips), all
+of ``batch_size`` but the last. The stacked engine takes the same ``S`` steps per epoch,
+each of the sequential engine's *mean* batch, ``B = round(trained / S)`` (at most
+``batch_size`` and the smallest training set): the same number of optimizer steps, which
+sets the length of Adam's training, and the same samples per epoch to within ``S / 2``
+(composite LOSO, batch 32: 14 steps of 31 = 434 against 436 in 13 x 32 + 20). Each fold
+streams its own successive random permutations of its training indices and takes the next
+``B`` at every step, so a batch may span two permutations, where the sequential engine
+walks exactly one per epoch; a fold smaller or larger than the median sees a few samples
+more or fewer per epoch than it would alone. The plan comes from every fold of the run
+(finished ones included), so a fold's schedule does not change on resume. When the
+training sets are multiples of ``batch_size`` (or all equal and below it), both engines
+take the very same batches.
 
 **Early stopping** (``val_fraction > 0``) works per fold: each fold validates on subjects
 carved from its own training side, as ``train_fold`` does; a fold that runs out of patience
@@ -58,6 +67,12 @@ written but UNMEASURED (no GPU was available when it was written): its speed, it
 estimate and whether ``vmap`` keeps the fused attention kernels there are still to be
 checked with ``benchmarks/loso_gpu.py``. On the CPU the flash-attention kernel has no
 ``vmap`` rule, so MEGANet's self-attention runs once per fold there (correct, not faster).
+On a 2-core CPU the stacked engine measured slower than the sequential one (STSTNet on a
+composite-sized LOSO: 0.6x to 0.7x; MEGANet at 48 px: 0.7x to 0.8x; ``compile=True`` brought
+STSTNet to about parity): the work there is bound by arithmetic and memory, not by
+launches, ``vmap``'s batching rules add copies (BatchNorm with per-fold affine weights,
+pooling), and grouped convolutions with a few channels per group run slower than plain
+ones. ``engine="auto"`` therefore stays sequential on the CPU.
 """
 
 from __future__ import annotations
@@ -102,8 +117,8 @@ FoldStartCallback = Callable[[str, int, int], None]
 
 
 def resolve_engine(engine: str, device: str) -> str:
-    """``auto`` is ``stacked`` on CUDA, where the stacked engine exists to pay, and
-    ``sequential`` on the CPU, where its gain is small or negative (see the README)."""
+    """``auto`` is ``stacked`` on CUDA, where the stacked engine exists to pay (unmeasured),
+    and ``sequential`` on the CPU, where the stacked engine measured slower."""
     if engine not in ENGINES:
         raise MestiError("--engine", f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if engine == "auto":
@@ -113,8 +128,8 @@ def resolve_engine(engine: str, device: str) -> str:
 
 @dataclass(frozen=True)
 class StackedOptions:
-    """How the stacked engine uses the machine; none of it changes a fold's result beyond
-    float rounding, so none of it is part of a run's configuration.
+    """How the stacked engine uses the machine. None of it changes what a fold trains on,
+    only float rounding, so none of it is part of a run's configuration.
 
     Args:
         folds_per_group: folds trained together; ``None`` fits as many as the memory
@@ -158,14 +173,17 @@ class StackSchedule:
 
     @classmethod
     def for_sizes(cls, train_sizes: Sequence[int], batch_size: int) -> StackSchedule:
-        """``B = min(batch_size, smallest set)``; an epoch as long, in steps, as the
-        sequential engine's epoch over the median fold."""
+        """The sequential engine's steps per epoch and mean batch on the median fold."""
         sizes = sorted(int(n) for n in train_sizes)
         if not sizes:
             raise MestiError("stacked engine", "no folds to plan a schedule for")
         if sizes[0] < 2:
             raise MestiError("stacked engine", "every fold needs at least 2 training samples (BatchNorm cannot train on one)")
-        return cls(min(batch_size, sizes[0]), sequential_steps(sizes[len(sizes) // 2], batch_size))
+        n = sizes[len(sizes) // 2]
+        steps = sequential_steps(n, batch_size)
+        trained = n - 1 if n % batch_size == 1 and n > batch_size else n
+        mean_batch = math.floor(trained / steps + 0.5)
+        return cls(max(2, min(batch_size, sizes[0], mean_batch)), steps)
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -511,7 +529,8 @@ def train_group(
 
     ``schedule`` defaults to the plan for ``folds`` alone; pass the run's plan
     (:func:`plan_schedule` over all folds) so a fold trains the same in any group.
-    ``on_epoch`` gets the group's mean statistics over the folds still training.
+    ``on_epoch`` gets the group's mean statistics over the folds still training. Each
+    result's ``seconds`` is the group's wall time divided by its number of folds.
     """
     start = time.perf_counter()
     options = options or StackedOptions()
@@ -607,8 +626,9 @@ def train_group(
             if len(m.val_idx):
                 _validate(base, params, buffers, k, m, x_all, y_all, cfg, autocast, epoch)
         if on_epoch is not None and active:
-            stats = {key: float(np.mean([members[k].history[key][-1] for k in active]))
-                     for key in members[active[0]].history if key != "epoch"}
+            keys = dict.fromkeys(key for k in active for key in members[k].history if key != "epoch")
+            stats = {key: float(np.mean([members[k].history[key][-1] for k in active if key in members[k].history]))
+                     for key in keys}
             on_epoch(epoch, cfg.epochs, stats)
         if validating and all(m.stopped is not None for m in members):
             break
