@@ -12,23 +12,11 @@ from mesti.training.config import TrainConfig
 from mesti.training.engine import fold_seed, train_fold
 from mesti.training.losses import FocalLoss
 from mesti.training.samples import SampleSet
+from tests.training import toys
 
 
-def toy_samples(n_subjects: int = 4, per_subject: int = 12, size: int = 16, seed: int = 0) -> SampleSet:
-    """Three classes told apart by where a bright blob sits, on noisy backgrounds."""
-    rng = np.random.default_rng(seed)
-    images, labels, subjects = [], [], []
-    for s in range(n_subjects):
-        for i in range(per_subject):
-            y = i % 3
-            img = rng.normal(100, 20, size=(3, size, size)).astype(np.float32)
-            r = 3 + 5 * y
-            img[:, r - 2 : r + 2, 4:12] += 120
-            images.append(img)
-            labels.append(y)
-            subjects.append(f"sub{s:02d}")
-    return SampleSet.from_arrays(np.stack(images), labels, subjects, ["toy"] * len(labels),
-                                 [f"c{i}" for i in range(len(labels))], ["negative", "positive", "surprise"])
+def toy_samples(n_subjects: int = 4, per_subject: int = 12) -> SampleSet:
+    return toys.toy_samples(sizes=(per_subject,) * n_subjects)
 
 
 def small_net() -> nn.Module:
