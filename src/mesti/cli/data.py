@@ -58,11 +58,9 @@ def check_cmd(
     if not root.is_dir():
         raise MestiError("--root", f"{root}: no such folder")
     kwargs = parse_options(opt)
-    if sheet is not None:
-        kwargs["sheet"] = sheet
-    if classes is not None:
-        kwargs["classes"] = classes
-    adapter = create_dataset(dataset, root, **kwargs)
+    sheet = sheet if sheet is not None else kwargs.pop("sheet", None)
+    classes = classes if classes is not None else kwargs.pop("classes", None)
+    adapter = create_dataset(dataset, root, sheet=sheet, classes=classes, **kwargs)
     with progress() as bar:
         task = bar.add_task(f"decoding {dataset} frames" if decode else f"locating {dataset} frames", total=None)
         report = check_dataset(

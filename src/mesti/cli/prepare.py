@@ -52,12 +52,7 @@ def prepare_cmd(
     config = PreprocessConfig(face=face, align=align, margin=margin, equalize="off" if no_equalize else equalize, size=size)
     given = {k: v for k, v in {"scale": scale, "channels": channels}.items() if v is not None}
     options = {n: {k: v for k, v in given.items() if k in get_modality(n).options} for n in names}
-    kwargs: dict[str, object] = {}
-    if sheet is not None:
-        kwargs["sheet"] = sheet
-    if classes is not None:
-        kwargs["classes"] = classes
-    adapter = create_dataset(dataset, root, **kwargs)
+    adapter = create_dataset(dataset, root, sheet=sheet, classes=classes)
 
     with progress() as bar:
         report = prepare(adapter, names, out, config=config, options=options, workers=workers,

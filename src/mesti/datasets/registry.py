@@ -62,12 +62,24 @@ def dataset_summary(name: str) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-def create_dataset(name: str, root: str | Path, **kwargs: Any) -> DatasetAdapter:
-    """Build the adapter ``name`` over the folder ``root`` as distributed."""
+def create_dataset(
+    name: str,
+    root: str | Path,
+    *,
+    sheet: str | Path | None = None,
+    classes: int | None = None,
+    **kwargs: Any,
+) -> DatasetAdapter:
+    """Build the adapter ``name`` over the folder ``root`` as distributed.
+
+    ``sheet`` and ``classes`` left as ``None`` keep the adapter's own defaults (its sheet
+    inside the root, its usual class set), so callers can pass CLI options straight through.
+    """
     _load_builtin()
     if name not in _ADAPTERS:
         raise MestiError("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(sorted(_ADAPTERS))}")
-    return _ADAPTERS[name](Path(root), **kwargs)
+    given = {k: v for k, v in (("sheet", sheet), ("classes", classes)) if v is not None}
+    return _ADAPTERS[name](Path(root), **given, **kwargs)
 
 
 def _load_builtin() -> None:

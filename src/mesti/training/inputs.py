@@ -47,16 +47,13 @@ def load_samples(
     """
     from mesti.datasets.registry import create_dataset
 
-    kwargs: dict[str, Any] = dict(adapter_kwargs or {})
     if sheet is not None and manifest is not None:
         raise MestiError("--manifest", "give either --sheet or --manifest, not both")
-    if sheet is not None or manifest is not None:
-        kwargs["sheet"] = sheet if sheet is not None else manifest  # a manifest is the folder adapters' sheet
-    if classes is not None:
-        kwargs["classes"] = classes
     if dataset == "folder" and modality is None:
         dataset = "images"  # `--dataset folder --manifest F` without a modality: one image per row
-    adapter = create_dataset(dataset, root, **kwargs)
+    # A manifest is the folder adapters' sheet.
+    adapter = create_dataset(dataset, root, sheet=sheet if sheet is not None else manifest, classes=classes,
+                             **(adapter_kwargs or {}))
     records = adapter.records()
     if records and all(r.kind == "image" for r in records):
         return _image_samples(adapter, records, dataset, root, size)
