@@ -40,7 +40,7 @@ from mesti.reports.metrics import compute_metrics
 from mesti.training.config import TrainConfig
 from mesti.training.engine import FoldResult, fit_input, resolve_device, train_fold
 from mesti.training.samples import SampleSet
-from mesti.training.stacked import StackedOptions, plan_schedule, run_stacked, sequential_steps
+from mesti.training.stacked import StackedOptions, auto_folds_per_group, plan_schedule, run_stacked, sequential_steps
 
 CLASSES = ("negative", "positive", "surprise")
 COMPOSITE_COUNTS = (250, 109, 83)
@@ -176,7 +176,14 @@ def main() -> None:
         median = sorted(len(f.train) for f in folds)[len(folds) // 2]
         print(f"seed {seed}: stacked schedule batch {schedule.batch_size} x {schedule.steps_per_epoch} steps/epoch; "
               f"sequential {sequential_steps(median, cfg.batch_size)} steps/epoch for the median fold of {median}")
+        if "stacked" in engines:
+            fits = args.folds_per_group or auto_folds_per_group(samples, build, cfg, schedule, options, size, chans)
+            how = "--folds-per-group" if args.folds_per_group else f"the memory estimate allows {fits or 'any number'}"
+            print(f"  stacked groups: {min(fits or len(folds), len(folds))} folds at once ({how}; "
+                  "a group that runs out of memory is retried in halves)")
         for engine in engines:
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
             if engine == "sequential":
                 seconds, trained, results = run_sequential(samples, folds, build, cfg, size, chans)
             elif engine == "stacked":
@@ -185,9 +192,12 @@ def main() -> None:
                 raise SystemExit(f"unknown engine {engine!r}")
             row = {"seed": seed, "engine": engine, "seconds": seconds, "samples_per_s": trained / seconds,
                    **scores(samples, results), "load": load_average()}
+            if device.type == "cuda":
+                row["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
             rows.append(row)
+            peak = f", peak {row['peak_gib']:.1f} GiB" if "peak_gib" in row else ""
             print(f"  {engine:10s} {seconds:9.1f} s  {row['samples_per_s']:9.1f} training samples/s  "
-                  f"UF1 {row['uf1']:.3f}  UAR {row['uar']:.3f}  (load average {row['load']})", flush=True)
+                  f"UF1 {row['uf1']:.3f}  UAR {row['uar']:.3f}  (load average {row['load']}{peak})", flush=True)
 
     print("\nengine       wall s (mean)  samples/s (mean)   UF1 mean +- sd     UAR mean +- sd")
     summary: dict[str, dict[str, float]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,6 @@ from mesti.training.engine import FoldResult, fit_input, train_fold
 from mesti.training.experiment import run_experiment
 from mesti.training.grid import GridSpec
 from mesti.training.samples import SampleSet
-from tests.training.toys import toy_samples
 from mesti.training.stacked import (
     StackedOptions,
     StackSchedule,
@@ -30,6 +30,7 @@ from mesti.training.stacked import (
     sequential_steps,
     train_group,
 )
+from tests.training.toys import toy_samples
 
 
 def noisy_net() -> nn.Module:
@@ -283,3 +284,77 @@ def test_fit_input_is_applied_once_per_group() -> None:
     alone, _ = train_fold(samples, folds[0], noisy_net, cfg, input_size=(16, 16))
     assert fit_input(samples.images, (16, 16), None).shape[-1] == 16
     assert_same_fold(group.results[0], alone)
+
+
+def test_a_group_that_runs_out_of_memory_is_split_and_trains_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A device that holds two folds' training but not more: the group runs out of memory in
+    # its second epoch, the run halves the group and trains on; nothing of the failed group
+    # is recorded, and every fold ends as it would in groups of two from the start.
+    import mesti.training.stacked as stacked
+
+    samples = toy_samples((6, 7, 8, 9, 10))
+    folds = loso(samples)
+    cfg = TrainConfig(epochs=2, batch_size=6, device="cpu", seed=3)
+    real_train_group = stacked.train_group
+    tried: list[int] = []
+
+    def limited(samples: SampleSet, group: list[Fold], *args: object, limit: int = 2, **kwargs: object) -> stacked.StackedGroup:
+        tried.append(len(group))
+
+        def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
+            if epoch == 2 and len(group) > limit:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+        return real_train_group(samples, group, *args, **{**kwargs, "on_epoch": on_epoch})  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stacked, "train_group", limited)
+    recorded: list[str] = []
+    with pytest.warns(RuntimeWarning, match="5 folds at once ran out of memory on cpu; retrying with 2"):
+        split = run_stacked(samples, folds, noisy_net, cfg, finished=lambda f: None,
+                            record=lambda f, r, m: recorded.append(f.name), options=StackedOptions(folds_per_group=5))
+    assert tried == [5, 2, 2, 1]
+    assert recorded == [f.name for f in folds]  # each fold once, in protocol order
+    monkeypatch.setattr(stacked, "train_group", real_train_group)
+    pairs = run_stacked(samples, folds, noisy_net, cfg, finished=lambda f: None, record=lambda f, r, m: None,
+                        options=StackedOptions(folds_per_group=2))
+    for a, b in zip(split, pairs, strict=True):
+        assert_same_fold(a, b)
+
+    monkeypatch.setattr(stacked, "train_group", partial(limited, limit=0))  # not even one fold fits
+    with pytest.warns(RuntimeWarning), pytest.raises(MestiError, match=f"fold {folds[0].name}.*does not fit.*--engine sequential"):
+        run_stacked(samples, folds[:2], noisy_net, cfg, finished=lambda f: None, record=lambda f, r, m: None,
+                    options=StackedOptions(folds_per_group=2))
+
+
+def test_bf16_autocast_path_under_vmap(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CUDA step runs under bf16 autocast; CPU autocast takes the same code (vmap over
+    # bf16 convolutions, BatchNorm, SDPA and dropout masks drawn in the dtype the probe saw)
+    # where no GPU is at hand. Weights stay float32; training and predictions stay close to float32.
+    import mesti.training.stacked as stacked
+    from mesti.models import create_model
+
+    samples = toy_samples((6, 6, 6), size=32)
+    folds = loso(samples)
+    cfg = TrainConfig(epochs=2, batch_size=6, device="cpu", seed=1)
+
+    def build() -> nn.Module:
+        return create_model("meganet", num_classes=3, in_chans=3, img_size=(32, 32), drop_rate=0.2)
+
+    fp32 = train_group(samples, folds, build, cfg).results
+    casts: list[torch.dtype] = []
+
+    def bf16_autocast(device: torch.device, cfg: TrainConfig) -> Callable[[], torch.autocast]:
+        def autocast() -> torch.autocast:
+            casts.append(torch.bfloat16)
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+
+        return autocast
+
+    monkeypatch.setattr(stacked, "_autocast", bf16_autocast)
+    for interleave in (False, True):
+        group = train_group(samples, folds, build, cfg, options=StackedOptions(interleave=interleave))
+        assert all(t.dtype == torch.float32 for t in group.params.values())
+        for a, b in zip(fp32, group.results, strict=True):
+            np.testing.assert_allclose(a.history["train_loss"], b.history["train_loss"], rtol=0.05)
+            np.testing.assert_allclose(a.probs, b.probs, atol=0.05)
+    assert casts  # the bf16 path ran

@@ -60,6 +60,13 @@ keeps its best weights and its history ends there, while the group trains on unt
 fold has stopped (a stopped fold's later steps are discarded, so its result is the same as
 if it had left the group).
 
+**Memory**: without ``folds_per_group`` a group holds as many folds as a heuristic
+estimate fits in ``memory_fraction`` of the free memory (:func:`fold_memory_bytes`). A group
+that still runs out of memory (``torch.OutOfMemoryError``) is dropped, the allocator's cache
+freed, and its folds retried in groups of half the size, with a warning; nothing of the
+dropped group was recorded, and a fold trains the same in any group, so only time is lost.
+A fold that does not fit alone is an error that names it.
+
 **Devices**: on CUDA the step runs under bf16 autocast, the gathered batch is laid out so
 that the grouped convolutions ``vmap`` makes read channels-last memory, and
 ``StackedOptions(compile=True)`` wraps the step in :func:`torch.compile`. That CUDA path is
@@ -77,8 +84,10 @@ ones. ``engine="auto"`` therefore stays sequential on the CPU.
 
 from __future__ import annotations
 
+import gc
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
@@ -733,14 +742,41 @@ def run_stacked(
     if size is None and pending:
         size = auto_folds_per_group(samples, build_model, cfg, schedule, options, input_size, in_chans)
     size = size or max(len(pending), 1)
-    for g in range(0, len(pending), size):
+    device = resolve_device(cfg.device)
+    g = 0
+    while g < len(pending):
         group = pending[g : g + size]
         if on_fold_start is not None:
             for i, fold in group:
                 on_fold_start(fold.name, i, len(folds))
-        trained = train_group(samples, [f for _, f in group], build_model, cfg, schedule=schedule, options=options,
-                              input_size=input_size, in_chans=in_chans, on_epoch=on_epoch)
+        try:
+            trained = train_group(samples, [f for _, f in group], build_model, cfg, schedule=schedule, options=options,
+                                  input_size=input_size, in_chans=in_chans, on_epoch=on_epoch)
+        except torch.OutOfMemoryError as exc:
+            if len(group) == 1:
+                raise MestiError(f"fold {group[0][1].name}", f"one fold alone does not fit in the memory of {device}; "
+                                 "lower --batch-size or --img-size, or use --engine sequential") from exc
+            trained = None
+        if trained is None:  # out of the except block, so its traceback no longer holds the group's tensors
+            size = smaller_group(len(group), device)
+            continue
         for k, (_, fold) in enumerate(group):
             record(fold, trained.results[k], partial(trained.module, k))
             results[fold.name] = trained.results[k]
+        g += len(group)
+        del trained
     return [results[f.name] for f in folds]
+
+
+def smaller_group(size: int, device: torch.device) -> int:
+    """After a group of ``size`` folds ran out of memory: free the allocator's cache, warn,
+    and return half the size. The memory estimate is a heuristic, so this is what makes the
+    automatic group size safe; a fold trains the same in any group, so nothing is lost but
+    the group's time (whatever folds it had finished were never recorded)."""
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    half = max(1, size // 2)
+    warnings.warn(f"stacked engine: {size} folds at once ran out of memory on {device}; retrying with {half} "
+                  "per group (set --folds-per-group to skip this)", RuntimeWarning, stacklevel=2)
+    return half
