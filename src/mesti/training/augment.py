@@ -30,13 +30,23 @@ def augment_batch(
         sign = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
     if not flip and bool((angles == 0).all()):
         return x
+    return warp(x, flip_rotate_theta(angles, sign).to(device=x.device, dtype=x.dtype))
+
+
+def flip_rotate_theta(angles: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
+    """``N x 2 x 3`` affine matrices: rotate by ``angles`` (degrees), then mirror where
+    ``sign`` is -1 (the horizontal flip)."""
     rad = angles * (math.pi / 180.0)
     cos, sin = torch.cos(rad), torch.sin(rad)
-    theta = torch.zeros(b, 2, 3)
+    theta = torch.zeros(len(angles), 2, 3)
     theta[:, 0, 0] = cos * sign
     theta[:, 0, 1] = -sin
     theta[:, 1, 0] = sin * sign
     theta[:, 1, 1] = cos
-    theta = theta.to(device=x.device, dtype=x.dtype)
+    return theta
+
+
+def warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """Resample ``N x C x H x W`` images through per-image affine ``theta`` (border padding)."""
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

@@ -19,8 +19,10 @@ Each fold stays its own training:
   running statistics update in place on each fold's own slice.
 * **Data**: one generator per fold (seeded as ``train_fold`` seeds its own) draws that fold's
   batches from its own training indices and its own augmentation; inputs are normalised
-  with the mean and std of the fold's own training samples. The dataset sits on the device
-  once; each step gathers ``F x B`` samples from it.
+  with the mean and std of the fold's own training samples (computed on the device). The
+  dataset sits on the device once; each step gathers ``F x B`` samples from it. An epoch's
+  indices and augmentation are drawn ahead on the host, in the same order per fold, and sent
+  in one non-blocking copy, so no step waits for the host (:class:`_EpochPlan`).
 * **Dropout** (``nn.Dropout``, ``nn.Dropout2d``, torchvision's ``StochasticDepth``): the
   modules are swapped for ones that multiply by a mask drawn *outside* ``vmap``, per fold,
   from a generator that continues the stream ``train_fold``'s dropout draws from (in the
@@ -102,6 +104,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold
+from mesti.training.augment import flip_rotate_theta, warp
 from mesti.training.config import TrainConfig
 from mesti.training.engine import (
     EpochCallback,
@@ -248,29 +251,61 @@ def _draw_augmentation(b: int, gen: torch.Generator, flip: bool, rotations: Sequ
     return angles, sign
 
 
-def _augment(x: Tensor, draws: Sequence[tuple[Tensor, Tensor] | None]) -> Tensor:
+@dataclass
+class _EpochPlan:
+    """One epoch of a group, drawn ahead on the CPU: every step's sample indices and
+    augmentation for every fold, each fold from its own generator in the order the step
+    loop used to draw them (its indices, then its augmentation, step by step).
+
+    Sent to the device in one pinned, non-blocking copy per epoch, so no step copies from the
+    host: a blocking copy waits for the device to finish the step before, and with it every
+    kernel launch of the next step would wait too.
+    """
+
+    idx: Tensor  # steps x F x B
+    theta: Tensor | None  # steps x FB x 2 x 3 flip-and-rotate matrices; None: nothing to augment all epoch
+    keep: Tensor | None  # steps x F x 1 x 1 x 1: True where a fold's draws leave its batch unchanged
+    any_keep: list[bool]  # per step, known on the host: some fold keeps its batch
+    all_keep: list[bool]  # per step: every fold does (no warp at all)
+
+
+def _plan_epoch(members: Sequence[_Member], steps: int, b: int, cfg: TrainConfig, device: torch.device) -> _EpochPlan:
+    f = len(members)
+    idx = torch.empty(steps, f, b, dtype=torch.long)
+    theta = torch.empty(steps, f * b, 2, 3)
+    keep = torch.empty(steps, f, dtype=torch.bool)
+    for s in range(steps):
+        for k, m in enumerate(members):
+            idx[s, k] = m.stream.take(b)
+        draws = [_draw_augmentation(b, m.gen, cfg.flip, cfg.rotations) for m in members]
+        keep[s] = torch.tensor([d is None for d in draws])
+        angles = torch.cat([torch.zeros(b) if d is None else d[0] for d in draws])
+        sign = torch.cat([torch.ones(b) if d is None else d[1] for d in draws])
+        theta[s] = flip_rotate_theta(angles, sign)
+    any_keep, all_keep = keep.any(dim=1).tolist(), keep.all(dim=1).tolist()
+    warps = not all(all_keep)
+    return _EpochPlan(_to_device(idx, device), _to_device(theta, device) if warps else None,
+                      _to_device(keep.view(steps, f, 1, 1, 1), device) if warps else None, any_keep, all_keep)
+
+
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    """A copy that does not make the host wait for the device (pinned, non-blocking)."""
+    if device.type != "cuda":
+        return t
+    return t.pin_memory().to(device, non_blocking=True)
+
+
+def _augment(x: Tensor, plan: _EpochPlan, step: int) -> Tensor:
     """Flip and rotate ``F x B`` images in one ``grid_sample`` (augment_batch's transform);
     folds whose draws say "unchanged" keep their batch as it is."""
-    if all(d is None for d in draws):
+    if plan.theta is None or plan.all_keep[step]:
         return x
     f, b = x.shape[:2]
-    identity = [d is None for d in draws]
-    angles = torch.cat([torch.zeros(b) if d is None else d[0] for d in draws])
-    sign = torch.cat([torch.ones(b) if d is None else d[1] for d in draws])
-    rad = angles * (math.pi / 180.0)
-    cos, sin = torch.cos(rad), torch.sin(rad)
-    theta = torch.zeros(f * b, 2, 3)
-    theta[:, 0, 0] = cos * sign
-    theta[:, 0, 1] = -sin
-    theta[:, 1, 0] = sin * sign
-    theta[:, 1, 1] = cos
-    theta = theta.to(device=x.device, dtype=x.dtype)
     flat = x.reshape(f * b, *x.shape[2:])
-    grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
-    out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="border", align_corners=False).view_as(x)
-    if any(identity):
-        keep = torch.tensor(identity, device=x.device).view(f, *([1] * (x.ndim - 1)))
-        out = torch.where(keep, x, out)
+    out = warp(flat, plan.theta[step].to(dtype=x.dtype)).view_as(x)
+    if plan.any_keep[step]:
+        assert plan.keep is not None
+        out = torch.where(plan.keep[step], x, out)
     return out
 
 
@@ -551,6 +586,7 @@ def train_group(
     schedule = schedule or plan_schedule(samples, folds, cfg)
     b = schedule.batch_size
     x_raw = fit_input(samples.images, input_size, in_chans)
+    x_all = x_raw.to(device)  # once for the group; each fold's normaliser is computed there too
     y_all = samples.labels.to(device)
 
     members: list[_Member] = []
@@ -564,10 +600,9 @@ def train_group(
         train_idx, val_idx = _split(samples, fold, cfg)
         if len(train_idx) < b:
             raise MestiError(f"fold {fold.name}", f"{len(train_idx)} training samples, fewer than the schedule's batch of {b}")
-        mean, std = _normalizer(x_raw[train_idx], cfg.normalize)
+        mean, std = _normalizer(x_all[torch.as_tensor(train_idx, device=device)], cfg.normalize)
         members.append(_Member(fold, seed, train_idx, val_idx, gen, noise_gen, _FoldStream(train_idx, gen),
                                mean.to(device), std.to(device), {"epoch": [], "train_loss": [], "train_acc": []}))
-    x_all = x_raw.to(device)
 
     stacked_params, stacked_buffers = stack_module_state(models)
     params = {n: t.detach().to(device).requires_grad_(t.requires_grad) for n, t in stacked_params.items()}
@@ -603,11 +638,11 @@ def train_group(
         base.train()
         total = torch.zeros(len(members), dtype=torch.float64, device=device)
         correct = torch.zeros(len(members), dtype=torch.long, device=device)
-        for _ in range(schedule.steps_per_epoch):
-            idx = torch.stack([m.stream.take(b) for m in members]).to(device)
-            draws = [_draw_augmentation(b, m.gen, cfg.flip, cfg.rotations) for m in members]
+        plan = _plan_epoch(members, schedule.steps_per_epoch, b, cfg, device)
+        for i in range(schedule.steps_per_epoch):
+            idx = plan.idx[i]
             masks = _draw_masks(order, [m.noise_gen for m in members], b, device)
-            x = _augment((x_all[idx] - mean) / std, draws)
+            x = _augment((x_all[idx] - mean) / std, plan, i)
             if interleave:
                 x = _interleave(x)
             y = y_all[idx]
