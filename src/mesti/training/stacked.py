@@ -74,14 +74,15 @@ that the grouped convolutions ``vmap`` makes read channels-last memory, and
 ``StackedOptions(compile=True)`` wraps the step in :func:`torch.compile`. That CUDA path is
 written but UNMEASURED (no GPU was available when it was written): its speed, its memory
 estimate and whether ``vmap`` keeps the fused attention kernels there are still to be
-checked with ``benchmarks/loso_gpu.py``. On the CPU the flash-attention kernel has no
+checked with ``benchmarks/loso_gpu.py``. (PyTorch has ``vmap`` rules for CUDA's flash,
+memory-efficient and cuDNN attention kernels.) On the CPU the flash-attention kernel has no
 ``vmap`` rule, so MEGANet's self-attention runs once per fold there (correct, not faster).
 On a 2-core CPU the stacked engine measured slower than the sequential one (STSTNet on a
-composite-sized LOSO: 0.6x to 0.7x; MEGANet at 48 px: 0.7x to 0.8x; ``compile=True`` brought
-STSTNet to about parity): the work there is bound by arithmetic and memory, not by
-launches, ``vmap``'s batching rules add copies (BatchNorm with per-fold affine weights,
-pooling), and grouped convolutions with a few channels per group run slower than plain
-ones. ``engine="auto"`` therefore stays sequential on the CPU.
+composite-sized LOSO: 0.7x; MEGANet at 48 px: 0.8x; ``compile=True`` made STSTNet's
+5-epoch LOSO slower still, 62 s against 47 s, compilation included): the work there is
+bound by arithmetic and memory, not by launches, ``vmap``'s batching rules add copies
+(BatchNorm with per-fold affine weights, pooling), and grouped convolutions with a few
+channels per group run slower than plain ones. ``engine="auto"`` therefore stays sequential on the CPU.
 """
 
 from __future__ import annotations
