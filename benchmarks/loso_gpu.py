@@ -295,7 +295,9 @@ def main() -> None:
                 row["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
             rows = [r for r in rows if (r["seed"], r["engine"]) != (seed, engine)] + [row]
             peak = f", peak {row['peak_gib']:.1f} GiB" if "peak_gib" in row else ""
-            whole = f"; all folds UF1 {row['all_folds']['uf1']:.3f} UAR {row['all_folds']['uar']:.3f}" if "all_folds" in row else ""
+            whole = ""
+            if "all_folds" in row:
+                whole = f"; all folds UF1 {row['all_folds']['uf1']:.3f} UAR {row['all_folds']['uar']:.3f}"
             print(f"  {engine:10s} {seconds:9.1f} s  {row['samples_per_s']:9.1f} training samples/s  "
                   f"UF1 {row['uf1']:.3f}  UAR {row['uar']:.3f}{whole}  (load average {row['load']}{peak})", flush=True)
             if args.json:

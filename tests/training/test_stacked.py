@@ -321,7 +321,8 @@ def test_a_group_that_runs_out_of_memory_is_split_and_trains_the_same(monkeypatc
         assert_same_fold(a, b)
 
     monkeypatch.setattr(stacked, "train_group", partial(limited, limit=0))  # not even one fold fits
-    with pytest.warns(RuntimeWarning), pytest.raises(MestiError, match=f"fold {folds[0].name}.*does not fit.*--engine sequential"):
+    alone = f"fold {folds[0].name}.*does not fit.*--engine sequential"
+    with pytest.warns(RuntimeWarning), pytest.raises(MestiError, match=alone):
         run_stacked(samples, folds[:2], noisy_net, cfg, finished=lambda f: None, record=lambda f, r, m: None,
                     options=StackedOptions(folds_per_group=2))
 

@@ -82,7 +82,8 @@ composite-sized LOSO: 0.7x; MEGANet at 48 px: 0.8x; ``compile=True`` made STSTNe
 5-epoch LOSO slower still, 62 s against 47 s, compilation included): the work there is
 bound by arithmetic and memory, not by launches, ``vmap``'s batching rules add copies
 (BatchNorm with per-fold affine weights, pooling), and grouped convolutions with a few
-channels per group run slower than plain ones. ``engine="auto"`` therefore stays sequential on the CPU.
+channels per group run slower than plain ones. ``engine="auto"`` therefore stays
+sequential on the CPU.
 """
 
 from __future__ import annotations
