@@ -108,6 +108,14 @@ def _predict(model: nn.Module, x: torch.Tensor, batch: int, device: torch.device
     return torch.cat(out)
 
 
+def create_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The configured optimizer: Adam, or SGD with momentum 0.9. Both act elementwise, so
+    one over stacked fold parameters is one per fold (the stacked engine relies on that)."""
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+
 def train_fold(
     samples: SampleSet,
     fold: Fold,
@@ -142,12 +150,7 @@ def train_fold(
     x_train, y_train = x_all[train_idx].to(device), y_all[train_idx].to(device)
 
     loss_fn = create_loss(cfg.loss, cfg.focal_gamma).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    opt: torch.optim.Optimizer
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    opt = create_optimizer([p for p in model.parameters() if p.requires_grad], cfg)
 
     history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": []}
     best_state, best_val, since_best, stopped = None, float("inf"), 0, None

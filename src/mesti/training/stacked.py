@@ -113,6 +113,7 @@ from mesti.training.engine import (
     FoldResult,
     _normalizer,
     _validation_split,
+    create_optimizer,
     fit_input,
     fold_seed,
     resolve_device,
@@ -628,12 +629,7 @@ def train_group(
         step = torch.compile(step)
     interleave = options.interleave if options.interleave is not None else (use_cuda and cfg.channels_last)
 
-    trainable = [t for t in params.values() if t.requires_grad]
-    opt: torch.optim.Optimizer
-    if cfg.optimizer == "adam":
-        opt = torch.optim.Adam(trainable, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    else:
-        opt = torch.optim.SGD(trainable, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+    opt = create_optimizer([t for t in params.values() if t.requires_grad], cfg)
 
     validating = [m for m in members if len(m.val_idx)]
     for epoch in range(1, cfg.epochs + 1):
