@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pandas as pd
 
 from mesti.datasets.base import ClipRecord
 from mesti.datasets.registry import register_dataset
+from mesti.datasets.sheets import SheetRow, cell_text, require_columns
 from mesti.errors import MestiError
 
 #: Release folder name -> frame file pattern.
@@ -80,30 +80,6 @@ def _frame_number(value: Any) -> int | None:
         return int(value)
     text = str(value).strip()
     return int(text) if text.isdigit() else None
-
-
-def _au_text(value: Any) -> str:
-    """The Action Units cell as text: ``12`` (a number in the sheet) -> ``'12'``; blank -> ``''``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
-@dataclass(frozen=True)
-class _Row:
-    """One usable sheet row after every quirk is settled."""
-
-    sheet_row: int
-    subject: str
-    filename: str
-    onset: int
-    apex: int
-    offset: int
-    emotion: str
-    action_units: str
-    notes: tuple[str, ...]
 
 
 @register_dataset("casme2")
@@ -193,10 +169,10 @@ class CASME2:
     # -- the sheet, read once -------------------------------------------------------------
 
     @functools.cached_property
-    def _table(self) -> tuple[list[_Row], list[str]]:
+    def _table(self) -> tuple[list[SheetRow], list[str]]:
         """Every usable row of the sheet and the list of quirks met (the one place they are fixed)."""
         df = self._read_sheet()
-        rows: list[_Row] = []
+        rows: list[SheetRow] = []
         issues = list(self._layout_issues)
         seen: dict[tuple[str, str], int] = {}
         for i, rec in enumerate(df.to_dict("records")):
@@ -240,8 +216,8 @@ class CASME2:
                 notes.append(f"the same Subject and Filename as row {seen[key]}")
             seen.setdefault(key, sheet_row)
             issues.extend(f"{where}: {n}" for n in notes)
-            rows.append(_Row(sheet_row, subject, filename, onset, apex, offset, emotion,
-                             _au_text(rec.get("Action Units")), tuple(notes)))
+            rows.append(SheetRow(sheet_row, subject, filename, onset, apex, offset, emotion,
+                             cell_text(rec.get("Action Units")), tuple(notes)))
         return rows, issues
 
     def _read_sheet(self) -> pd.DataFrame:
@@ -253,12 +229,7 @@ class CASME2:
         except Exception as exc:  # openpyxl/zipfile raise many types for a bad file
             raise MestiError(self.sheet_path, f"cannot read the sheet ({exc.__class__.__name__}: {exc})") from None
         df.columns = [str(c).strip() for c in df.columns]
-        missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-        if missing:
-            raise MestiError(
-                self.sheet_path,
-                f"not a CASME II coding sheet: missing column(s) {', '.join(missing)} (found {', '.join(df.columns)})",
-            )
+        require_columns(df, REQUIRED_COLUMNS, self.sheet_path, "a CASME II coding sheet")
         return df.astype(object).where(df.notna(), None)
 
     # -- the adapter contract -------------------------------------------------------------
@@ -276,20 +247,7 @@ class CASME2:
     def records(self) -> list[ClipRecord]:
         """Every usable clip of the sheet, in sheet order; ``label`` is ``None`` outside the class set."""
         return [
-            ClipRecord(
-                dataset=self.name,
-                subject=r.subject,
-                clip_id=r.filename,
-                emotion=r.emotion,
-                label=label_for(r.emotion, self.classes),
-                frame_dir=self.frames_root / r.subject / r.filename,
-                onset_frame=r.onset,
-                apex_frame=r.apex,
-                offset_frame=r.offset,
-                frame_pattern=self.frame_pattern,
-                fps=self.fps,
-                action_units=r.action_units,
-                notes=r.notes,
-            )
+            r.clip_record(self.name, label_for(r.emotion, self.classes), self.frames_root / r.subject / r.filename,
+                          self.frame_pattern, self.fps)
             for r in self._table[0]
         ]

@@ -13,7 +13,6 @@ of the sheet is settled in :meth:`SAMM._table` and nowhere else, and each one is
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,16 @@ from mesti.datasets.base import ClipRecord
 from mesti.datasets.layout import existing_folder, release_folder
 from mesti.datasets.megc import MEGC_CLASSES
 from mesti.datasets.registry import register_dataset
-from mesti.datasets.sheets import cell_int, cell_text, check_classes, check_options, find_sheet, is_blank, read_excel
+from mesti.datasets.sheets import (
+    SheetRow,
+    cell_int,
+    cell_text,
+    check_classes,
+    check_options,
+    find_sheet,
+    is_blank,
+    read_excel,
+)
 from mesti.errors import MestiError
 
 #: 5-class set of the paper and the field (index order = label index).
@@ -52,21 +60,6 @@ def label_for(emotion: str, classes: int) -> str | None:
     return MEGC2019_3CLASS.get(emotion)
 
 
-@dataclass(frozen=True)
-class _Row:
-    """One usable sheet row after every quirk is settled."""
-
-    sheet_row: int
-    subject: str
-    filename: str
-    onset: int
-    apex: int
-    offset: int
-    emotion: str
-    action_units: str
-    notes: tuple[str, ...]
-
-
 @register_dataset("samm")
 class SAMM:
     """SAMM: the v2 coding sheet (MICRO_ONLY) and SAMM/<subject>/<clip>/ frames; 5 or 3 classes.
@@ -88,7 +81,7 @@ class SAMM:
         self.sheet_path = find_sheet(sheet, [self.root, self.data_root], _SHEET_GLOBS, "the SAMM coding sheet")
 
     @functools.cached_property
-    def _table(self) -> tuple[list[_Row], list[str]]:
+    def _table(self) -> tuple[list[SheetRow], list[str]]:
         """Every usable row of the sheet and the quirks met (the one place they are fixed)."""
         df = read_excel(self.sheet_path, SHEET_NAME, HEADER_ROW, dtype={"Subject": str})
         if "Subject" not in df.columns:
@@ -98,7 +91,7 @@ class SAMM:
         if missing:
             raise MestiError(self.sheet_path, f"not the SAMM v2 sheet: missing column(s) {', '.join(missing)}")
         issues = [f"{self.sheet_path.name}: {HEADER_ROW} rows of notes above the header; read from row {HEADER_ROW + 1}"]
-        rows: list[_Row] = []
+        rows: list[SheetRow] = []
         for i, rec in enumerate(df.to_dict("records")):
             sheet_row = HEADER_ROW + 2 + i  # Excel row number: the header is row 14.
             if all(is_blank(v) for v in rec.values()):
@@ -135,7 +128,7 @@ class SAMM:
             issues.extend(f"{where}: {n}" for n in notes)
             # Action Units mix numbers (4) and text ('4+7') in one column.
             aus = cell_text(rec.get("Action Units"))
-            rows.append(_Row(sheet_row, subject, filename, onset, apex, offset, emotion, aus, tuple(notes)))
+            rows.append(SheetRow(sheet_row, subject, filename, onset, apex, offset, emotion, aus, tuple(notes)))
         return rows, issues
 
     @property
@@ -151,20 +144,7 @@ class SAMM:
     def records(self) -> list[ClipRecord]:
         """Every usable clip of the sheet, in sheet order; ``label`` is ``None`` outside the class set."""
         return [
-            ClipRecord(
-                dataset=self.name,
-                subject=r.subject,
-                clip_id=r.filename,
-                emotion=r.emotion,
-                label=label_for(r.emotion, self.classes),
-                frame_dir=self.data_root / r.subject / r.filename,
-                onset_frame=r.onset,
-                apex_frame=r.apex,
-                offset_frame=r.offset,
-                frame_pattern=f"{r.subject}_{{n:05d}}.jpg",
-                fps=self.fps,
-                action_units=r.action_units,
-                notes=r.notes,
-            )
+            r.clip_record(self.name, label_for(r.emotion, self.classes), self.data_root / r.subject / r.filename,
+                          f"{r.subject}_{{n:05d}}.jpg", self.fps)
             for r in self._table[0]
         ]

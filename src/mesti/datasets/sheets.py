@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mesti.datasets.base import ClipRecord
 from mesti.errors import MestiError
 
 
@@ -104,3 +106,36 @@ def check_classes(dataset: str, classes: int, allowed: Sequence[int]) -> int:
         options = " or ".join(map(str, allowed))
         raise MestiError("--classes", f"{dataset} has {options} classes, not {classes}")
     return classes
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    """One usable row of a coding sheet (CASME II, SAMM) after every quirk is settled."""
+
+    sheet_row: int
+    subject: str
+    filename: str
+    onset: int
+    apex: int
+    offset: int
+    emotion: str
+    action_units: str
+    notes: tuple[str, ...]
+
+    def clip_record(self, dataset: str, label: str | None, frame_dir: Path, frame_pattern: str, fps: float) -> ClipRecord:
+        """The row as a clip of ``dataset``; the adapter says where its frames lie and its class."""
+        return ClipRecord(
+            dataset=dataset,
+            subject=self.subject,
+            clip_id=self.filename,
+            emotion=self.emotion,
+            label=label,
+            frame_dir=frame_dir,
+            onset_frame=self.onset,
+            apex_frame=self.apex,
+            offset_frame=self.offset,
+            frame_pattern=frame_pattern,
+            fps=fps,
+            action_units=self.action_units,
+            notes=self.notes,
+        )
