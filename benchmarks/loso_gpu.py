@@ -86,7 +86,7 @@ def synthetic_samples(n: int, subjects: int, size: int, seed: int = 0) -> Sample
 
 
 def cached_samples(cache: Path, modality: str) -> SampleSet:
-    from mesti.datasets.torch_datasets import load_cached_arrays
+    from mesti.cache.torch_datasets import load_cached_arrays
 
     arrays = load_cached_arrays(cache, modality, allow_incomplete=True)
     return SampleSet.from_arrays(arrays.images, arrays.labels, arrays.subjects, arrays.datasets, arrays.clip_ids,

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mesti.datasets.synthetic import generate_dataset
-from mesti.datasets.synthetic.difficulty import DEFAULT_FEATURES, difficulty_check
+from mesti.synth import generate_dataset
+from mesti.synth.difficulty import DEFAULT_FEATURES, difficulty_check
 
 
 def _cpu_seconds() -> float:

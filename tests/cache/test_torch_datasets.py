@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from mesti.cache import INDEX_NAME, prepare
 from mesti.datasets.registry import create_dataset
-from mesti.datasets.torch_datasets import CachedModalityDataset, ClipDataset, Sample, load_cached_arrays
+from mesti.cache.torch_datasets import CachedModalityDataset, ClipDataset, Sample, load_cached_arrays
 from mesti.errors import MestiError
 from tests.cache.casme2_tree import DEFAULT_CLIPS
 from tests.cache.conftest import FAST

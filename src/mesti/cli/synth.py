@@ -27,7 +27,7 @@ def synth_cmd(
     noise: float = typer.Option(1.5, "--noise", help="Sensor noise, grey levels (standard deviation)."),
 ) -> None:
     """Generate clips of subtle, AU-shaped facial movements on distinct identities, with a coding sheet."""
-    from mesti.datasets.synthetic import generate_dataset
+    from mesti.synth import generate_dataset
 
     bar = progress()
     task = None

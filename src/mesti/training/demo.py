@@ -63,7 +63,7 @@ def run_demo(
     command: str = "mesti demo",
 ) -> list[dict[str, Any]]:
     """Generate (or reuse) the dataset in ``out/data`` and run the grid into ``out/grid``."""
-    from mesti.datasets.synthetic.generate import SHEET_NAME, generate_dataset
+    from mesti.synth.generate import SHEET_NAME, generate_dataset
 
     s = settings or DemoSettings()
     out = Path(out)

@@ -61,7 +61,7 @@ def load_samples(
         raise MestiError("--modality", f"dataset {dataset!r} holds clips: name the modality to encode them as")
 
     from mesti.cache import prepare
-    from mesti.datasets.torch_datasets import load_cached_arrays
+    from mesti.cache.torch_datasets import load_cached_arrays
     from mesti.preprocessing import PreprocessConfig
 
     config = PreprocessConfig(face=face, equalize=equalize, size=size)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mesti.datasets.synthetic.action_units import Mover, at, mover_field
-from mesti.datasets.synthetic.landmarks import detect_landmarks, eye_centers, face_width
+from mesti.synth.action_units import Mover, at, mover_field
+from mesti.synth.landmarks import detect_landmarks, eye_centers, face_width
 
 #: Jaw width as a fraction of the frame, like a face-cropped CASME II frame.
 FACE_FRACTION = 0.8
@@ -187,16 +187,3 @@ def photo_face(
         crop = _recolour(crop, rng)
         what.append("reshaped, recoloured")
     return Face(crop.astype(np.float32), pts, ", ".join(what))
-
-
-def make_face(source: str, variant: int, seed: int, size: int, landmarks: np.ndarray | None = None) -> Face:
-    """The neutral face of one subject: a photo-derived identity or a procedural one.
-
-    ``landmarks`` are the photo's, when already known (see :func:`photo_landmarks`).
-    """
-    rng = np.random.default_rng(seed)
-    if source == "procedural":
-        from mesti.datasets.synthetic.procedural import procedural_face
-
-        return procedural_face(rng, size)
-    return photo_face(source, rng, size, variant, landmarks)

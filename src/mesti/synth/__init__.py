@@ -1,4 +1,4 @@
-"""A synthetic micro-expression dataset in the CASME II layout (issue 3).
+"""A synthetic micro-expression dataset in the CASME II layout.
 
 Real and procedural faces, one identity per subject; action units as small, smooth,
 landmark-anchored skin displacements (0.3-2 px at 224 px face width) that rise and decay
@@ -6,15 +6,16 @@ over 20-100 frames at 200 fps; head drift, blinks, flicker, sensor noise and JPE
 Labels live only in the motion, never in a single frame's appearance: the set is what the
 tests and the demo run on when the licensed datasets are not at hand.
 
-    from mesti.datasets.synthetic import generate_dataset
+    from mesti.synth import generate_dataset
     generate_dataset("synth", subjects=16, seed=0)   # then: create_dataset("casme2", "synth")
 """
 
-from mesti.datasets.synthetic.action_units import ACTION_UNITS, EMOTION_AUS, au_field, au_region
-from mesti.datasets.synthetic.faces import Face, available_photos, make_face
-from mesti.datasets.synthetic.generate import SynthResult, generate_dataset
-from mesti.datasets.synthetic.plan import AUEvent, ClipSpec, DatasetPlan, Nuisance, SubjectSpec, plan_dataset
-from mesti.datasets.synthetic.render import FaceRig, render_clip
+from mesti.synth.action_units import ACTION_UNITS, EMOTION_AUS, au_field, au_region
+from mesti.synth.faces import Face, available_photos
+from mesti.synth.identity import make_face
+from mesti.synth.generate import SynthResult, generate_dataset
+from mesti.synth.plan import AUEvent, ClipSpec, DatasetPlan, Nuisance, SubjectSpec, plan_dataset
+from mesti.synth.render import FaceRig, render_clip
 
 __all__ = [
     "ACTION_UNITS",

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from mesti.datasets.synthetic.action_units import BLINK, au_field, mover_field
-from mesti.datasets.synthetic.faces import Face
-from mesti.datasets.synthetic.landmarks import face_width
-from mesti.datasets.synthetic.plan import FPS, ClipSpec
+from mesti.synth.action_units import BLINK, au_field, mover_field
+from mesti.synth.faces import Face
+from mesti.synth.landmarks import face_width
+from mesti.synth.plan import FPS, ClipSpec
 
 #: Face width at which amplitudes are quoted (issue 3: "0.3-2 px at 224 px face width").
 REFERENCE_FACE_WIDTH = 224.0

@@ -27,10 +27,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from mesti.datasets.synthetic.faces import available_photos, make_face, photo_landmarks
-from mesti.datasets.synthetic.plan import ClipSpec, DatasetPlan, SubjectSpec, plan_dataset
-from mesti.datasets.synthetic.render import FaceRig, encode_jpeg, render_clip
-from mesti.datasets.synthetic.sheet import coding_sheet_bytes
+from mesti.synth.faces import available_photos, photo_landmarks
+from mesti.synth.identity import make_face
+from mesti.synth.plan import ClipSpec, DatasetPlan, SubjectSpec, plan_dataset
+from mesti.synth.render import FaceRig, encode_jpeg, render_clip
+from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
 
@@ -205,7 +206,7 @@ def generate_dataset(
             (tmp / SHEET_NAME).write_bytes(coding_sheet_bytes(plan.clips))
             (tmp / TRUTH_NAME).write_text(_truth(plan, settings, photos), encoding="utf-8")
             if contact_sheet:
-                from mesti.datasets.synthetic.preview import class_contact_sheet
+                from mesti.synth.preview import class_contact_sheet
 
                 class_contact_sheet(tmp, plan, classes, tmp / CONTACT_SHEET_NAME)
             tmp.chmod(0o777 & ~_umask())  # mkdtemp made it private; a dataset is shared like any folder

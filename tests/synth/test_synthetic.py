@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 
 from mesti.cli.main import app
 from mesti.datasets.casme2 import CASME2
-from mesti.datasets.synthetic import AUEvent, FaceRig, au_region, generate_dataset, make_face, plan_dataset, render_clip
-from mesti.datasets.synthetic.difficulty import difficulty_check
-from mesti.datasets.synthetic.faces import available_photos
+from mesti.synth import AUEvent, FaceRig, au_region, generate_dataset, make_face, plan_dataset, render_clip
+from mesti.synth.difficulty import difficulty_check
+from mesti.synth.faces import available_photos
 from mesti.errors import MestiError
 from mesti.modalities import tvl1_flow
 

@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mesti.datasets.casme2 import CASME2  # noqa: E402
-from mesti.datasets.synthetic.plan import ClipSpec, DatasetPlan  # noqa: E402
+from mesti.synth.plan import ClipSpec, DatasetPlan  # noqa: E402
 from mesti.modalities import encode  # noqa: E402
 from mesti.utils.images import display_uint8  # noqa: E402
 

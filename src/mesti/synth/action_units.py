@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mesti.datasets.synthetic.landmarks import face_width
+from mesti.synth.landmarks import face_width
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from mesti.datasets.casme2 import label_for
-from mesti.datasets.synthetic.action_units import EMOTION_AUS, EMOTION_WEIGHTS, au_code
+from mesti.synth.action_units import EMOTION_AUS, EMOTION_WEIGHTS, au_code
 
 FPS = 200.0
 #: Peak skin displacement of a clip, pixels at 224 px face width (issue 3).

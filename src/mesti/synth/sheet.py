@@ -16,7 +16,7 @@ from datetime import datetime
 
 from openpyxl import Workbook
 
-from mesti.datasets.synthetic.plan import ClipSpec
+from mesti.synth.plan import ClipSpec
 
 HEADER = ("Subject", "Filename", None, "OnsetFrame", "ApexFrame", "OffsetFrame", None, "Action Units", "Estimated Emotion")
 _FIXED_TIME = datetime(2014, 5, 8, 0, 0, 0)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mesti.datasets.synthetic.faces import Face, placement
-from mesti.datasets.synthetic.landmarks import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_INNER, MOUTH_OUTER
+from mesti.synth.faces import Face, placement
+from mesti.synth.landmarks import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_INNER, MOUTH_OUTER
 
 
 def procedural_landmarks(rng: np.random.Generator) -> np.ndarray:

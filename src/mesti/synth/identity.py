@@ -1,0 +1,23 @@
+"""One subject's neutral face: a photo-derived identity or a procedural one.
+
+Kept apart from ``faces`` (photographs) and ``procedural`` (drawn faces) so that neither of
+those imports the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mesti.synth.faces import Face, photo_face
+from mesti.synth.procedural import procedural_face
+
+
+def make_face(source: str, variant: int, seed: int, size: int, landmarks: np.ndarray | None = None) -> Face:
+    """The neutral face of one subject: a photo-derived identity or a procedural one.
+
+    ``landmarks`` are the photo's, when already known (see :func:`photo_landmarks`).
+    """
+    rng = np.random.default_rng(seed)
+    if source == "procedural":
+        return procedural_face(rng, size)
+    return photo_face(source, rng, size, variant, landmarks)
