@@ -66,7 +66,7 @@ def test_unknown_options_are_refused() -> None:
     clip = load_clip(moving_clip())
     with pytest.raises(MestiError, match="unknown option"):
         encode(clip, "mesti", channels="uvs")
-    with pytest.raises(MestiError, match="unknown scaling"):
+    with pytest.raises(MestiError, match="unknown scale"):
         encode(clip, "mesti", scale="log")
     with pytest.raises(MestiError, match="unknown channels"):
         encode(clip, "flow_onset_apex", channels="rgb")

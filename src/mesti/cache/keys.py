@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -59,13 +58,7 @@ def encoder_options(modality: str, options: Mapping[str, Any] | None = None) -> 
     Filling defaults makes ``scale='minmax'`` and "no option" one key, and a changed default
     a new key even if someone forgets to bump the encoder's version.
     """
-    spec = get_modality(modality)
-    given = dict(options or {})
-    spec.check_options(given)
-    params = inspect.signature(spec.numpy_fn).parameters
-    full = {name: p.default for name, p in params.items() if name != "clip" and p.default is not inspect.Parameter.empty}
-    full.update(given)
-    return full
+    return get_modality(modality).check_options(dict(options or {}))
 
 
 def encoder_fingerprint(modality: str, options: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import typer
 
 from mesti import __version__
 from mesti.cli import data, demo, encode, predict, study, synth
+from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
 
@@ -39,6 +40,7 @@ predict.register(app)
 demo.register(app)
 prepare_cli.register(app)
 models_cli.register(app)
+modalities_cli.register(app)
 synth.register(app)
 
 

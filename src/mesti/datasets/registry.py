@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mesti.datasets.base import ClipRecord
-from mesti.errors import MestiError
+from mesti.utils.registry import Registry
 
 
 class DatasetAdapter(Protocol):
@@ -31,35 +31,43 @@ class DatasetAdapter(Protocol):
     def records(self) -> list[ClipRecord]: ...
 
 
-_ADAPTERS: dict[str, Callable[..., DatasetAdapter]] = {}
+DATASETS: Registry[Callable[..., DatasetAdapter]] = Registry("dataset", "--dataset")
+
+# The built-in adapters, each imported only when its name is first asked for: choosing
+# ``casme2`` does not import the others.
+for _name, _module in {
+    "casme2": "mesti.datasets.casme2",
+    "samm": "mesti.datasets.samm",
+    "smic": "mesti.datasets.smic",
+    "composite": "mesti.datasets.composite",
+    "folder": "mesti.datasets.manifest",
+    "images": "mesti.datasets.manifest",
+}.items():
+    DATASETS.register_lazy(_name, _module)
 
 
 def register_dataset(name: str) -> Callable[[type], type]:
-    """Class decorator: make an adapter available under ``name`` (CLI ``--dataset NAME``)."""
+    """Class decorator: make an adapter available under ``name`` (CLI ``--dataset NAME``).
+
+    A built-in adapter's module is also listed above, so that it loads on demand.
+    """
 
     def deco(cls: type) -> type:
-        if name in _ADAPTERS:
-            raise ValueError(f"dataset {name!r} is already registered")
         cls.name = name  # type: ignore[attr-defined]
-        _ADAPTERS[name] = cls
+        DATASETS.register(name, cls)
         return cls
 
     return deco
 
 
-def list_datasets() -> list[str]:
-    """Names of every registered dataset adapter."""
-    _load_builtin()
-    return sorted(_ADAPTERS)
+def list_datasets(pattern: str | None = None) -> list[str]:
+    """Names of every dataset adapter, sorted; ``pattern`` filters with shell wildcards."""
+    return DATASETS.list(pattern)
 
 
 def dataset_summary(name: str) -> str:
     """The first line of an adapter's docstring: what ``mesti data list`` shows beside its name."""
-    _load_builtin()
-    if name not in _ADAPTERS:
-        raise MestiError("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(sorted(_ADAPTERS))}")
-    doc = (_ADAPTERS[name].__doc__ or "").strip()
-    return doc.splitlines()[0] if doc else ""
+    return DATASETS.describe(name)
 
 
 def create_dataset(
@@ -75,20 +83,6 @@ def create_dataset(
     ``sheet`` and ``classes`` left as ``None`` keep the adapter's own defaults (its sheet
     inside the root, its usual class set), so callers can pass CLI options straight through.
     """
-    _load_builtin()
-    if name not in _ADAPTERS:
-        raise MestiError("--dataset", f"unknown dataset {name!r}; choose one of {', '.join(sorted(_ADAPTERS))}")
+    adapter = DATASETS.get(name)
     given = {k: v for k, v in (("sheet", sheet), ("classes", classes)) if v is not None}
-    return _ADAPTERS[name](Path(root), **given, **kwargs)
-
-
-def _load_builtin() -> None:
-    """Import the built-in adapter modules (each registers itself on import)."""
-    import importlib
-    import pkgutil
-
-    import mesti.datasets as pkg
-
-    for mod in pkgutil.iter_modules(pkg.__path__):
-        if mod.name not in {"base", "registry"}:
-            importlib.import_module(f"mesti.datasets.{mod.name}")
+    return adapter(Path(root), **given, **kwargs)

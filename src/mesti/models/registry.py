@@ -9,7 +9,6 @@ store), so the data pipeline asks the model what input it needs instead of guess
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -21,6 +20,7 @@ from torch import nn
 from mesti.errors import MestiError
 from mesti.models.info import ModelInfo
 from mesti.models.weights import load_pretrained
+from mesti.utils.registry import Registry
 
 ModelFn = Callable[..., nn.Module]
 
@@ -31,7 +31,7 @@ class _Entry:
     info: ModelInfo = field(compare=False)
 
 
-_REGISTRY: dict[str, _Entry] = {}
+MODELS: Registry[_Entry] = Registry("model", "--model")
 
 
 def register_model(
@@ -52,11 +52,9 @@ def register_model(
 
     def deco(fn: ModelFn) -> ModelFn:
         key = name or fn.__name__
-        if key in _REGISTRY:
-            raise ValueError(f"model {key!r} is already registered")
         recipe = MappingProxyType(dict(native_recipe)) if native_recipe is not None else None  # read-only: shared by every caller
         info = ModelInfo(key, tuple(input_size), source, description, recipe, tuple(first_conv), tuple(classifier))  # type: ignore[arg-type]
-        _REGISTRY[key] = _Entry(fn, info)
+        MODELS.register(key, _Entry(fn, info), description=description)
         return fn
 
     return deco
@@ -64,15 +62,11 @@ def register_model(
 
 def list_models(pattern: str | None = None) -> list[str]:
     """Registered names, sorted; ``pattern`` filters with shell wildcards (``"meganet*"``)."""
-    names = sorted(_REGISTRY)
-    return [n for n in names if fnmatch.fnmatchcase(n, pattern)] if pattern else names
+    return MODELS.list(pattern)
 
 
 def _entry(name: str) -> _Entry:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise MestiError("--model", f"unknown model {name!r}; choose one of {', '.join(list_models())}") from None
+    return MODELS.get(name)
 
 
 def get_model_info(name: str) -> ModelInfo:

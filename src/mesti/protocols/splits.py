@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mesti.errors import MestiError
+from mesti.utils.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,11 @@ class CrossDataset(Protocol):
         return {"name": self.name, "train_dataset": self.train_dataset, "test_dataset": self.test_dataset}
 
 
+PROTOCOLS: Registry[type[Protocol]] = Registry("protocol", "protocol")
+for _cls in (LeaveOneSubjectOut, SubjectKFold, HoldOut, CrossDataset):
+    PROTOCOLS.register(_cls.name, _cls)
+
+
 def protocol_from_config(config: dict[str, object]) -> Protocol:
     """Build a protocol from a grid entry such as ``{"name": "kfold", "k": 4}``."""
     return create_protocol(str(config.get("name")), **{k: v for k, v in config.items() if k != "name"})
@@ -229,10 +235,4 @@ def protocol_from_config(config: dict[str, object]) -> Protocol:
 
 def create_protocol(name: str, **kwargs: object) -> Protocol:
     """Build a protocol from its config name (``loso``, ``kfold``, ``holdout``, ``cross``)."""
-    table: dict[str, type[Protocol]] = {"loso": LeaveOneSubjectOut, "kfold": SubjectKFold, "holdout": HoldOut, "cross": CrossDataset}
-    if name not in table:
-        raise MestiError("protocol", f"unknown protocol {name!r}; choose one of {', '.join(table)}")
-    try:
-        return table[name](**kwargs)  # type: ignore[call-arg]
-    except TypeError as exc:
-        raise MestiError(f"protocol {name}", f"bad option ({exc})") from None
+    return PROTOCOLS.create(name, **kwargs)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from mesti.errors import MestiError
+from mesti.training.losses import LOSSES
+from mesti.training.optimizers import OPTIMIZERS
 
 
 @dataclass
@@ -37,12 +39,12 @@ class TrainConfig:
     recipe: str = "paper"
 
     def __post_init__(self) -> None:
+        OPTIMIZERS.get(self.optimizer)  # an unknown name: the registries' one error, listing the valid names
+        LOSSES.get(self.loss)
         checks = [
             (self.epochs >= 1, "epochs", "must be at least 1"),
             (self.batch_size >= 1, "batch_size", "must be at least 1"),
             (self.lr > 0, "lr", "must be positive"),
-            (self.optimizer in ("adam", "sgd"), "optimizer", "must be adam or sgd"),
-            (self.loss in ("focal", "cross_entropy"), "loss", "must be focal or cross_entropy"),
             (0 <= self.val_fraction < 1, "val_fraction", "must lie in [0, 1)"),
             (self.normalize in ("train_mean_std", "unit", "none"), "normalize", "must be train_mean_std, unit or none"),
             (self.recipe in ("paper", "native"), "recipe", "must be paper or native"),

@@ -23,6 +23,7 @@ from mesti.protocols.splits import Fold, subject_keys
 from mesti.training.augment import augment_batch
 from mesti.training.config import TrainConfig
 from mesti.training.losses import create_loss
+from mesti.training.optimizers import create_optimizer
 from mesti.training.samples import SampleSet
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
@@ -106,14 +107,6 @@ def _predict(model: nn.Module, x: torch.Tensor, batch: int, device: torch.device
         with autocast():
             out.append(model(xb).float().softmax(dim=1).cpu())
     return torch.cat(out)
-
-
-def create_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The configured optimizer: Adam, or SGD with momentum 0.9. Both act elementwise, so
-    one over stacked fold parameters is one per fold (the stacked engine relies on that)."""
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
 
 
 def train_fold(

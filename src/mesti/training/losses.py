@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mesti.utils.registry import Registry
 
 
 class FocalLoss(nn.Module):
@@ -27,6 +31,17 @@ class FocalLoss(nn.Module):
         return loss.mean()
 
 
+def _cross_entropy(gamma: float) -> nn.Module:
+    """Plain cross-entropy (the focal loss at gamma 0; the focal ``gamma`` is not used)."""
+    return nn.CrossEntropyLoss()
+
+
+#: Each entry builds a loss from the focal ``gamma`` of the training config.
+LOSSES: Registry[Callable[[float], nn.Module]] = Registry("loss", "training.loss")
+LOSSES.register("focal", FocalLoss)
+LOSSES.register("cross_entropy", _cross_entropy)
+
+
 def create_loss(name: str, gamma: float = 2.0) -> nn.Module:
-    """``focal`` or ``cross_entropy``."""
-    return FocalLoss(gamma) if name == "focal" else nn.CrossEntropyLoss()
+    """The loss ``name`` (see ``LOSSES``: ``focal``, ``cross_entropy``)."""
+    return LOSSES.create(name, gamma)

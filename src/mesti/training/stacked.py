@@ -113,12 +113,12 @@ from mesti.training.engine import (
     FoldResult,
     _normalizer,
     _validation_split,
-    create_optimizer,
     fit_input,
     fold_seed,
     resolve_device,
 )
 from mesti.training.losses import create_loss
+from mesti.training.optimizers import create_optimizer
 from mesti.training.samples import SampleSet
 
 ENGINES = ("auto", "sequential", "stacked")
