@@ -74,7 +74,10 @@ class Registry(Generic[T]):
         return [n for n in names if fnmatch.fnmatchcase(n, pattern)] if pattern else names
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries or name in self._lazy
+        try:
+            return name in self._entries or name in self._lazy
+        except TypeError:  # an unhashable value is no name
+            return False
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.list())
@@ -84,14 +87,13 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """The object registered as ``name``; an unknown name is a :class:`MestiError`."""
-        if name not in self._entries and name in self._lazy:
+        if name not in self:
+            raise self.unknown(name)
+        if name not in self._entries:
             importlib.import_module(self._lazy[name])
             if name not in self._entries:
                 raise RuntimeError(f"module {self._lazy[name]} did not register {self.kind} {name!r}")
-        try:
-            return self._entries[name]
-        except (KeyError, TypeError):
-            raise self.unknown(name) from None
+        return self._entries[name]
 
     def unknown(self, name: object) -> MestiError:
         """The one error for a name that is not registered."""
