@@ -73,6 +73,7 @@ def test_defaults_fill_every_option_and_structured_options_accept_mappings() -> 
 def test_option_bounds_and_booleans() -> None:
     declared = (Option("k", int, 2, "a count", ge=1, le=4), Option("on", bool, False, "a switch"))
     assert resolve_options("x", declared, {"k": 3.0}) == {"k": 3, "on": False}
+    assert type(resolve_options("x", declared, {"k": np.int64(3)})["k"]) is int
     with pytest.raises(MestiError, match="k must be <= 4, got 5"):
         resolve_options("x", declared, {"k": 5})
     with pytest.raises(MestiError, match="k must be an int"):
