@@ -9,7 +9,8 @@ from mesti.errors import MestiError
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.training.augment import augment_batch
 from mesti.training.config import TrainConfig
-from mesti.training.engine import fold_seed, train_fold
+from mesti.training.engine import train_fold
+from mesti.training.folds import fold_seed
 from mesti.training.losses import FocalLoss
 from mesti.training.samples import SampleSet
 from tests.training import toys
