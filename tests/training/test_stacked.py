@@ -360,3 +360,24 @@ def test_bf16_autocast_path_under_vmap(monkeypatch: pytest.MonkeyPatch) -> None:
             np.testing.assert_allclose(a.history["train_loss"], b.history["train_loss"], rtol=0.05)
             np.testing.assert_allclose(a.probs, b.probs, atol=0.05)
     assert casts  # the bf16 path ran
+
+
+def test_a_non_finite_loss_stops_the_group_naming_fold_and_epoch() -> None:
+    from tests.training.test_engine import Diverges
+
+    samples = toy_samples((12, 12, 12, 12))  # the schedule is 3 steps of 12, as in the sequential test
+    folds = loso(samples)
+    cfg = TrainConfig(epochs=4, batch_size=12, device="cpu", flip=False, rotations=[0.0])
+    assert plan_schedule(samples, folds, cfg) == StackSchedule(12, 3)
+    recorded: list[str] = []
+    with pytest.raises(MestiError, match=rf"fold {folds[0].name}: the training loss is nan in epoch 2"):
+        run_stacked(samples, folds, Diverges, cfg, finished=lambda f: None, record=lambda f, r, m: recorded.append(f.name),
+                    options=StackedOptions(folds_per_group=2))
+    assert recorded == []  # the failing group records nothing
+    # only the fold that trains on non-finite images is named, not its group's first
+    images = samples.images.clone()
+    images[np.asarray(samples.subjects) == "sub00"] = float("nan")
+    poisoned = SampleSet(images, samples.labels, samples.subjects, samples.datasets, samples.clip_ids, samples.class_names)
+    assert [str(s) for s in folds[0].info["test_subjects"]] == ["toy/sub00"]
+    with pytest.raises(MestiError, match=rf"fold {folds[1].name}: the training loss is nan in epoch 1"):
+        train_group(poisoned, folds[:2], noisy_net, cfg)

@@ -15,8 +15,8 @@ from mesti.errors import MestiError
 from mesti.protocols.splits import Fold
 from mesti.training.augment import draw_flip_rotate, flip_rotate_theta
 from mesti.training.config import TrainConfig
-from mesti.training.samples import SampleSet
 from mesti.training.folds import split_fold
+from mesti.training.samples import SampleSet
 
 
 def sequential_steps(n: int, batch_size: int) -> int:
