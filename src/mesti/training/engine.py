@@ -54,16 +54,13 @@ def train_fold(
     """Train a fresh model on ``fold.train`` for ``cfg.epochs`` and predict ``fold.test``."""
     start = time.perf_counter()
     device = resolve_device(cfg.device)
-    run = FoldRun.start(samples, fold, cfg)
+    x_all = fit_input(samples.images, input_size, in_chans)
+    run = FoldRun.start(samples, fold, cfg, x_all)
     model = build_model().to(device)
     use_cuda = device.type == "cuda"
     if use_cuda and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     autocast = autocast_for(device, cfg)
-
-    x_all = fit_input(samples.images, input_size, in_chans)
-    run.normalize_with(x_all, cfg.normalize)
-    assert run.mean is not None and run.std is not None
     x_all = (x_all - run.mean) / run.std
     x_train, y_train = x_all[run.train_idx].to(device), samples.labels[run.train_idx].to(device)
 

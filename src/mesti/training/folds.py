@@ -35,6 +35,8 @@ FinishedLookup = Callable[[Fold], "FoldResult | None"]
 FoldRecorder = Callable[[Fold, "FoldResult", Callable[[], nn.Module]], None]
 FoldStartCallback = Callable[[str, int, int], None]
 Autocast = Callable[[], AbstractContextManager[Any]]
+#: ``predict(indices)``: a fold's current class probabilities for those samples (on the CPU).
+Predictor = Callable[[np.ndarray], Tensor]
 
 
 @dataclass
@@ -141,10 +143,6 @@ def predict_probs(forward: Callable[[Tensor], Tensor], x: Tensor, batch: int, de
     return torch.cat(out)
 
 
-#: ``predict(indices)``: a fold's current class probabilities for those samples.
-Predictor = Callable[[np.ndarray], Tensor]
-
-
 @dataclass
 class FoldRun:
     """One fold from its seed to its result: the plan (seed, generator, split, normaliser),
@@ -161,8 +159,8 @@ class FoldRun:
     val_idx: np.ndarray
     labels: Tensor
     patience: int
-    mean: Tensor | None = None
-    std: Tensor | None = None
+    mean: Tensor  # 1 x C x 1 x 1, on the device of the images it was computed from
+    std: Tensor
     history: dict[str, list[float]] = field(default_factory=lambda: {"epoch": [], "train_loss": [], "train_acc": []})
     best: Any = None
     best_val: float = float("inf")
@@ -170,17 +168,16 @@ class FoldRun:
     stopped: int | None = None
 
     @classmethod
-    def start(cls, samples: SampleSet, fold: Fold, cfg: TrainConfig) -> FoldRun:
+    def start(cls, samples: SampleSet, fold: Fold, cfg: TrainConfig, x_all: Tensor) -> FoldRun:
+        """``x_all``: every sample's model input (``fit_input``), where the engine keeps it;
+        the fold's normaliser comes from its training images there."""
         seed = fold_seed(cfg.seed, fold.name)
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         train_idx, val_idx = split_fold(samples, fold, cfg)
-        return cls(fold, seed, generator, train_idx, val_idx, samples.labels, cfg.patience)
-
-    def normalize_with(self, x_all: Tensor, mode: str) -> None:
-        """Set the normaliser from this fold's training images in ``x_all`` (on its device)."""
-        index = torch.as_tensor(self.train_idx, dtype=torch.long, device=x_all.device)
-        self.mean, self.std = normalizer(x_all[index], mode)
+        mean, std = normalizer(x_all[torch.as_tensor(train_idx, dtype=torch.long, device=x_all.device)], cfg.normalize)
+        return cls(fold, seed, generator, train_idx, val_idx, samples.labels, cfg.patience,
+                   mean.to(x_all.device), std.to(x_all.device))
 
     @property
     def validates(self) -> bool:
@@ -213,7 +210,6 @@ class FoldRun:
 
     def result(self, predict: Predictor, seconds: float) -> FoldResult:
         """Predict the test samples (with the best weights already restored) and wrap up."""
-        assert self.mean is not None and self.std is not None
         probs = predict(np.asarray(self.fold.test))
         return FoldResult(
             name=self.fold.name,

@@ -81,21 +81,18 @@ def train_group(
     autocast = autocast_for(device, cfg)
     schedule = schedule or plan_schedule(samples, folds, cfg)
     b = schedule.batch_size
-    x_all = fit_input(samples.images, input_size, in_chans).to(device)  # once for the group; normalisers too
+    x_all = fit_input(samples.images, input_size, in_chans).to(device)  # once for the group; its normalisers there too
     y_all = samples.labels.to(device)
 
     runs: list[FoldRun] = []
     noise_gens: list[torch.Generator] = []
     models: list[nn.Module] = []
     for fold in folds:
-        run = FoldRun.start(samples, fold, cfg)
+        run = FoldRun.start(samples, fold, cfg, x_all)
         models.append(build_model())
         noise_gens.append(noise_generator(run.seed, device))
         if len(run.train_idx) < b:
             raise MestiError(f"fold {fold.name}", f"{len(run.train_idx)} training samples, fewer than the schedule's batch of {b}")
-        run.normalize_with(x_all, cfg.normalize)
-        assert run.mean is not None and run.std is not None
-        run.mean, run.std = run.mean.to(device), run.std.to(device)
         runs.append(run)
     streams = [FoldStream(run.train_idx, run.generator) for run in runs]
 
@@ -108,8 +105,8 @@ def train_group(
     base.to(device)
     order, _ = probe(base, (x_all[:2] - runs[0].mean) / runs[0].std, noises, autocast)
 
-    mean = torch.stack([run.mean for run in runs])  # type: ignore[misc]  # F x 1 x C x 1 x 1
-    std = torch.stack([run.std for run in runs])  # type: ignore[misc]
+    mean = torch.stack([run.mean for run in runs])  # F x 1 x C x 1 x 1
+    std = torch.stack([run.std for run in runs])
     loss_fn = create_loss(cfg.loss, cfg.focal_gamma).to(device)
 
     def fold_step(p: dict[str, Tensor], bufs: dict[str, Tensor], masks: dict[str, Tensor], x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -126,7 +123,7 @@ def train_group(
             base.eval()
             state = {n: t[k] for n, t in params.items()}, {n: t[k] for n, t in buffers.items()}
             return predict_probs(lambda xb: functional_call(base, state, (xb,)), x_all[index], cfg.batch_size, device,
-                                 autocast, norm=(runs[k].mean, runs[k].std))  # type: ignore[arg-type]
+                                 autocast, norm=(runs[k].mean, runs[k].std))
 
         return predict
 
