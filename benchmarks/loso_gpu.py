@@ -50,7 +50,8 @@ from mesti.protocols import LeaveOneSubjectOut
 from mesti.protocols.splits import Fold
 from mesti.reports.metrics import compute_metrics
 from mesti.training.config import TrainConfig
-from mesti.training.engine import FoldResult, fit_input, resolve_device, train_fold
+from mesti.training.engine import train_fold
+from mesti.training.folds import FoldResult, fit_input, resolve_device
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, auto_folds_per_group, plan_schedule, run_stacked, sequential_steps
 

@@ -9,7 +9,8 @@ from mesti.errors import MestiError
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.training.augment import augment_batch
 from mesti.training.config import TrainConfig
-from mesti.training.engine import fold_seed, train_fold
+from mesti.training.engine import train_fold
+from mesti.training.folds import fold_seed
 from mesti.training.losses import FocalLoss
 from mesti.training.samples import SampleSet
 from tests.training import toys
@@ -104,3 +105,31 @@ def test_config_validation() -> None:
         TrainConfig().with_native_recipe(dict(get_model_info("micro_attention").native_recipe or {}), "micro_attention")
     ststnet = TrainConfig().with_native_recipe(dict(get_model_info("ststnet").native_recipe or {}), "ststnet")
     assert (ststnet.lr, ststnet.batch_size, ststnet.epochs, ststnet.flip) == (5e-5, 256, 500, False)
+
+
+class Diverges(nn.Module):
+    """small_net whose training forward turns NaN from its fifth call on: with 3 steps per
+    epoch, the loss is finite in epoch 1 and NaN in epoch 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = small_net()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        if self.training:
+            self.calls += 1
+            if self.calls > 4:
+                out = out * float("nan")
+        return out
+
+
+def test_a_non_finite_loss_stops_the_fold_naming_fold_and_epoch() -> None:
+    samples = toy_samples()  # 36 training samples, batches of 12: 3 steps per epoch
+    fold = LeaveOneSubjectOut().folds(samples.labels.numpy(), samples.subjects, samples.datasets)[1]
+    cfg = TrainConfig(epochs=4, batch_size=12, device="cpu", flip=False, rotations=[0.0])
+    epochs: list[int] = []
+    with pytest.raises(MestiError, match=rf"fold {fold.name}: the training loss is nan in epoch 2"):
+        train_fold(samples, fold, Diverges, cfg, on_epoch=lambda e, t, s: epochs.append(e))
+    assert epochs == [1]  # epoch 1 was finite and reported; nothing after the NaN

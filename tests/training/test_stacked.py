@@ -17,8 +17,9 @@ from mesti.errors import MestiError
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.protocols.splits import Fold, Protocol
 from mesti.training.config import TrainConfig
-from mesti.training.engine import FoldResult, fit_input, train_fold
+from mesti.training.engine import train_fold
 from mesti.training.experiment import run_experiment
+from mesti.training.folds import FoldResult, fit_input
 from mesti.training.grid import GridSpec
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import (
@@ -290,7 +291,7 @@ def test_a_group_that_runs_out_of_memory_is_split_and_trains_the_same(monkeypatc
     # A device that holds two folds' training but not more: the group runs out of memory in
     # its second epoch, the run halves the group and trains on; nothing of the failed group
     # is recorded, and every fold ends as it would in groups of two from the start.
-    import mesti.training.stacked as stacked
+    import mesti.training.stacked.run as stacked
 
     samples = toy_samples((6, 7, 8, 9, 10))
     folds = loso(samples)
@@ -331,7 +332,7 @@ def test_bf16_autocast_path_under_vmap(monkeypatch: pytest.MonkeyPatch) -> None:
     # The CUDA step runs under bf16 autocast; CPU autocast takes the same code (vmap over
     # bf16 convolutions, BatchNorm, SDPA and dropout masks drawn in the dtype the probe saw)
     # where no GPU is at hand. Weights stay float32; training and predictions stay close to float32.
-    import mesti.training.stacked as stacked
+    import mesti.training.stacked.group as stacked
     from mesti.models import create_model
 
     samples = toy_samples((6, 6, 6), size=32)
@@ -351,7 +352,7 @@ def test_bf16_autocast_path_under_vmap(monkeypatch: pytest.MonkeyPatch) -> None:
 
         return autocast
 
-    monkeypatch.setattr(stacked, "_autocast", bf16_autocast)
+    monkeypatch.setattr(stacked, "autocast_for", bf16_autocast)
     for interleave in (False, True):
         group = train_group(samples, folds, build, cfg, options=StackedOptions(interleave=interleave))
         assert all(t.dtype == torch.float32 for t in group.params.values())
@@ -359,3 +360,24 @@ def test_bf16_autocast_path_under_vmap(monkeypatch: pytest.MonkeyPatch) -> None:
             np.testing.assert_allclose(a.history["train_loss"], b.history["train_loss"], rtol=0.05)
             np.testing.assert_allclose(a.probs, b.probs, atol=0.05)
     assert casts  # the bf16 path ran
+
+
+def test_a_non_finite_loss_stops_the_group_naming_fold_and_epoch() -> None:
+    from tests.training.test_engine import Diverges
+
+    samples = toy_samples((12, 12, 12, 12))  # the schedule is 3 steps of 12, as in the sequential test
+    folds = loso(samples)
+    cfg = TrainConfig(epochs=4, batch_size=12, device="cpu", flip=False, rotations=[0.0])
+    assert plan_schedule(samples, folds, cfg) == StackSchedule(12, 3)
+    recorded: list[str] = []
+    with pytest.raises(MestiError, match=rf"fold {folds[0].name}: the training loss is nan in epoch 2"):
+        run_stacked(samples, folds, Diverges, cfg, finished=lambda f: None, record=lambda f, r, m: recorded.append(f.name),
+                    options=StackedOptions(folds_per_group=2))
+    assert recorded == []  # the failing group records nothing
+    # only the fold that trains on non-finite images is named, not its group's first
+    images = samples.images.clone()
+    images[np.asarray(samples.subjects) == "sub00"] = float("nan")
+    poisoned = SampleSet(images, samples.labels, samples.subjects, samples.datasets, samples.clip_ids, samples.class_names)
+    assert [str(s) for s in folds[0].info["test_subjects"]] == ["toy/sub00"]
+    with pytest.raises(MestiError, match=rf"fold {folds[1].name}: the training loss is nan in epoch 1"):
+        train_group(poisoned, folds[:2], noisy_net, cfg)

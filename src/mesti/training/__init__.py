@@ -1,4 +1,4 @@
-"""Training: the fixed-schedule trainer, its loss and augmentation, and the experiment runner."""
+"""Training: one fold layer under the sequential and stacked engines, losses, augmentation, the experiment runner."""
 
 from mesti.training.config import TrainConfig
 from mesti.training.samples import SampleSet

@@ -20,17 +20,28 @@ def augment_batch(
     rotations: Sequence[float] = (-10.0, -5.0, 0.0, 5.0, 10.0),
 ) -> torch.Tensor:
     """Flip each image with probability 1/2 and rotate it by an angle drawn from ``rotations``."""
-    b = x.shape[0]
+    draws = draw_flip_rotate(x.shape[0], generator, flip, rotations)
+    if draws is None:
+        return x
+    return warp(x, flip_rotate_theta(*draws).to(device=x.device, dtype=x.dtype))
+
+
+def draw_flip_rotate(
+    b: int, generator: torch.Generator, flip: bool, rotations: Sequence[float]
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The random numbers of one batch's augmentation: ``b`` angles (degrees) and ``b``
+    signs (-1: mirrored); None where the batch stays unchanged. Every engine draws through
+    this, so a fold's generator sees the same draws in either engine."""
     angles = torch.zeros(b)
     if rotations and any(a != 0 for a in rotations):
         choice = torch.randint(len(rotations), (b,), generator=generator)
-        angles = torch.tensor([float(rotations[i]) for i in choice])
+        angles = torch.tensor([float(r) for r in rotations])[choice]
     sign = torch.ones(b)
     if flip:
         sign = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0)
     if not flip and bool((angles == 0).all()):
-        return x
-    return warp(x, flip_rotate_theta(angles, sign).to(device=x.device, dtype=x.dtype))
+        return None
+    return angles, sign
 
 
 def flip_rotate_theta(angles: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:

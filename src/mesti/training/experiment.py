@@ -28,7 +28,8 @@ from mesti import __version__
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, Protocol, assert_subject_disjoint, subject_keys
 from mesti.training.config import TrainConfig
-from mesti.training.engine import FoldResult, fit_input, resolve_device, train_fold
+from mesti.training.engine import run_sequential
+from mesti.training.folds import FoldResult, fit_input, resolve_device
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
@@ -93,7 +94,7 @@ def run_experiment(
 ) -> dict[str, Any]:
     """Train and test every fold of ``protocol`` (resuming), then write metrics and the report.
 
-    ``engine``: ``sequential`` (:func:`~mesti.training.engine.train_fold`, one fold after
+    ``engine``: ``sequential`` (:func:`~mesti.training.engine.run_sequential`, one fold after
     another), ``stacked`` (:mod:`mesti.training.stacked`, many folds at once, ``stacked``
     sets its group size) or ``auto`` (stacked on CUDA, sequential on the CPU). A stacked run
     records its engine and batch schedule in ``config.yaml``, so a resume keeps the engine.
@@ -148,17 +149,8 @@ def run_experiment(
         results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record, options=stacked,
                               input_size=size, in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
         return finish_run(run_dir, samples, results, config)
-    results: list[FoldResult] = []
-    for i, fold in enumerate(folds):
-        done = finished(fold)
-        if on_fold_start is not None:
-            on_fold_start(fold.name, i, len(folds))
-        if done is not None:
-            results.append(done)
-            continue
-        result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
-        record(fold, result, lambda: model)  # called before the loop moves on
-        results.append(result)
+    results = run_sequential(fitted, folds, build, cfg, finished=finished, record=record, input_size=size,
+                             in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
     return finish_run(run_dir, samples, results, config)
 
 

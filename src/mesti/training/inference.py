@@ -17,7 +17,7 @@ import torch
 
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
-from mesti.training.engine import fit_input
+from mesti.training.folds import fit_input
 
 
 def pipeline_path(checkpoint: str | Path) -> Path:
