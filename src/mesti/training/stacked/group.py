@@ -16,7 +16,6 @@ from mesti.errors import MestiError
 from mesti.protocols.splits import Fold
 from mesti.training.augment import warp
 from mesti.training.config import TrainConfig
-from mesti.training.optimizers import create_optimizer
 from mesti.training.folds import (
     EpochCallback,
     FoldResult,
@@ -28,6 +27,7 @@ from mesti.training.folds import (
     resolve_device,
 )
 from mesti.training.losses import create_loss
+from mesti.training.optimizers import create_optimizer
 from mesti.training.samples import SampleSet
 from mesti.training.stacked.noise import draw_masks, noise_generator, probe, swap_noise_modules
 from mesti.training.stacked.options import StackedOptions
