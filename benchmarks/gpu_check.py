@@ -165,7 +165,7 @@ def machine(cuda: bool) -> dict[str, Any]:
         except (OSError, subprocess.TimeoutExpired):
             info["driver"] = "unknown"
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, timeout=10)
         info["commit"] = out.stdout.strip() if out.returncode == 0 else "unknown (no git history here)"
     except (OSError, subprocess.TimeoutExpired):
         info["commit"] = "unknown (no git here)"

@@ -74,8 +74,8 @@ that the grouped convolutions ``vmap`` makes read channels-last memory, and
 ``StackedOptions(compile=True)`` wraps the step in :func:`torch.compile`. That CUDA path is
 written but UNMEASURED (no GPU was available when it was written): its speed, its memory
 estimate and whether ``vmap`` keeps the fused attention kernels there are still to be
-checked with ``benchmarks/loso_gpu.py``. (PyTorch has ``vmap`` rules for CUDA's flash,
-memory-efficient and cuDNN attention kernels.) On the CPU the flash-attention kernel has no
+checked with ``benchmarks/gpu_check.sh`` (the CUDA tests, then ``benchmarks/loso_gpu.py``).
+(PyTorch has ``vmap`` rules for CUDA's flash, memory-efficient and cuDNN attention kernels.) On the CPU the flash-attention kernel has no
 ``vmap`` rule, so MEGANet's self-attention runs once per fold there (correct, not faster).
 On a 2-core CPU the stacked engine measured slower than the sequential one (STSTNet on a
 composite-sized LOSO: 0.7x; MEGANet at 48 px: 0.8x; ``compile=True`` made STSTNet's
