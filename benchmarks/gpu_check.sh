@@ -40,8 +40,9 @@ candidates() {
     command -v python || true
 }
 
-torch_state() {  # cuda, cpu (torch without a device) or none
-    "$1" -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")' 2>/dev/null || echo none
+torch_state() {  # "cuda VERSION on GPU", "cpu VERSION" (torch without a device) or "none"
+    "$1" -c 'import torch
+print(f"cuda {torch.__version__} (CUDA {torch.version.cuda}) on {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else f"cpu {torch.__version__}")' 2>/dev/null || echo none
 }
 
 missing_modules() {
@@ -66,45 +67,61 @@ install_lock() {  # a fresh .venv from the whole lock (torch included)
 }
 
 PY=""
+CPU_PY=""  # the first Python with a torch, for the CPU fallback
 for c in $(candidates); do
-    if [ "$(torch_state "$c")" = cuda ]; then PY=$c; break; fi
+    state=$(torch_state "$c")
+    if [ "${state%% *}" = cuda ]; then PY=$c; say "using $PY: torch ${state#cuda } (kept as it is)"; break; fi
+    if [ "${state%% *}" = cpu ] && [ -z "$CPU_PY" ]; then CPU_PY=$c; CPU_TORCH=${state#cpu }; fi
 done
 if [ -n "$PY" ]; then
-    say "using $PY: $("$PY" -c 'import torch; print(f"torch {torch.__version__} (CUDA {torch.version.cuda}) on {torch.cuda.get_device_name(0)}")') (kept as it is)"
+    :
 elif command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     say "a GPU is here ($(nvidia-smi -L | head -n 1)) but no Python's torch sees it"
     install_lock
 else
     say "no CUDA device found: the CPU fallback will run, with tiny settings"
-    for c in $(candidates); do
-        if [ "$(torch_state "$c")" != none ]; then PY=$c; break; fi
-    done
-    [ -n "$PY" ] || install_lock
-    say "using $PY: torch $("$PY" -c 'import torch; print(torch.__version__)')"
+    if [ -n "$CPU_PY" ]; then
+        PY=$CPU_PY
+        say "using $PY: torch $CPU_TORCH"
+    else
+        install_lock
+    fi
 fi
 
 MISSING=$(missing_modules "$PY")
 if [ -n "$MISSING" ]; then
     NAMES=""
-    for pair in $MISSING; do NAMES="$NAMES ${pair#*=}"; done
-    say "missing Python packages:$NAMES; installing them (pins from requirements/dev.lock, torch left as it is)"
+    TORCHVISION=""
+    for pair in $MISSING; do
+        case ${pair#*=} in
+            torchvision) TORCHVISION=$("$PY" -c 'import torch; v = torch.__version__.split("+")[0].split("."); print(f"torchvision==0.{int(v[1]) + 15}.*")') ;;
+            *) NAMES="$NAMES ${pair#*=}" ;;
+        esac
+    done
+    say "missing Python packages:$NAMES $TORCHVISION; installing them (pins from requirements/dev.lock; torch and numpy left as they are)"
     CONSTRAINTS=$(mktemp)
-    grep -viE '^(#|torch==|torchvision==|nvidia-|cuda-|triton==)' requirements/dev.lock > "$CONSTRAINTS" || true
+    grep -viE '^(#|torch==|torchvision==|numpy==|nvidia-|cuda-|triton==)' requirements/dev.lock > "$CONSTRAINTS" || true
     if [ "$("$PY" -c 'import sys; print(sys.prefix != sys.base_prefix)')" = True ]; then
         TARGET=$PY  # a virtual environment: install into it
     else  # a system Python: a venv on top of it that sees its packages (its torch included)
         "$PY" -m venv --system-site-packages .venv-gpu-check
         TARGET=.venv-gpu-check/bin/python
     fi
-    # shellcheck disable=SC2086
-    if "$TARGET" -m pip install -q --timeout 20 --retries 1 -c "$CONSTRAINTS" $NAMES; then
-        PY=$TARGET
-    else
-        say "error: could not install:$NAMES (no network?). Install them (versions in requirements/dev.lock) and run again."
-        rm -f "$CONSTRAINTS"
-        exit 3
+    OK=1
+    if [ -n "$TORCHVISION" ]; then  # the release made for this torch, without pulling another torch
+        "$TARGET" -m pip install -q --timeout 20 --retries 1 --no-deps "$TORCHVISION" || OK=""
+    fi
+    if [ -n "$OK" ] && [ -n "$NAMES" ]; then
+        # shellcheck disable=SC2086
+        "$TARGET" -m pip install -q --timeout 20 --retries 1 -c "$CONSTRAINTS" $NAMES || OK=""
     fi
     rm -f "$CONSTRAINTS"
+    if [ -z "$OK" ]; then
+        say "error: could not install:$NAMES $TORCHVISION (no network?)."
+        say "       Install them (versions in requirements/dev.lock) into $PY and run again."
+        exit 3
+    fi
+    PY=$TARGET
     MISSING=$(missing_modules "$PY")
     [ -z "$MISSING" ] || { say "error: still missing after installing: $MISSING"; exit 3; }
 fi
