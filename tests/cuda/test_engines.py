@@ -12,6 +12,7 @@ from torch import nn
 
 from tests.cuda.entry import (
     CUDA,
+    Fold,
     FoldResult,
     StackedOptions,
     TrainConfig,
@@ -75,34 +76,48 @@ def test_a_group_of_one_on_cuda_reproduces_the_sequential_engine(
         assert_close_fold(group.results[0], alone, loss_rtol, prob_atol)
 
 
-def test_a_group_too_big_for_a_small_memory_fraction_is_halved_on_cuda() -> None:
-    # Measure what one fold takes, allow about 2.5 times that (torch's per-process memory
-    # fraction), and ask for all 8 folds at once: the group must really run out of CUDA
-    # memory, be dropped with its memory freed, and be retried in halves that fit.
-    device = torch.device("cuda")
-    samples = toy_samples((8,) * 8, size=112)
-    folds = loso(samples)
-    cfg = TrainConfig(epochs=1, batch_size=8, device="cuda", seed=2)
-
-    def build() -> nn.Module:
-        return create_model("meganet", num_classes=3, img_size=112)
-
+def peak_reserved(device: torch.device, run: Callable[[], list[FoldResult]]) -> tuple[int, list[FoldResult]]:
+    """Bytes the caching allocator reserved at most while ``run`` ran (its cache emptied first)."""
     torch.cuda.synchronize(device)
     torch.cuda.empty_cache()
     base = torch.cuda.memory_reserved(device)
     torch.cuda.reset_peak_memory_stats(device)
-    one = run_stacked(samples, folds[:1], build, cfg, finished=lambda f: None, record=lambda f, r, m: None,
-                      options=StackedOptions(folds_per_group=1))
-    per_fold = torch.cuda.max_memory_reserved(device) - base
+    results = run()
+    torch.cuda.synchronize(device)
+    peak = torch.cuda.max_memory_reserved(device) - base
     torch.cuda.empty_cache()
+    return peak, results
+
+
+def test_a_group_too_big_for_a_small_memory_fraction_is_halved_on_cuda() -> None:
+    # Measure what groups of one and two folds take (a fixed part and a part per fold), allow
+    # that fixed part plus 2.5 folds (torch's per-process memory fraction), and ask for all 8
+    # folds at once: the group must really run out of CUDA memory, be dropped with its memory
+    # freed, and be retried in halves that fit.
+    device = torch.device("cuda")
+    samples = toy_samples((8,) * 8, size=224)
+    folds = loso(samples)
+    cfg = TrainConfig(epochs=1, batch_size=8, device="cuda", seed=2)
+
+    def build() -> nn.Module:
+        return create_model("meganet", num_classes=3, img_size=224)
+
+    def stacked(group: list[Fold], size: int, record: Callable[..., None] = lambda f, r, m: None) -> list[FoldResult]:
+        return run_stacked(samples, group, build, cfg, finished=lambda f: None, record=record,
+                           options=StackedOptions(folds_per_group=size))
+
+    one_peak, one = peak_reserved(device, lambda: stacked(folds[:1], 1))
+    two_peak, _ = peak_reserved(device, lambda: stacked(folds[:2], 2))
+    per_fold = two_peak - one_peak
+    fixed = one_peak - per_fold
+    allowed = fixed + 2.5 * per_fold if per_fold > 0 and fixed >= 0 else 2.5 * one_peak
+    base = torch.cuda.memory_reserved(device)
     total = torch.cuda.get_device_properties(device).total_memory
-    fraction = (base + 2.5 * per_fold) / total
     recorded: list[str] = []
-    torch.cuda.set_per_process_memory_fraction(fraction, device)
+    torch.cuda.set_per_process_memory_fraction(min(1.0, (base + allowed) / total), device)
     try:
         with pytest.warns(RuntimeWarning, match="8 folds at once ran out of memory on cuda"):
-            split = run_stacked(samples, folds, build, cfg, finished=lambda f: None,
-                                record=lambda f, r, m: recorded.append(f.name), options=StackedOptions(folds_per_group=8))
+            split = stacked(folds, 8, record=lambda f, r, m: recorded.append(f.name))
     finally:
         torch.cuda.set_per_process_memory_fraction(1.0, device)
         torch.cuda.empty_cache()
