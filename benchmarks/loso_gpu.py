@@ -118,11 +118,15 @@ def synchronize(device: torch.device) -> None:
 
 
 def run_sequential(samples: SampleSet, folds: list[Fold], build: Any, cfg: TrainConfig, size: tuple[int, int],
-                   chans: int) -> tuple[float, int, list[FoldResult]]:
+                   chans: int, progress: bool = False) -> tuple[float, int, list[FoldResult]]:
     device = resolve_device(cfg.device)
     synchronize(device)
     start = time.perf_counter()
-    results = [train_fold(samples, f, build, cfg, input_size=size, in_chans=chans)[0] for f in folds]
+    results = []
+    for k, fold in enumerate(folds, 1):
+        results.append(train_fold(samples, fold, build, cfg, input_size=size, in_chans=chans)[0])
+        if progress:
+            print(f"    sequential: {k}/{len(folds)} folds trained, {time.perf_counter() - start:.1f} s", flush=True)
     synchronize(device)
     seconds = time.perf_counter() - start
     return seconds, sum(sequential_trained(f, cfg) for f in folds), results
@@ -135,13 +139,28 @@ def sequential_trained(fold: Fold, cfg: TrainConfig) -> int:
 
 
 def run_stacked_engine(samples: SampleSet, folds: list[Fold], build: Any, cfg: TrainConfig, size: tuple[int, int],
-                       chans: int, options: StackedOptions) -> tuple[float, int, list[FoldResult]]:
+                       chans: int, options: StackedOptions, progress: bool = False) -> tuple[float, int, list[FoldResult]]:
     device = resolve_device(cfg.device)
     schedule = plan_schedule(samples, folds, cfg)
     synchronize(device)
     start = time.perf_counter()
+    group: list[int] = []  # the folds of the group now training (announced together before it starts)
+    trained_since: list[bool] = [False]
+
+    def on_fold_start(name: str, i: int, n: int) -> None:
+        if not group or trained_since[0] or i <= group[-1]:  # a new group, or a retry in halves after running out of memory
+            group.clear()
+            trained_since[0] = False
+        group.append(i)
+
+    def on_epoch(epoch: int, epochs: int, stats: dict[str, float]) -> None:
+        trained_since[0] = True
+        if progress and (epoch == 1 or epoch % 10 == 0 or epoch == epochs):
+            print(f"    stacked: epoch {epoch}/{epochs} of folds {group[0] + 1}-{group[-1] + 1} of {len(folds)}, "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+
     results = run_stacked(samples, folds, build, cfg, finished=lambda f: None, record=lambda f, r, m: None,
-                          options=options, input_size=size, in_chans=chans)
+                          options=options, input_size=size, in_chans=chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
     synchronize(device)
     seconds = time.perf_counter() - start
     trained = len(folds) * cfg.epochs * schedule.steps_per_epoch * schedule.batch_size
@@ -300,13 +319,14 @@ def main() -> None:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             if engine == "sequential":
-                seconds, trained, results = run_sequential(samples, seq_folds, build, cfg, size, chans)
+                seconds, trained, results = run_sequential(samples, seq_folds, build, cfg, size, chans, progress=True)
                 all_trained = sum(sequential_trained(f, cfg) for f in folds)
                 all_folds_seconds = seconds * all_trained / trained
             else:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always", RuntimeWarning)
-                    seconds, trained, results = run_stacked_engine(samples, folds, build, cfg, size, chans, options)
+                    seconds, trained, results = run_stacked_engine(samples, folds, build, cfg, size, chans, options,
+                                                                   progress=True)
                 halvings = [str(w.message) for w in caught if "ran out of memory" in str(w.message)]
                 others = sorted({str(w.message).split(". ")[0] for w in caught} - set(halvings))
                 for message in halvings + others:  # e.g. an op without a vmap rule (it runs once per fold)
