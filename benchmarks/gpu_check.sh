@@ -88,6 +88,10 @@ else
     fi
 fi
 
+if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    say "error: $PY is Python $("$PY" -c 'import platform; print(platform.python_version())'); mesti needs 3.11 or later"
+    exit 3
+fi
 MISSING=$(missing_modules "$PY")
 if [ -n "$MISSING" ]; then
     NAMES=""
