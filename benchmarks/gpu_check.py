@@ -266,7 +266,10 @@ def markdown(report: dict[str, Any], steps: list[Step]) -> str:
         f"commit {info['commit']}, {report['date_utc']}",
         f"- command: `{report['command']}`",
         f"- mode: {report['mode']}" + (f" ({report['reason']})" if report["reason"] else ""),
-        f"- result: {verdict}" + ("".join(f"\n  - {p}" for p in report["problems"])), "",
+        f"- result: {verdict}" + ("".join(f"\n  - {p}" for p in report["problems"])),
+        *(["- next: put these figures (card, driver, torch, command) in the README's performance section and, in the "
+           "same change, set `AUTO_ENGINE['cuda'] = 'stacked'` in `mesti.training.stacked`"] if report["passed"] else []),
+        "",
         "## Steps", "", "| step | command | seconds | limit s | exit |", "|---|---|---|---|---|",
     ]
     for s in steps:

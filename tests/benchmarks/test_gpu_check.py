@@ -107,6 +107,7 @@ def test_a_gpu_report_checks_the_goals_and_fails_on_a_failed_test(tmp_path: Path
     assert not report["ststnet"]["goal"]["met"]
     table = gc.markdown(report, steps)
     assert "NVIDIA H200 (139.8 GiB, driver 999.1, CUDA 13.0)" in table and "PASSED" in table
+    assert "AUTO_ENGINE['cuda'] = 'stacked'" in table  # what to change once the check has passed
     assert "stacked < 120 s, >= 6x: met" in table and "stacked < 30 s: NOT met" in table
     assert "aten::_scaled_dot_product_efficient_attention" in table and "| mesti | 800.0 | 8,000.0 | 10.00x |" in table
 
@@ -117,4 +118,5 @@ def test_a_gpu_report_checks_the_goals_and_fails_on_a_failed_test(tmp_path: Path
     report = gc.build_report("gpu", info, steps, done, 500, True, "", "bash benchmarks/gpu_check.sh OUT")
     assert not report["passed"]
     assert report["problems"] == ["test failed: test_engines::test_a", "step meganet: stopped at its time limit"]
-    assert "NOT passed" in gc.markdown(report, steps)
+    table = gc.markdown(report, steps)
+    assert "NOT passed" in table and "AUTO_ENGINE" not in table
