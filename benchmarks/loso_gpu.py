@@ -12,6 +12,7 @@ a real modality cache instead (``mesti synth`` then ``mesti prepare``).
 
     python benchmarks/loso_gpu.py                                   # the issue's setting (GPU)
     python benchmarks/loso_gpu.py --model ststnet --epochs 20       # 28 x 28, minutes on a CPU
+    python benchmarks/loso_gpu.py --model ststnet --recipe native --folds-per-group 68  # its authors' recipe
     python benchmarks/loso_gpu.py --img-size 48 --subjects 6 --epochs 3
 
 The sequential engine is the slow side (about 13 minutes per composite LOSO on an H100 at
@@ -34,11 +35,13 @@ counted from its own schedule.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +119,15 @@ def synchronize(device: torch.device) -> None:
 
 
 def run_sequential(samples: SampleSet, folds: list[Fold], build: Any, cfg: TrainConfig, size: tuple[int, int],
-                   chans: int) -> tuple[float, int, list[FoldResult]]:
+                   chans: int, progress: bool = False) -> tuple[float, int, list[FoldResult]]:
     device = resolve_device(cfg.device)
     synchronize(device)
     start = time.perf_counter()
-    results = [train_fold(samples, f, build, cfg, input_size=size, in_chans=chans)[0] for f in folds]
+    results = []
+    for k, fold in enumerate(folds, 1):
+        results.append(train_fold(samples, fold, build, cfg, input_size=size, in_chans=chans)[0])
+        if progress:
+            print(f"    sequential: {k}/{len(folds)} folds trained, {time.perf_counter() - start:.1f} s", flush=True)
     synchronize(device)
     seconds = time.perf_counter() - start
     return seconds, sum(sequential_trained(f, cfg) for f in folds), results
@@ -133,13 +140,28 @@ def sequential_trained(fold: Fold, cfg: TrainConfig) -> int:
 
 
 def run_stacked_engine(samples: SampleSet, folds: list[Fold], build: Any, cfg: TrainConfig, size: tuple[int, int],
-                       chans: int, options: StackedOptions) -> tuple[float, int, list[FoldResult]]:
+                       chans: int, options: StackedOptions, progress: bool = False) -> tuple[float, int, list[FoldResult]]:
     device = resolve_device(cfg.device)
     schedule = plan_schedule(samples, folds, cfg)
     synchronize(device)
     start = time.perf_counter()
+    group: list[int] = []  # the folds of the group now training (announced together before it starts)
+    trained_since: list[bool] = [False]
+
+    def on_fold_start(name: str, i: int, n: int) -> None:
+        if not group or trained_since[0] or i <= group[-1]:  # a new group, or a retry in halves after running out of memory
+            group.clear()
+            trained_since[0] = False
+        group.append(i)
+
+    def on_epoch(epoch: int, epochs: int, stats: dict[str, float]) -> None:
+        trained_since[0] = True
+        if progress and (epoch == 1 or epoch % 10 == 0 or epoch == epochs):
+            print(f"    stacked: epoch {epoch}/{epochs} of folds {group[0] + 1}-{group[-1] + 1} of {len(folds)}, "
+                  f"{time.perf_counter() - start:.1f} s", flush=True)
+
     results = run_stacked(samples, folds, build, cfg, finished=lambda f: None, record=lambda f, r, m: None,
-                          options=options, input_size=size, in_chans=chans)
+                          options=options, input_size=size, in_chans=chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
     synchronize(device)
     seconds = time.perf_counter() - start
     trained = len(folds) * cfg.epochs * schedule.steps_per_epoch * schedule.batch_size
@@ -204,16 +226,30 @@ def summarize(rows: list[dict[str, Any]], engines: list[str]) -> dict[str, dict[
     return summary
 
 
+def base_config(args: argparse.Namespace) -> TrainConfig:
+    """The paper's recipe (PAPER.md section 4) or the network's own (``--recipe native``, e.g.
+    STSTNet: Adam 5e-5, batch 256, 500 epochs, no augmentation); --epochs and --batch-size,
+    when given, override either."""
+    cfg = TrainConfig(device=args.device, amp=not args.no_amp)
+    if args.recipe == "native":
+        recipe = get_model_info(args.model).native_recipe
+        cfg = cfg.with_native_recipe(dict(recipe) if recipe else None, args.model)
+    given = {"epochs": args.epochs, "batch_size": args.batch_size}
+    return dataclasses.replace(cfg, **{k: v for k, v in given.items() if v is not None})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="meganet")
-    ap.add_argument("--epochs", type=int, default=50)
+    ap.add_argument("--recipe", choices=("paper", "native"), default="paper",
+                    help="paper (PAPER.md section 4) or native (the network's own published recipe).")
+    ap.add_argument("--epochs", type=int, default=None, help="Default: the recipe's (50 for the paper's).")
     ap.add_argument("--seeds", type=int, default=1, help="How many run seeds, from --first-seed on.")
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--img-size", type=int, default=None, help="Network input (default: the model's own, 224 for MEGANet).")
     ap.add_argument("--samples", type=int, default=442)
     ap.add_argument("--subjects", type=int, default=68, help="Subjects, i.e. LOSO folds.")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=None, help="Default: the recipe's (32 for the paper's).")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--folds-per-group", type=int, default=None, help="Stacked engine group size (default: by memory estimate).")
     ap.add_argument("--sequential-folds", type=int, default=0,
@@ -230,6 +266,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    base_cfg = base_config(args)
 
     info = get_model_info(args.model)
     size = (args.img_size, args.img_size) if args.img_size else info.img_size
@@ -245,51 +282,63 @@ def main() -> None:
     options = StackedOptions(folds_per_group=args.folds_per_group, compile=args.compile)
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else (platform.processor() or platform.machine())
-    setting = {"device": name, "torch": torch.__version__, "model": args.model, "size": list(size), "epochs": args.epochs,
-               "batch_size": args.batch_size, "samples": str(args.cache or args.samples), "subjects": len(folds),
+    setting = {"device": name, "torch": torch.__version__, "model": args.model, "size": list(size), "recipe": args.recipe,
+               "epochs": base_cfg.epochs, "batch_size": base_cfg.batch_size, "lr": base_cfg.lr, "samples": str(args.cache or args.samples), "subjects": len(folds),
                "sequential_folds": len(seq_folds), "amp": not args.no_amp, "compile": args.compile,
                "folds_per_group": args.folds_per_group}
     rows = load_rows(args.json, setting)
     print(f"device: {device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
     print(f"{args.model} at {size[0]} x {size[1]}, {len(samples)} samples, {len(folds)} LOSO folds "
-          f"({samples.describe()}), {args.epochs} epochs, batch {args.batch_size}"
+          f"({samples.describe()}), {args.recipe} recipe: {base_cfg.epochs} epochs, batch {base_cfg.batch_size}, "
+          f"{base_cfg.optimizer} lr {base_cfg.lr:g}, {base_cfg.loss}"
           + (f"; sequential engine on {len(seq_folds)} of the folds" if len(seq_folds) < len(folds) else ""))
 
     def build() -> torch.nn.Module:
         return create_model(args.model, num_classes=len(samples.class_names), in_chans=chans, img_size=size)
 
     compared = {f.name for f in seq_folds}
-    warm = TrainConfig(epochs=1, batch_size=args.batch_size, device=args.device, amp=not args.no_amp)
+    warm = dataclasses.replace(base_cfg, epochs=1)
     for engine in engines:  # untimed: lazy initialisation and kernel selection must not land on either side
         if engine == "sequential":
             run_sequential(samples, folds[:1], build, warm, size, chans)
         else:
             run_stacked_engine(samples, folds[:2], build, warm, size, chans, options)
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=seed, device=args.device, amp=not args.no_amp)
+        cfg = dataclasses.replace(base_cfg, seed=seed)
         schedule = plan_schedule(samples, folds, cfg)
         median = sorted(len(f.train) for f in folds)[len(folds) // 2]
         print(f"seed {seed}: stacked schedule batch {schedule.batch_size} x {schedule.steps_per_epoch} steps/epoch; "
               f"sequential {sequential_steps(median, cfg.batch_size)} steps/epoch for the median fold of {median}")
+        group = len(folds)
         if "stacked" in engines:
             fits = args.folds_per_group or auto_folds_per_group(samples, build, cfg, schedule, options, size, chans)
             how = "--folds-per-group" if args.folds_per_group else f"the memory estimate allows {fits or 'any number'}"
-            print(f"  stacked groups: {min(fits or len(folds), len(folds))} folds at once ({how}; "
+            group = min(fits or len(folds), len(folds))
+            print(f"  stacked groups: {group} folds at once ({how}; "
                   "a group that runs out of memory is retried in halves)")
         for engine in engines:
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(device)
             if engine == "sequential":
-                seconds, trained, results = run_sequential(samples, seq_folds, build, cfg, size, chans)
+                seconds, trained, results = run_sequential(samples, seq_folds, build, cfg, size, chans, progress=True)
                 all_trained = sum(sequential_trained(f, cfg) for f in folds)
                 all_folds_seconds = seconds * all_trained / trained
             else:
-                seconds, trained, results = run_stacked_engine(samples, folds, build, cfg, size, chans, options)
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", RuntimeWarning)
+                    seconds, trained, results = run_stacked_engine(samples, folds, build, cfg, size, chans, options,
+                                                                   progress=True)
+                halvings = [str(w.message) for w in caught if "ran out of memory" in str(w.message)]
+                others = sorted({str(w.message).split(". ")[0] for w in caught} - set(halvings))
+                for message in halvings + others:  # e.g. an op without a vmap rule (it runs once per fold)
+                    print(f"  warning: {message}")
                 all_folds_seconds = seconds
             row = {"seed": seed, "engine": engine, "seconds": seconds, "all_folds_seconds": all_folds_seconds,
                    "projected": engine == "sequential" and len(seq_folds) < len(folds), "folds": len(results),
                    "samples_per_s": trained / seconds, **scores(samples, [r for r in results if r.name in compared]),
                    "load": load_average()}
+            if engine == "stacked":
+                row.update(folds_per_group=group, out_of_memory_halvings=halvings, warnings=others)
             if len(compared) < len(folds) and len(results) == len(folds):
                 row["all_folds"] = scores(samples, results)
             if device.type == "cuda":

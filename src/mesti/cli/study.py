@@ -96,7 +96,8 @@ _CKPT = typer.Option(False, "--save-checkpoints", help="Keep each fold's weights
 _OVER = typer.Option(False, "--overwrite", help="Start again even if --out holds a run.")
 _WORKERS = typer.Option(None, "--workers", help="Processes for preparing the modality.")
 _ENGINE = typer.Option("auto", "--engine", help="sequential (one fold after another), stacked (many folds at once, "
-                       "torch.func + vmap), or auto: stacked on CUDA, sequential on the CPU.")
+                       "torch.func + vmap), or auto: sequential, on CUDA too until the GPU check "
+                       "(benchmarks/gpu_check.sh) has measured the stacked engine there.")
 _GROUP = typer.Option(None, "--folds-per-group", help="Stacked engine: folds trained together (default: as many as "
                       "half the free memory holds, by estimate).")
 

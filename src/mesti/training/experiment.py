@@ -96,7 +96,8 @@ def run_experiment(
 
     ``engine``: ``sequential`` (:func:`~mesti.training.engine.run_sequential`, one fold after
     another), ``stacked`` (:mod:`mesti.training.stacked`, many folds at once, ``stacked``
-    sets its group size) or ``auto`` (stacked on CUDA, sequential on the CPU). A stacked run
+    sets its group size) or ``auto`` (sequential for now, CUDA included: see
+    :data:`~mesti.training.stacked.AUTO_ENGINE`). A stacked run
     records its engine and batch schedule in ``config.yaml``, so a resume keeps the engine.
     """
     from mesti.models import create_model, get_model_info

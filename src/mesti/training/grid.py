@@ -38,7 +38,7 @@ class GridSpec:
     cache: str | None = None
     model_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
     modality_options: dict[str, dict[str, Any]] = field(default_factory=dict)
-    engine: str = "auto"  # sequential, stacked, or auto (stacked on CUDA): see mesti.training.stacked
+    engine: str = "auto"  # sequential, stacked, or auto: see mesti.training.stacked.AUTO_ENGINE
     folds_per_group: int | None = None  # stacked engine only; None: by memory estimate
 
     @classmethod

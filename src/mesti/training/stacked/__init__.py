@@ -80,7 +80,8 @@ that the grouped convolutions ``vmap`` makes read channels-last memory, and
 ``StackedOptions(compile=True)`` wraps the step in :func:`torch.compile`. That CUDA path is
 written but UNMEASURED (no GPU was available when it was written): its speed, its memory
 estimate and whether ``vmap`` keeps the fused attention kernels there are still to be
-checked with ``benchmarks/loso_gpu.py``. (PyTorch has ``vmap`` rules for CUDA's flash,
+checked with ``benchmarks/gpu_check.sh`` (the CUDA tests, then ``benchmarks/loso_gpu.py``).
+(PyTorch has ``vmap`` rules for CUDA's flash,
 memory-efficient and cuDNN attention kernels.) On the CPU the flash-attention kernel has no
 ``vmap`` rule, so MEGANet's self-attention runs once per fold there (correct, not faster).
 On a 2-core CPU the stacked engine measured slower than the sequential one (STSTNet on a
@@ -89,16 +90,18 @@ composite-sized LOSO: 0.7x; MEGANet at 48 px: 0.8x; ``compile=True`` made STSTNe
 bound by arithmetic and memory, not by launches, ``vmap``'s batching rules add copies
 (BatchNorm with per-fold affine weights, pooling), and grouped convolutions with a few
 channels per group run slower than plain ones. ``engine="auto"`` therefore stays
-sequential on the CPU.
+sequential on the CPU, and on CUDA too until the GPU check has measured it there
+(:data:`~mesti.training.stacked.options.AUTO_ENGINE`).
 """
 
 from mesti.training.stacked.group import StackedGroup, train_group
 from mesti.training.stacked.memory import auto_folds_per_group, fold_memory_bytes, smaller_group
-from mesti.training.stacked.options import ENGINES, StackedOptions, resolve_engine
+from mesti.training.stacked.options import AUTO_ENGINE, ENGINES, StackedOptions, resolve_engine
 from mesti.training.stacked.run import run_stacked
 from mesti.training.stacked.schedule import StackSchedule, plan_schedule, sequential_steps
 
 __all__ = [
+    "AUTO_ENGINE",
     "ENGINES",
     "StackSchedule",
     "StackedGroup",
