@@ -1,0 +1,197 @@
+"""Where studies run: ``local`` (one after another in this process) or ``ray`` (Ray tasks).
+
+An executor takes cells (a label, a :class:`~mesti.training.study.StudySpec` and its run
+directory) and runs each through one cell function, by default :func:`run_cell`. Each cell
+records its folds in its own run directory as a local run does, so resume, ``metrics.json``
+and the reports do not depend on where it ran. A cell that fails is reported as failed and
+the others go on.
+
+With Ray every cell is a task that declares its resources (``num_cpus``, ``num_gpus``) and
+is retried by Ray when its worker dies (``max_retries``); a retried cell resumes from the
+folds its first attempt recorded. Inputs are prepared into the shared modality cache by the
+driver first, so tasks only read them (the cache folder must be visible to every node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from mesti.errors import MestiError
+from mesti.training.study import Inputs, StudySpec, load_inputs, run_study
+
+EXECUTORS = ("local", "ray")
+Progress = Callable[[int, int, str], None]  # (cells done, cells, description)
+
+
+@dataclass(frozen=True)
+class ExecutorSpec:
+    """``address``: a Ray cluster (``auto``, ``HOST:PORT``, ``ray://HOST:10001``); none
+    starts a Ray instance on this machine. ``num_gpus`` per task: none means one when the
+    training device is CUDA (or ``auto`` on a cluster with GPUs), else none."""
+
+    name: str = "local"
+    address: str | None = None
+    num_cpus: float = 1.0
+    num_gpus: float | None = None
+    max_retries: int = 3
+
+    def __post_init__(self) -> None:
+        if self.name not in EXECUTORS:
+            raise MestiError("--executor", f"unknown executor {self.name!r}; choose one of {', '.join(EXECUTORS)}")
+        if self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
+            raise MestiError("executor", "num_cpus must be positive, num_gpus and max_retries at least 0")
+
+    @classmethod
+    def from_config(cls, value: str | Mapping[str, Any] | None) -> ExecutorSpec:
+        """A grid file's ``executor:`` (a name or a mapping) or the ``--executor`` option."""
+        if value is None:
+            return cls()
+        if isinstance(value, str):
+            return cls(name=value)
+        if not isinstance(value, Mapping):
+            raise MestiError("executor", f"{value!r} must be a name (local, ray) or a mapping with 'name'")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise MestiError("executor", f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(**value)
+
+
+@dataclass(frozen=True)
+class Cell:
+    label: str
+    spec: StudySpec
+    run_dir: Path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A cell's metrics, or why it failed."""
+
+    cell: Cell
+    metrics: dict[str, Any] | None
+    error: str | None = None
+
+
+def run_cell(spec: StudySpec, run_dir: Path, command: str = "", **kwargs: Any) -> dict[str, Any]:
+    """One cell: the study, resumed in its run directory. Ray runs this on a worker."""
+    return run_study(spec, run_dir, command=command, **kwargs)
+
+
+CellFn = Callable[..., dict[str, Any]]
+
+
+def run_cells(cells: Sequence[Cell], executor: ExecutorSpec, *, command: str = "", cell_fn: CellFn = run_cell,
+              on_progress: Progress | None = None, on_fold_start: Callable[[str, int, int], None] | None = None,
+              on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> list[Outcome]:
+    """Run every cell on ``executor``; outcomes in the order of ``cells``."""
+    if executor.name == "ray":
+        return _run_ray(cells, executor, command, cell_fn, on_progress or _quiet)
+    return _run_local(cells, command, cell_fn, on_progress or _quiet, on_fold_start, on_epoch)
+
+
+def _quiet(done: int, total: int, description: str) -> None:
+    return None
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if isinstance(exc, MestiError) or not text else f"{type(exc).__name__}: {text[-1]}")[:500]
+
+
+def _run_local(cells: Sequence[Cell], command: str, cell_fn: CellFn, on_progress: Progress,
+               on_fold_start: Callable[[str, int, int], None] | None,
+               on_epoch: Callable[[int, int, dict[str, float]], None] | None) -> list[Outcome]:
+    outcomes = []
+    loaded: dict[tuple[Any, ...], Inputs] = {}
+    for i, cell in enumerate(cells):
+        on_progress(i, len(cells), cell.label)
+        try:
+            key = cell.spec.input_key()
+            if key not in loaded:
+                loaded.clear()  # one input set in memory at a time
+                loaded[key] = load_inputs(cell.spec)
+            metrics = cell_fn(cell.spec, cell.run_dir, command, inputs=loaded[key],
+                              on_fold_start=on_fold_start, on_epoch=on_epoch)
+            outcomes.append(Outcome(cell, metrics))
+        except Exception as exc:  # one failing cell must not stop the others; it is reported
+            outcomes.append(Outcome(cell, None, _message(exc)))
+    on_progress(len(cells), len(cells), "done")
+    return outcomes
+
+
+def connect_ray(address: str | None) -> bool:
+    """Connect to (or start) Ray; True when this call started it. Clear errors, no traceback."""
+    try:
+        import ray
+    except ImportError:
+        raise MestiError("--executor ray", "Ray is not installed; install it with: pip install 'mesti[ray]'") from None
+    if ray.is_initialized():
+        return False
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+        where = f"--executor ray address {address}" if address else "--executor ray"
+        raise MestiError(where, f"cannot reach or start a Ray cluster ({_message(exc)})") from None
+    return True
+
+
+def _gpus(executor: ExecutorSpec, spec: StudySpec, cluster_gpus: float) -> float:
+    if executor.num_gpus is not None:
+        return executor.num_gpus
+    device = str(spec.training.get("device", "auto"))
+    return 1.0 if device.startswith("cuda") or (device == "auto" and cluster_gpus > 0) else 0.0
+
+
+def _folds_recorded(run_dir: Path) -> int:
+    return sum(1 for _ in run_dir.rglob("folds/*.json")) if run_dir.is_dir() else 0
+
+
+def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_fn: CellFn,
+             on_progress: Progress) -> list[Outcome]:
+    started = connect_ray(executor.address)
+    import ray
+
+    try:
+        failed: dict[int, str] = {}
+        prepared: dict[tuple[Any, ...], str | None] = {}
+        for i, cell in enumerate(cells):  # into the shared cache, once per input, before any task starts
+            key = cell.spec.input_key()
+            if key not in prepared:
+                on_progress(0, len(cells), f"preparing inputs for {cell.label}")
+                try:
+                    load_inputs(cell.spec)
+                    prepared[key] = None
+                except Exception as exc:  # its cells are reported failed; the other inputs go on
+                    prepared[key] = _message(exc)
+            if prepared[key] is not None:
+                failed[i] = str(prepared[key])
+        cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
+        remote = ray.remote(cell_fn)
+        pending = {}
+        for i, cell in enumerate(cells):
+            if i in failed:
+                continue
+            task = remote.options(num_cpus=executor.num_cpus, num_gpus=_gpus(executor, cell.spec, cluster_gpus),
+                                  max_retries=executor.max_retries, retry_exceptions=False)
+            pending[task.remote(cell.spec, cell.run_dir, command)] = i
+        results: dict[int, Outcome] = {i: Outcome(cells[i], None, msg) for i, msg in failed.items()}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in done:
+                i = pending.pop(ref)
+                try:
+                    results[i] = Outcome(cells[i], ray.get(ref))
+                except ray.exceptions.RayTaskError as exc:
+                    results[i] = Outcome(cells[i], None, _message(getattr(exc, "cause", None) or exc))
+                except ray.exceptions.RayError as exc:  # the worker died more than max_retries times
+                    results[i] = Outcome(cells[i], None, f"{type(exc).__name__} after {executor.max_retries} retries")
+            folds = sum(_folds_recorded(cells[i].run_dir) for i in pending.values())
+            on_progress(len(results), len(cells), f"{len(pending)} cell(s) running, {folds} of their folds recorded")
+        return [results[i] for i in range(len(cells))]
+    finally:
+        if started:
+            ray.shutdown()
