@@ -21,12 +21,13 @@ def _command() -> str:
 
 def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, executor: str, address: str | None) -> None:
     """Run one study (``loso``/``holdout``) here or as a Ray task, with progress, and print its scores."""
-    from mesti.training.executors import Cell, ExecutorSpec, run_cells
+    from mesti.training.executors import Cell, ExecutorSpec, check_executor, run_cells
     from mesti.training.experiment import summarize
     from mesti.training.study import load_inputs, run_study
 
     spec.check()  # bad names and options fail before any data is prepared
     where = ExecutorSpec(name=executor, address=address)
+    check_executor(where)
     cfg = spec.train_config(spec.seeds[0])
     with progress() as bar:
         if where.name == "ray":
@@ -155,7 +156,7 @@ def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modal
                                                  "executor, else local)."),
              address: str | None = _ADDRESS) -> None:
     """Run a grid of datasets x modalities x models x protocols; finished cells are skipped."""
-    from mesti.training.executors import ExecutorSpec
+    from mesti.training.executors import ExecutorSpec, check_executor
     from mesti.training.grid import GridSpec, run_grid
 
     spec = GridSpec.from_yaml(config)  # every cell is checked here, before anything runs
@@ -163,6 +164,7 @@ def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modal
     if executor is not None or address is not None:
         where = ExecutorSpec(**{**where.__dict__, **({"name": executor} if executor else {}),
                                 **({"address": address} if address else {})})
+    check_executor(where)
     with progress() as bar:
         task = bar.add_task("grid", total=None)
 

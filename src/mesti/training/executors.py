@@ -123,12 +123,23 @@ def _run_local(cells: Sequence[Cell], command: str, cell_fn: CellFn, on_progress
     return outcomes
 
 
-def connect_ray(address: str | None) -> bool:
-    """Connect to (or start) Ray; True when this call started it. Clear errors, no traceback."""
+def check_executor(executor: ExecutorSpec) -> None:
+    """Ray installed, its cluster address reachable: checked before anything is written."""
+    if executor.name != "ray":
+        return
     try:
         import ray
     except ImportError:
         raise MestiError("--executor ray", "Ray is not installed; install it with: pip install 'mesti[ray]'") from None
+    if not ray.is_initialized() and executor.address not in (None, "auto", "local"):
+        _reachable(str(executor.address))
+
+
+def connect_ray(address: str | None) -> bool:
+    """Connect to (or start) Ray; True when this call started it. Clear errors, no traceback."""
+    check_executor(ExecutorSpec(name="ray", address=address))
+    import ray
+
     if ray.is_initialized():
         return False
     try:
@@ -137,6 +148,21 @@ def connect_ray(address: str | None) -> bool:
         where = f"--executor ray address {address}" if address else "--executor ray"
         raise MestiError(where, f"cannot reach or start a Ray cluster ({_message(exc)})") from None
     return True
+
+
+def _reachable(address: str) -> None:
+    """Ray retries an unreachable cluster for minutes; one short TCP connect fails fast instead."""
+    import socket
+
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]") or "localhost", int(port)), timeout=5):
+            pass
+    except ValueError:
+        raise MestiError(f"--executor ray address {address}", "expected auto or HOST:PORT (or ray://HOST:PORT)") from None
+    except OSError as exc:
+        raise MestiError(f"--executor ray address {address}",
+                         f"cannot reach a Ray cluster there ({exc.strerror or exc}); start one with `ray start --head`") from None
 
 
 def _gpus(executor: ExecutorSpec, spec: StudySpec, cluster_gpus: float) -> float:
