@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import ray
 import yaml
@@ -125,3 +126,19 @@ def test_a_cell_whose_worker_keeps_dying_is_reported_and_the_others_finish(tmp_p
     rows = run_grid(GridSpec.from_yaml(tmp_path / "grid.yaml"), tmp_path / "g", cell_fn=fails_always)
     assert [r["status"] for r in rows] == ["ok", "failed"]
     assert "after 1 retries" in rows[1]["error"]
+
+
+@pytest.mark.slow
+def test_one_study_in_groups_of_folds_gives_the_local_run(tmp_path: Path, cluster: None) -> None:
+    args = loso_args(tmp_path, "--engine", "sequential", "--seeds", "0,1")
+    assert runner.invoke(app, args).exit_code == 0
+    args[args.index("--out") + 1] = str(tmp_path / "ray")
+    res = runner.invoke(app, [*args, "--executor", "ray", "--fold-tasks", "2"])
+    assert res.exit_code == 0, res.output + str(res.exception)
+    assert cell_metrics(tmp_path / "ray") == cell_metrics(tmp_path / "run")  # both seeds and the summary over them
+    for seed in (0, 1):  # probabilities agree to float rounding (a Ray task computes on one thread, here two)
+        local, remote = (pd.read_csv(tmp_path / d / f"seed-{seed}" / "predictions.csv") for d in ("run", "ray"))
+        pd.testing.assert_frame_equal(local, remote, check_exact=False, atol=1e-4)
+        assert len(list((tmp_path / "ray" / f"seed-{seed}" / "folds").glob("*.json"))) == 3
+    res = runner.invoke(app, [*loso_args(tmp_path), "--executor", "ray", "--fold-tasks", "2"])
+    assert res.exit_code == 2 and "--engine sequential" in res.stderr

@@ -19,14 +19,20 @@ def _command() -> str:
     return "mesti " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, executor: str, address: str | None) -> None:
-    """Run one study (``loso``/``holdout``) here or as a Ray task, with progress, and print its scores."""
-    from mesti.training.executors import Cell, ExecutorSpec, check_executor, run_cells
+def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, executor: str, address: str | None,
+           fold_tasks: int | None) -> None:
+    """Run one study (``loso``/``holdout``) here or on Ray (one task, or groups of folds), with progress."""
+    from mesti.training.executors import Cell, ExecutorSpec, check_executor, run_cells, run_in_fold_tasks
     from mesti.training.experiment import summarize
     from mesti.training.study import load_inputs, run_study
 
     spec.check()  # bad names and options fail before any data is prepared
-    where = ExecutorSpec(name=executor, address=address)
+    where = ExecutorSpec(name=executor, address=address, fold_tasks=fold_tasks)
+    if where.name == "ray" and overwrite:
+        raise MestiError("--overwrite", "not with --executor ray (a retried task would start again); "
+                         "remove the run folder or choose another --out")
+    if fold_tasks is not None and (where.name != "ray" or spec.engine != "sequential"):
+        raise MestiError("--fold-tasks", "splits a study into Ray tasks: give it with --executor ray --engine sequential")
     check_executor(where)
     cfg = spec.train_config(spec.seeds[0])
     with progress() as bar:
@@ -36,7 +42,11 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
             def on_progress(done: int, total: int, description: str) -> None:
                 bar.update(task, completed=done, total=total, description=description)
 
-            (outcome,) = run_cells([Cell(str(out), spec, out)], where, command=_command(), on_progress=on_progress)
+            cell = Cell(str(out), spec, out)
+            if fold_tasks is not None:
+                outcome = run_in_fold_tasks(cell, where, command=_command(), on_progress=on_progress)
+            else:
+                (outcome,) = run_cells([cell], where, command=_command(), on_progress=on_progress)
             if outcome.error is not None:
                 raise MestiError(out, outcome.error)
             metrics = outcome.metrics or {}
@@ -95,6 +105,8 @@ _SEED = typer.Option(None, "--seed", help="The seed of the split (when seeded) a
 _SEEDS = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run in OUT/seed-<s>; "
                       "OUT/metrics.json and OUT/seeds.md give the mean and standard deviation.")
 _EXECUTOR = typer.Option("local", "--executor", help="local (this process) or ray (a Ray task; needs mesti[ray]).")
+_FOLD_TASKS = typer.Option(None, "--fold-tasks", help="With --executor ray and --engine sequential: split the "
+                           "study into this many Ray tasks, each a group of folds.")
 _ADDRESS = typer.Option(None, "--address", help="Ray cluster to use with --executor ray (auto, HOST:PORT); "
                         "default: start Ray on this machine.")
 _OUT = typer.Option(..., "--out", "-o", help="Run directory (resumes when it exists).")
@@ -121,13 +133,14 @@ def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _
              recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER, workers: int | None = _WORKERS,
              folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject."),
              engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
-             address: str | None = _ADDRESS) -> None:
+             address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
     """Leave-one-subject-out: train on all other subjects, test on one, pool every fold's predictions."""
     protocol: dict[str, Any] = {"name": "loso"} if folds is None else {"name": "kfold", "k": folds}
     spec = _spec(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size,
                  size, parse_seeds(seeds, seed), cache, face, equalize, device, val_fraction, recipe, save_checkpoints,
                  engine, folds_per_group)
-    _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address)
+    _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
+           fold_tasks=fold_tasks)
 
 
 def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
@@ -141,13 +154,14 @@ def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None 
                 repeats: int = typer.Option(1, "--repeats", help="Seeded repeated splits: mean and spread are reported."),
                 by_sample: bool = typer.Option(False, "--by-sample", help="Split by sample as the paper's Table I (subjects on both sides; reported as such)."),
                 engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
-                address: str | None = _ADDRESS) -> None:
+                address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
     """Stratified hold-out split (90/10 by default), repeated with seeds."""
     protocol = {"name": "holdout", "test_fraction": test_fraction, "repeats": repeats, "by_subject": not by_sample}
     spec = _spec(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size,
                  size, parse_seeds(seeds, seed), cache, face, equalize, device, val_fraction, recipe, save_checkpoints,
                  engine, folds_per_group)
-    _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address)
+    _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
+           fold_tasks=fold_tasks)
 
 
 def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modalities, models, protocols, training."),

@@ -37,8 +37,11 @@ class ExecutorSpec:
     num_cpus: float = 1.0
     num_gpus: float | None = None
     max_retries: int = 3
+    fold_tasks: int | None = None  # one study (loso/holdout) split into this many Ray tasks of folds
 
     def __post_init__(self) -> None:
+        if self.fold_tasks is not None and self.fold_tasks < 1:
+            raise MestiError("--fold-tasks", f"{self.fold_tasks} must be at least 1")
         if self.name not in EXECUTORS:
             raise MestiError("--executor", f"unknown executor {self.name!r}; choose one of {', '.join(EXECUTORS)}")
         if self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
@@ -218,6 +221,55 @@ def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_f
             folds = sum(_folds_recorded(cells[i].run_dir) for i in pending.values())
             on_progress(len(results), len(cells), f"{len(pending)} cell(s) running, {folds} of their folds recorded")
         return [results[i] for i in range(len(cells))]
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def run_fold_group(spec: StudySpec, run_dir: Path, folds: list[str], command: str = "") -> dict[str, Any]:
+    """Some folds of one seed's run, recorded in its run directory. Ray runs this on a worker."""
+    return run_study(spec, run_dir, command=command, only_folds=folds)
+
+
+def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
+                      on_progress: Progress | None = None) -> Outcome:
+    """One large study as ``executor.fold_tasks`` Ray tasks per seed, each a group of its folds
+    (sequential engine); once every fold is recorded, this process pools them as a local
+    run would, so the run directory is the same."""
+    on_progress = on_progress or _quiet
+    started = connect_ray(executor.address)
+    import ray
+
+    try:
+        spec = cell.spec
+        on_progress(0, 1, "preparing inputs")
+        inputs = load_inputs(spec)  # fills the shared cache; the folds come from its samples
+        samples = inputs[0]
+        cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
+        task = ray.remote(run_fold_group).options(num_cpus=executor.num_cpus, num_gpus=_gpus(executor, spec, cluster_gpus),
+                                                  max_retries=executor.max_retries, retry_exceptions=False)
+        pending, total = {}, 0
+        for seed in spec.seeds:
+            one = spec.for_seed(seed)
+            run_dir = cell.run_dir if len(spec.seeds) == 1 else cell.run_dir / f"seed-{seed}"
+            folds = one.build_protocol(seed).folds(samples.labels.numpy(), samples.subjects, samples.datasets)
+            names = [f.name for f in folds]
+            size = -(-len(names) // min(executor.fold_tasks or 1, len(names)))
+            for start in range(0, len(names), size):
+                pending[task.remote(one, run_dir, names[start:start + size], command)] = run_dir
+            total += len(names)
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+            for ref in done:
+                pending.pop(ref)
+                try:
+                    ray.get(ref)
+                except ray.exceptions.RayTaskError as exc:
+                    return Outcome(cell, None, _message(getattr(exc, "cause", None) or exc))
+                except ray.exceptions.RayError as exc:
+                    return Outcome(cell, None, f"{type(exc).__name__} after {executor.max_retries} retries")
+            on_progress(_folds_recorded(cell.run_dir), total, f"{len(pending)} fold task(s) running")
+        return Outcome(cell, run_study(spec, cell.run_dir, inputs=inputs, command=command))
     finally:
         if started:
             ray.shutdown()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +103,13 @@ def run_experiment(
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     engine: str = "auto",
     stacked: StackedOptions | None = None,
+    only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Train and test every fold of ``protocol`` (resuming), then write metrics and the report.
+
+    ``only_folds``: train and record just these folds and return ``{}`` (sequential engine):
+    a group of folds of one run, as a Ray task runs it; the run is finished by a call
+    without it once every fold is recorded.
 
     ``engine``: ``sequential`` (:func:`~mesti.training.engine.train_fold`, one fold after
     another), ``stacked`` (:mod:`mesti.training.stacked`, many folds at once, ``stacked``
@@ -133,6 +138,8 @@ def run_experiment(
         "training": cfg.to_dict(),
     }
     engine = resolve_engine(engine, cfg.device)
+    if only_folds is not None and engine != "sequential":
+        raise MestiError("--fold-tasks", "groups of folds run as separate tasks with --engine sequential only")
     if engine == "stacked":
         config["engine"] = {"name": "stacked", "schedule": plan_schedule(samples, folds, cfg).to_dict()}
     _check_config(run_dir, config, overwrite)
@@ -164,6 +171,8 @@ def run_experiment(
         return finish_run(run_dir, samples, results, config)
     results: list[FoldResult] = []
     for i, fold in enumerate(folds):
+        if only_folds is not None and fold.name not in only_folds:
+            continue
         done = finished(fold)
         if on_fold_start is not None:
             on_fold_start(fold.name, i, len(folds))
@@ -173,7 +182,7 @@ def run_experiment(
         result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
         record(fold, result, lambda: model)  # called before the loop moves on
         results.append(result)
-    return finish_run(run_dir, samples, results, config)
+    return finish_run(run_dir, samples, results, config) if only_folds is None else {}
 
 
 def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, result: FoldResult, config: dict[str, Any]) -> None:

@@ -15,7 +15,7 @@ protocol takes a seed and the spec does not fix one, its split.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,8 +167,12 @@ def run_study(
     progress: Progress | None = None,
     on_fold_start: Callable[[str, int, int], None] | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every seed of ``spec`` into ``out`` (resuming finished folds); returns its metrics."""
+    """Run every seed of ``spec`` into ``out`` (resuming finished folds); returns its metrics.
+
+    ``only_folds`` (one seed only): record just these folds, return ``{}`` (see run_experiment).
+    """
     from mesti.training.experiment import _check_config
 
     spec.check()
@@ -176,7 +180,9 @@ def run_study(
     samples, meta = inputs if inputs is not None else load_inputs(spec, workers=workers, progress=progress)
     if len(spec.seeds) == 1:
         return _run_seed(spec, spec.seeds[0], out, samples, meta, command=command, overwrite=overwrite,
-                         on_fold_start=on_fold_start, on_epoch=on_epoch)
+                         on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
+    if only_folds is not None:
+        raise MestiError("only_folds", "names folds of one seed's run; give a one-seed spec")
     _check_config(out, {"study": spec.to_dict(), "command": command}, overwrite)
     per_seed = {}
     for seed in spec.seeds:
@@ -187,7 +193,8 @@ def run_study(
 
 def _run_seed(spec: StudySpec, seed: int, run_dir: Path, samples: SampleSet, meta: dict[str, Any], *, command: str,
               overwrite: bool, on_fold_start: Callable[[str, int, int], None] | None,
-              on_epoch: Callable[[int, int, dict[str, float]], None] | None) -> dict[str, Any]:
+              on_epoch: Callable[[int, int, dict[str, float]], None] | None,
+              only_folds: Collection[str] | None = None) -> dict[str, Any]:
     from mesti.training.experiment import run_experiment
     from mesti.training.stacked import StackedOptions
 
@@ -196,7 +203,7 @@ def _run_seed(spec: StudySpec, seed: int, run_dir: Path, samples: SampleSet, met
                           meta={**meta, "study": spec.for_seed(seed).to_dict(), "command": command},
                           save_checkpoints=spec.save_checkpoints, overwrite=overwrite,
                           on_fold_start=on_fold_start, on_epoch=on_epoch, engine=spec.engine,
-                          stacked=StackedOptions(folds_per_group=spec.folds_per_group))
+                          stacked=StackedOptions(folds_per_group=spec.folds_per_group), only_folds=only_folds)
 
 
 _SCORES = ("accuracy", "uf1", "uar")
