@@ -73,19 +73,16 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
     console.print(f"report: {out / ('seeds.md' if len(spec.seeds) > 1 else 'report.md')}")
 
 
-def _spec(protocol: dict[str, Any], dataset: str, root: Path, sheet: Path | None, manifest: Path | None,
-          classes: int | None, modality: str | None, model: str, epochs: int | None, batch_size: int | None,
-          lr: float | None, img_size: int | None, size: int, seeds: tuple[int, ...], cache: Path | None, face: str,
-          equalize: str, device: str, val_fraction: float, recipe: str, save_checkpoints: bool, engine: str,
-          folds_per_group: int | None) -> StudySpec:
-    """The command's options as a study spec (options left unset keep the recipe's values)."""
-    training: dict[str, Any] = {"device": device, "val_fraction": val_fraction, "recipe": recipe}
-    training.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)) if v is not None})
-    data = DatasetSpec(name=dataset, root=str(root), classes=classes, sheet=str(sheet) if sheet else None,
-                       manifest=str(manifest) if manifest else None, cache=str(cache) if cache else None)
-    return StudySpec(dataset=data, model=model, protocol=protocol, modality=modality, img_size=img_size, size=size,
-                     face=face, equalize=equalize, training=training, engine=engine, folds_per_group=folds_per_group,
-                     seeds=seeds, save_checkpoints=save_checkpoints)
+def _spec(protocol: dict[str, Any], o: dict[str, Any]) -> StudySpec:
+    """A command's options (its ``locals()``, by name) as a study spec; unset ones keep the recipe's values."""
+    training: dict[str, Any] = {"device": o["device"], "val_fraction": o["val_fraction"], "recipe": o["recipe"]}
+    training.update({k: o[k] for k in ("epochs", "batch_size", "lr") if o[k] is not None})
+    paths = {k: str(o[k]) if o[k] is not None else None for k in ("sheet", "manifest", "cache")}
+    data = DatasetSpec(name=o["dataset"], root=str(o["root"]), classes=o["classes"], **paths)
+    return StudySpec(dataset=data, model=o["model"], protocol=protocol, modality=o["modality"], img_size=o["img_size"],
+                     size=o["size"], face=o["face"], equalize=o["equalize"], training=training, engine=o["engine"],
+                     folds_per_group=o["folds_per_group"], seeds=parse_seeds(o["seeds"], o["seed"]),
+                     save_checkpoints=o["save_checkpoints"])
 
 
 # Options shared by loso and holdout (Typer needs them spelled out per command).
@@ -136,9 +133,7 @@ def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _
              address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
     """Leave-one-subject-out: train on all other subjects, test on one, pool every fold's predictions."""
     protocol: dict[str, Any] = {"name": "loso"} if folds is None else {"name": "kfold", "k": folds}
-    spec = _spec(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size,
-                 size, parse_seeds(seeds, seed), cache, face, equalize, device, val_fraction, recipe, save_checkpoints,
-                 engine, folds_per_group)
+    spec = _spec(protocol, locals())
     _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
            fold_tasks=fold_tasks)
 
@@ -157,9 +152,7 @@ def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None 
                 address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
     """Stratified hold-out split (90/10 by default), repeated with seeds."""
     protocol = {"name": "holdout", "test_fraction": test_fraction, "repeats": repeats, "by_subject": not by_sample}
-    spec = _spec(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size,
-                 size, parse_seeds(seeds, seed), cache, face, equalize, device, val_fraction, recipe, save_checkpoints,
-                 engine, folds_per_group)
+    spec = _spec(protocol, locals())
     _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
            fold_tasks=fold_tasks)
 

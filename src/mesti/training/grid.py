@@ -184,7 +184,8 @@ def _row(cell: Cell, outcome: Outcome | None, out: Path) -> dict[str, Any]:
         spread = (fold.get("fold_std_uf1"), fold.get("fold_std_uar"))
     else:
         spread = (None, None)
-    return {**base, "dataset": f"{spec.dataset.label or spec.dataset.name} ({len(metrics['classes'])} classes)", "protocol": metrics["protocol"],
+    name = spec.dataset.label or spec.dataset.name
+    return {**base, "dataset": f"{name} ({len(metrics['classes'])} classes)", "protocol": metrics["protocol"],
             "accuracy": metrics["accuracy"], "uf1": metrics["uf1"], "uar": metrics["uar"], "n": metrics["n"],
             "uf1_std": spread[0], "uar_std": spread[1], "run_dir": str(cell.run_dir.relative_to(out)),
             "status": "ok", "error": None}
