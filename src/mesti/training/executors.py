@@ -14,7 +14,7 @@ driver first, so tasks only read them (the cache folder must be visible to every
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -168,11 +168,37 @@ def _reachable(address: str) -> None:
                          f"cannot reach a Ray cluster there ({exc.strerror or exc}); start one with `ray start --head`") from None
 
 
-def _gpus(executor: ExecutorSpec, spec: StudySpec, cluster_gpus: float) -> float:
-    if executor.num_gpus is not None:
-        return executor.num_gpus
-    device = str(spec.training.get("device", "auto"))
-    return 1.0 if device.startswith("cuda") or (device == "auto" and cluster_gpus > 0) else 0.0
+def _gather(pending: dict[Any, Any], retries: int, poll: Callable[[dict[Any, Any]], None]) -> Iterator[tuple[Any, Any, str | None]]:
+    """``(key, value, error)`` as each Ray task of ``pending`` (ref -> key) ends; ``poll``
+    about once a second. ``pending`` shrinks as tasks end."""
+    import ray
+
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+        for ref in done:
+            key = pending.pop(ref)
+            try:
+                value = ray.get(ref)
+            except ray.exceptions.RayTaskError as exc:  # the cell itself raised: not retried
+                yield key, None, _message(getattr(exc, "cause", None) or exc)
+            except ray.exceptions.RayError as exc:  # its worker died more than max_retries times
+                yield key, None, f"{type(exc).__name__} after {retries} retries"
+            else:
+                yield key, value, None
+        poll(pending)
+
+
+def _task(fn: Callable[..., Any], executor: ExecutorSpec, spec: StudySpec) -> Any:
+    """``fn`` as a Ray task with its resources: ``num_gpus`` unset means one GPU when the study
+    trains on CUDA (``auto`` counts as CUDA on a cluster that has GPUs)."""
+    import ray
+
+    gpus = executor.num_gpus
+    if gpus is None:
+        device = str(spec.training.get("device", "auto"))
+        gpus = 1.0 if device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0) else 0.0
+    return ray.remote(fn).options(num_cpus=executor.num_cpus, num_gpus=gpus, max_retries=executor.max_retries,
+                                  retry_exceptions=False)
 
 
 def _folds_recorded(run_dir: Path) -> int:
@@ -198,28 +224,16 @@ def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_f
                     prepared[key] = _message(exc)
             if prepared[key] is not None:
                 failed[i] = str(prepared[key])
-        cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
-        remote = ray.remote(cell_fn)
-        pending = {}
-        for i, cell in enumerate(cells):
-            if i in failed:
-                continue
-            task = remote.options(num_cpus=executor.num_cpus, num_gpus=_gpus(executor, cell.spec, cluster_gpus),
-                                  max_retries=executor.max_retries, retry_exceptions=False)
-            pending[task.remote(cell.spec, cell.run_dir, command)] = i
+        pending = {_task(cell_fn, executor, cell.spec).remote(cell.spec, cell.run_dir, command): i
+                   for i, cell in enumerate(cells) if i not in failed}
         results: dict[int, Outcome] = {i: Outcome(cells[i], None, msg) for i, msg in failed.items()}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in done:
-                i = pending.pop(ref)
-                try:
-                    results[i] = Outcome(cells[i], ray.get(ref))
-                except ray.exceptions.RayTaskError as exc:
-                    results[i] = Outcome(cells[i], None, _message(getattr(exc, "cause", None) or exc))
-                except ray.exceptions.RayError as exc:  # the worker died more than max_retries times
-                    results[i] = Outcome(cells[i], None, f"{type(exc).__name__} after {executor.max_retries} retries")
-            folds = sum(_folds_recorded(cells[i].run_dir) for i in pending.values())
-            on_progress(len(results), len(cells), f"{len(pending)} cell(s) running, {folds} of their folds recorded")
+
+        def poll(running: dict[Any, int]) -> None:
+            folds = sum(_folds_recorded(cells[i].run_dir) for i in running.values())
+            on_progress(len(results), len(cells), f"{len(running)} cell(s) running, {folds} of their folds recorded")
+
+        for i, metrics, error in _gather(pending, executor.max_retries, poll):
+            results[i] = Outcome(cells[i], metrics, error)
         return [results[i] for i in range(len(cells))]
     finally:
         if started:
@@ -245,9 +259,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
         on_progress(0, 1, "preparing inputs")
         inputs = load_inputs(spec)  # fills the shared cache; the folds come from its samples
         samples = inputs[0]
-        cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
-        task = ray.remote(run_fold_group).options(num_cpus=executor.num_cpus, num_gpus=_gpus(executor, spec, cluster_gpus),
-                                                  max_retries=executor.max_retries, retry_exceptions=False)
+        task = _task(run_fold_group, executor, spec)
         pending, total = {}, 0
         for seed in spec.seeds:
             one = spec.for_seed(seed)
@@ -258,17 +270,15 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
             for start in range(0, len(names), size):
                 pending[task.remote(one, run_dir, names[start:start + size], command)] = run_dir
             total += len(names)
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
-            for ref in done:
-                pending.pop(ref)
-                try:
-                    ray.get(ref)
-                except ray.exceptions.RayTaskError as exc:
-                    return Outcome(cell, None, _message(getattr(exc, "cause", None) or exc))
-                except ray.exceptions.RayError as exc:
-                    return Outcome(cell, None, f"{type(exc).__name__} after {executor.max_retries} retries")
-            on_progress(_folds_recorded(cell.run_dir), total, f"{len(pending)} fold task(s) running")
+
+        def poll(running: dict[Any, Path]) -> None:
+            on_progress(_folds_recorded(cell.run_dir), total, f"{len(running)} fold task(s) running")
+
+        for _, _, error in _gather(pending, executor.max_retries, poll):
+            if error is not None:
+                for ref in pending:
+                    ray.cancel(ref)
+                return Outcome(cell, None, error)
         return Outcome(cell, run_study(spec, cell.run_dir, inputs=inputs, command=command))
     finally:
         if started:
