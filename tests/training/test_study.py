@@ -186,3 +186,13 @@ def test_a_failing_cell_is_recorded_and_the_others_run(tmp_path: Path) -> None:
     assert [r["status"] for r in summary] == ["failed", "ok"]
     assert summary[1]["n"] == 18 and (tmp_path / "g" / summary[1]["run_dir"] / "metrics.json").is_file()
     assert "failed" in (tmp_path / "g" / "summary.md").read_text()
+
+
+def test_grid_seeds_run_each_cell_per_seed(tmp_path: Path) -> None:
+    path = grid_yaml(tmp_path, seeds=[0, 1])
+    rows = run_grid(GridSpec.from_yaml(path), tmp_path / "g")
+    cell = tmp_path / "g" / rows[0]["run_dir"]
+    per_seed = [json.loads((cell / f"seed-{s}" / "metrics.json").read_text()) for s in (0, 1)]
+    assert rows[0]["uf1"] == pytest.approx((per_seed[0]["uf1"] + per_seed[1]["uf1"]) / 2)
+    assert rows[0]["uf1_std"] == json.loads((cell / "metrics.json").read_text())["uf1_std"]
+    assert "2 seeds" in rows[0]["protocol"]

@@ -101,7 +101,7 @@ _SIZE = typer.Option(224, "--size", help="Face crop size of the prepared images.
 _SEED = typer.Option(None, "--seed", help="The seed of the split (when seeded) and the training (default 0).")
 _SEEDS = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run in OUT/seed-<s>; "
                       "OUT/metrics.json and OUT/seeds.md give the mean and standard deviation.")
-_EXECUTOR = typer.Option("local", "--executor", help="local (this process) or ray (a Ray task; needs mesti[ray]).")
+_EXECUTOR = typer.Option("local", "--executor", help="local (this process) or ray (a Ray task; needs the extra mesti\\[ray]).")
 _FOLD_TASKS = typer.Option(None, "--fold-tasks", help="With --executor ray and --engine sequential: split the "
                            "study into this many Ray tasks, each a group of folds.")
 _ADDRESS = typer.Option(None, "--address", help="Ray cluster to use with --executor ray (auto, HOST:PORT); "
