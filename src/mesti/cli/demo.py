@@ -25,10 +25,10 @@ def demo_cmd(
         def on_generate(done: int, total: int) -> None:
             bar.update(gen, completed=done, total=total)
 
-        def on_cell(label: str, i: int, n: int, finished: bool) -> None:
-            bar.update(grid, total=n, completed=i, description=("skip " if finished else "") + label)
+        def on_progress(done: int, total: int, description: str) -> None:
+            bar.update(grid, total=total, completed=done, description=description)
 
-        rows = run_demo(out, settings, on_generate=on_generate, on_cell=on_cell,
+        rows = run_demo(out, settings, on_generate=on_generate, on_progress=on_progress,
                         command="mesti demo" + (" --quick" if quick else "") + f" --out {out}")
         bar.update(grid, completed=len(rows))
         bar.update(gen, completed=bar.tasks[gen].total or 1, total=bar.tasks[gen].total or 1)

@@ -5,70 +5,84 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import console, err_console, handles_errors, progress
 from mesti.errors import MestiError
-from mesti.protocols import HoldOut, LeaveOneSubjectOut, Protocol, SubjectKFold
-from mesti.training.config import TrainConfig
+from mesti.training.study import DatasetSpec, StudySpec, parse_seeds
 
 
 def _command() -> str:
     return "mesti " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _train_config(epochs: int | None, batch_size: int | None, lr: float | None, seed: int, device: str,
-                  val_fraction: float, recipe: str, model: str) -> TrainConfig:
-    cfg = TrainConfig(seed=seed, device=device, val_fraction=val_fraction)
-    if recipe == "native":
-        from mesti.models import get_model_info
+def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, executor: str, address: str | None,
+           fold_tasks: int | None) -> None:
+    """Run one study (``loso``/``holdout``) here or on Ray (one task, or groups of folds), with progress."""
+    from mesti.training.executors import Cell, ExecutorSpec, check_executor, run_cells, run_in_fold_tasks
+    from mesti.training.experiment import summarize
+    from mesti.training.study import load_inputs, run_study
 
-        cfg = cfg.with_native_recipe(dict(get_model_info(model).native_recipe or {}), model)
-    elif recipe != "paper":
-        raise MestiError("--recipe", f"unknown recipe {recipe!r}; choose paper or native")
-    data = cfg.to_dict()
-    for key, value in (("epochs", epochs), ("batch_size", batch_size), ("lr", lr)):
-        if value is not None:
-            data[key] = value
-    return TrainConfig.from_dict(data)
-
-
-def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manifest: Path | None, classes: int | None,
-         modality: str | None, model: str, epochs: int | None, batch_size: int | None, lr: float | None,
-         img_size: int | None, size: int, seed: int, out: Path, cache: Path | None, face: str, equalize: str,
-         device: str, val_fraction: float, recipe: str, save_checkpoints: bool, overwrite: bool, workers: int | None,
-         engine: str = "auto", folds_per_group: int | None = None) -> None:
-    from mesti.training.experiment import run_experiment, summarize
-    from mesti.training.inputs import load_samples
-    from mesti.training.stacked import StackedOptions, resolve_engine
-
-    resolve_engine(engine, device)  # a bad --engine fails before any data is prepared
-    stacked = StackedOptions(folds_per_group=folds_per_group)
-
-    cfg = _train_config(epochs, batch_size, lr, seed, device, val_fraction, recipe, model)
+    spec.check()  # bad names and options fail before any data is prepared
+    where = ExecutorSpec(name=executor, address=address, fold_tasks=fold_tasks)
+    if where.name == "ray" and overwrite:
+        raise MestiError("--overwrite", "not with --executor ray (a retried task would start again); "
+                         "remove the run folder or choose another --out")
+    if fold_tasks is not None and (where.name != "ray" or spec.engine != "sequential"):
+        raise MestiError("--fold-tasks", "splits a study into Ray tasks: give it with --executor ray --engine sequential")
+    check_executor(where)
+    cfg = spec.train_config(spec.seeds[0])
     with progress() as bar:
-        samples, meta = load_samples(dataset, root, modality=modality, classes=classes, sheet=sheet, manifest=manifest,
-                                     size=size, face=face, equalize=equalize, cache=cache, workers=workers, progress=bar)
-        console.print(f"{dataset}: {samples.describe()}")
-        folds_task = bar.add_task("folds", total=None)
-        epoch_task = bar.add_task("epochs", total=cfg.epochs)
+        if where.name == "ray":
+            task = bar.add_task("study", total=1)
 
-        def on_fold(name: str, i: int, n: int) -> None:
-            bar.update(folds_task, total=n, completed=i, description=f"fold {name}")
-            bar.reset(epoch_task, total=cfg.epochs)
+            def on_progress(done: int, total: int, description: str) -> None:
+                bar.update(task, completed=done, total=total, description=description)
 
-        def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
-            bar.update(epoch_task, completed=epoch, total=total,
-                       description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
+            cell = Cell(str(out), spec, out)
+            if fold_tasks is not None:
+                outcome = run_in_fold_tasks(cell, where, command=_command(), on_progress=on_progress)
+            else:
+                (outcome,) = run_cells([cell], where, command=_command(), on_progress=on_progress)
+            if outcome.error is not None:
+                raise MestiError(out, outcome.error)
+            metrics = outcome.metrics or {}
+            label = f"{spec.model} on {spec.modality or 'precomputed images'}"
+        else:
+            samples, meta = load_inputs(spec, workers=workers, progress=bar)
+            console.print(f"{spec.dataset.name}: {samples.describe()}")
+            folds_task = bar.add_task("folds", total=None)
+            epoch_task = bar.add_task("epochs", total=cfg.epochs)
 
-        metrics = run_experiment(samples, model, protocol, cfg, out, img_size=img_size, meta={**meta, "command": _command()},
-                                 save_checkpoints=save_checkpoints, overwrite=overwrite,
-                                 on_fold_start=on_fold, on_epoch=on_epoch, engine=engine, stacked=stacked)
-        bar.update(folds_task, completed=bar.tasks[folds_task].total)
-    console.print(f"{model} on {meta['modality']}: {summarize(metrics)}")
-    console.print(f"report: {out / 'report.md'}")
+            def on_fold(name: str, i: int, n: int) -> None:
+                bar.update(folds_task, total=n, completed=i, description=f"fold {name}")
+                bar.reset(epoch_task, total=cfg.epochs)
+
+            def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
+                bar.update(epoch_task, completed=epoch, total=total,
+                           description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
+
+            metrics = run_study(spec, out, inputs=(samples, meta), overwrite=overwrite, command=_command(),
+                                on_fold_start=on_fold, on_epoch=on_epoch)
+            bar.update(folds_task, completed=bar.tasks[folds_task].total)
+            label = f"{spec.model} on {meta['modality']}"
+    console.print(f"{label}: {summarize(metrics)}")
+    console.print(f"report: {out / ('seeds.md' if len(spec.seeds) > 1 else 'report.md')}")
+
+
+def _spec(protocol: dict[str, Any], o: dict[str, Any]) -> StudySpec:
+    """A command's options (its ``locals()``, by name) as a study spec; unset ones keep the recipe's values."""
+    training: dict[str, Any] = {"device": o["device"], "val_fraction": o["val_fraction"], "recipe": o["recipe"]}
+    training.update({k: o[k] for k in ("epochs", "batch_size", "lr") if o[k] is not None})
+    paths = {k: str(o[k]) if o[k] is not None else None for k in ("sheet", "manifest", "cache")}
+    data = DatasetSpec(name=o["dataset"], root=str(o["root"]), classes=o["classes"], **paths)
+    return StudySpec(dataset=data, model=o["model"], protocol=protocol, modality=o["modality"], img_size=o["img_size"],
+                     size=o["size"], face=o["face"], equalize=o["equalize"], training=training, engine=o["engine"],
+                     folds_per_group=o["folds_per_group"], seeds=parse_seeds(o["seeds"], o["seed"]),
+                     save_checkpoints=o["save_checkpoints"])
 
 
 # Options shared by loso and holdout (Typer needs them spelled out per command).
@@ -84,7 +98,14 @@ _BATCH = typer.Option(None, "--batch-size", help="Batch size (default 32).")
 _LR = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3).")
 _IMG = typer.Option(None, "--img-size", help="Network input size (default: the model's own, 224 for MEGANet).")
 _SIZE = typer.Option(224, "--size", help="Face crop size of the prepared images.")
-_SEED = typer.Option(0, "--seed")
+_SEED = typer.Option(None, "--seed", help="The seed of the split (when seeded) and the training (default 0).")
+_SEEDS = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run in OUT/seed-<s>; "
+                      "OUT/metrics.json and OUT/seeds.md give the mean and standard deviation.")
+_EXECUTOR = typer.Option("local", "--executor", help="local (this process) or ray (a Ray task; needs the extra mesti\\[ray]).")
+_FOLD_TASKS = typer.Option(None, "--fold-tasks", help="With --executor ray and --engine sequential: split the "
+                           "study into this many Ray tasks, each a group of folds.")
+_ADDRESS = typer.Option(None, "--address", help="Ray cluster to use with --executor ray (auto, HOST:PORT); "
+                        "default: start Ray on this machine.")
 _OUT = typer.Option(..., "--out", "-o", help="Run directory (resumes when it exists).")
 _CACHE = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti).")
 _FACE = typer.Option("dlib-hog", "--face", help="dlib-hog, haar, or none (frames are already face crops).")
@@ -105,49 +126,67 @@ _GROUP = typer.Option(None, "--folds-per-group", help="Stacked engine: folds tra
 def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
              classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL, epochs: int | None = _EPOCHS,
              batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int = _SIZE,
-             seed: int = _SEED, out: Path = _OUT, cache: Path | None = _CACHE, face: str = _FACE, equalize: str = _EQ,
-             device: str = _DEVICE, val_fraction: float = _VAL, recipe: str = _RECIPE, save_checkpoints: bool = _CKPT,
-             overwrite: bool = _OVER, workers: int | None = _WORKERS,
+             seed: int | None = _SEED, seeds: str | None = _SEEDS, out: Path = _OUT, cache: Path | None = _CACHE,
+             face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE, val_fraction: float = _VAL,
+             recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER, workers: int | None = _WORKERS,
              folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject."),
-             engine: str = _ENGINE, folds_per_group: int | None = _GROUP) -> None:
+             engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
+             address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
     """Leave-one-subject-out: train on all other subjects, test on one, pool every fold's predictions."""
-    protocol: Protocol = LeaveOneSubjectOut() if folds is None else SubjectKFold(k=folds, seed=seed)
-    _run(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size, size, seed,
-         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group)
+    protocol: dict[str, Any] = {"name": "loso"} if folds is None else {"name": "kfold", "k": folds}
+    spec = _spec(protocol, locals())
+    _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
+           fold_tasks=fold_tasks)
 
 
 def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
                 classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL, epochs: int | None = _EPOCHS,
                 batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int = _SIZE,
-                seed: int = _SEED, out: Path = _OUT, cache: Path | None = _CACHE, face: str = _FACE, equalize: str = _EQ,
-                device: str = _DEVICE, val_fraction: float = _VAL, recipe: str = _RECIPE, save_checkpoints: bool = _CKPT,
-                overwrite: bool = _OVER, workers: int | None = _WORKERS,
+                seed: int | None = _SEED, seeds: str | None = _SEEDS, out: Path = _OUT, cache: Path | None = _CACHE,
+                face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE, val_fraction: float = _VAL,
+                recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER,
+                workers: int | None = _WORKERS,
                 test_fraction: float = typer.Option(0.1, "--test-fraction"),
                 repeats: int = typer.Option(1, "--repeats", help="Seeded repeated splits: mean and spread are reported."),
                 by_sample: bool = typer.Option(False, "--by-sample", help="Split by sample as the paper's Table I (subjects on both sides; reported as such)."),
-                engine: str = _ENGINE, folds_per_group: int | None = _GROUP) -> None:
+                engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
+                address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
     """Stratified hold-out split (90/10 by default), repeated with seeds."""
-    protocol = HoldOut(test_fraction=test_fraction, repeats=repeats, seed=seed, by_subject=not by_sample)
-    _run(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size, size, seed,
-         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group)
+    protocol = {"name": "holdout", "test_fraction": test_fraction, "repeats": repeats, "by_subject": not by_sample}
+    spec = _spec(protocol, locals())
+    _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
+           fold_tasks=fold_tasks)
 
 
 def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modalities, models, protocols, training."),
-             out: Path = typer.Option(..., "--out", "-o")) -> None:
+             out: Path = typer.Option(..., "--out", "-o"),
+             executor: str | None = typer.Option(None, "--executor", help="local or ray (default: the grid file's "
+                                                 "executor, else local)."),
+             address: str | None = _ADDRESS) -> None:
     """Run a grid of datasets x modalities x models x protocols; finished cells are skipped."""
+    from mesti.training.executors import ExecutorSpec, check_executor
     from mesti.training.grid import GridSpec, run_grid
 
-    spec = GridSpec.from_yaml(config)
+    spec = GridSpec.from_yaml(config)  # every cell is checked here, before anything runs
+    where = spec.executor_spec()
+    if executor is not None or address is not None:
+        where = ExecutorSpec(**{**where.__dict__, **({"name": executor} if executor else {}),
+                                **({"address": address} if address else {})})
+    check_executor(where)
     with progress() as bar:
         task = bar.add_task("grid", total=None)
 
-        def on_cell(label: str, i: int, n: int, finished: bool) -> None:
-            bar.update(task, total=n, completed=i, description=("skip " if finished else "") + label)
+        def on_progress(done: int, total: int, description: str) -> None:
+            bar.update(task, total=total, completed=done, description=description)
 
-        rows = run_grid(spec, out, command=_command(), on_cell=on_cell)
-        bar.update(task, completed=len(rows))
-    print_summary(rows)
+        rows = run_grid(spec, out, command=_command(), executor=where, on_progress=on_progress)
+    print_summary([r for r in rows if r["status"] == "ok"])
     console.print(f"summary: {out / 'summary.md'}")
+    failed = [r for r in rows if r["status"] != "ok"]
+    for r in failed:
+        err_console.print(f"error: cell {r['run_dir']}: {r['error']}", markup=False, highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 def print_summary(rows: list[dict]) -> None:  # type: ignore[type-arg]

@@ -82,3 +82,20 @@ class TrainConfig:
             raise MestiError("--recipe native", f"{model}'s own augmentation ({augment}) is not available here; use --recipe paper")
         data["recipe"] = "native"
         return TrainConfig.from_dict(data)
+
+    @classmethod
+    def for_model(cls, options: dict[str, Any], model: str) -> TrainConfig:
+        """The one place a study's training options become a config: ``recipe: native`` takes
+        ``model``'s published recipe, and any option given explicitly overrides it."""
+        options = dict(options)
+        recipe = options.pop("recipe", "paper")
+        base = cls.from_dict(options)
+        if recipe == "paper":
+            return base
+        if recipe != "native":
+            raise MestiError("training.recipe", f"{recipe!r} must be paper or native")
+        from mesti.models import get_model_info
+
+        native = base.with_native_recipe(dict(get_model_info(model).native_recipe or {}), model)
+        return cls.from_dict({**native.to_dict(), **options, "recipe": "native"})
+

@@ -59,7 +59,7 @@ def run_demo(
     settings: DemoSettings | None = None,
     *,
     on_generate: Callable[[int, int], None] | None = None,
-    on_cell: Callable[[str, int, int, bool], None] | None = None,
+    on_progress: Callable[[int, int, str], None] | None = None,
     command: str = "mesti demo",
 ) -> list[dict[str, Any]]:
     """Generate (or reuse) the dataset in ``out/data`` and run the grid into ``out/grid``."""
@@ -72,4 +72,4 @@ def run_demo(
         generate_dataset(data, subjects=s.subjects, clips_per_subject=s.clips_per_subject,
                          size=s.size, seed=s.seed, progress=on_generate)
     spec = demo_grid(data, out / "cache", s)
-    return run_grid(spec, out / "grid", command=command, on_cell=on_cell)
+    return run_grid(spec, out / "grid", command=command, on_progress=on_progress)

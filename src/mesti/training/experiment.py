@@ -15,8 +15,9 @@ command skips finished folds and ends with the same metrics as an uninterrupted 
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -63,14 +64,26 @@ def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> Non
     write_text(path, _yaml(config))
 
 
-def _load_fold(path: Path, keys: tuple[str, ...], fold: Fold) -> FoldResult | None:
-    """A finished fold file that matches this fold's test samples, else None (rerun it)."""
+def fold_data_key(samples: SampleSet, fold: Fold) -> str:
+    """A digest of what a fold trains and tests on: each sample's identity and label, per side.
+
+    A finished fold is reused only under the same key, so a manifest whose labels (or clips)
+    changed since the fold was trained gets it trained again.
+    """
+    keys, names = samples.keys, samples.class_names
+    sides = {side: [[keys[i], names[int(samples.labels[i])]] for i in idx]
+             for side, idx in (("train", fold.train), ("test", fold.test))}
+    return hashlib.sha256(json.dumps(sides, sort_keys=True).encode()).hexdigest()
+
+
+def _load_fold(path: Path, samples: SampleSet, fold: Fold) -> FoldResult | None:
+    """A finished fold file that matches this fold's samples and labels, else None (rerun it)."""
     try:
         data = json.loads(path.read_text())
         result = FoldResult(**{k: data[k] for k in FoldResult.__dataclass_fields__ if k in data})
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    if data.get("test_keys") != [keys[i] for i in fold.test] or result.test_index != [int(i) for i in fold.test]:
+    if data.get("data_key") != fold_data_key(samples, fold) or result.test_index != [int(i) for i in fold.test]:
         return None
     return result
 
@@ -91,8 +104,13 @@ def run_experiment(
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     engine: str = "auto",
     stacked: StackedOptions | None = None,
+    only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Train and test every fold of ``protocol`` (resuming), then write metrics and the report.
+
+    ``only_folds``: train and record just these folds and return ``{}``: a group of folds of
+    one run, as a Ray task runs it; the run is finished by a call without it once every fold
+    is recorded.
 
     ``engine``: ``sequential`` (:func:`~mesti.training.engine.run_sequential`, one fold after
     another), ``stacked`` (:mod:`mesti.training.stacked`, many folds at once, ``stacked``
@@ -122,6 +140,8 @@ def run_experiment(
         "training": cfg.to_dict(),
     }
     engine = resolve_engine(engine, cfg.device)
+    if only_folds is not None and engine != "sequential":
+        raise MestiError("--fold-tasks", "groups of folds run as separate tasks with --engine sequential only")
     if engine == "stacked":
         config["engine"] = {"name": "stacked", "schedule": plan_schedule(samples, folds, cfg).to_dict()}
     _check_config(run_dir, config, overwrite)
@@ -137,22 +157,24 @@ def run_experiment(
 
     def finished(fold: Fold) -> FoldResult | None:
         path = run_dir / "folds" / f"{fold.name}.json"
-        return _load_fold(path, all_keys, fold) if path.is_file() else None
+        return _load_fold(path, samples, fold) if path.is_file() else None
 
     def record(fold: Fold, result: FoldResult, model: Callable[[], torch.nn.Module]) -> None:
         if save_checkpoints:
             _save_fold_checkpoint(run_dir, fold, model(), result, config)
         write_json(run_dir / "folds" / f"{fold.name}.json",
-                   {**result.__dict__, "test_keys": [all_keys[j] for j in fold.test], "info": fold.info,
+                   {**result.__dict__, "test_keys": [all_keys[j] for j in fold.test],
+                    "data_key": fold_data_key(samples, fold), "info": fold.info,
                     "device": str(resolve_device(cfg.device)), **({"engine": engine} if engine != "sequential" else {})})
 
     if engine == "stacked":
         results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record, options=stacked,
                               input_size=size, in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
         return finish_run(run_dir, samples, results, config)
-    results = run_sequential(fitted, folds, build, cfg, finished=finished, record=record, input_size=size,
+    chosen = folds if only_folds is None else [f for f in folds if f.name in only_folds]
+    results = run_sequential(fitted, chosen, build, cfg, finished=finished, record=record, input_size=size,
                              in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
-    return finish_run(run_dir, samples, results, config)
+    return finish_run(run_dir, samples, results, config) if only_folds is None else {}
 
 
 def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, result: FoldResult, config: dict[str, Any]) -> None:
@@ -211,5 +233,8 @@ def finish_run(run_dir: Path, samples: SampleSet, results: list[FoldResult], con
 
 
 def summarize(metrics: dict[str, Any]) -> str:
-    """``acc 0.812  UF1 0.774  UAR 0.781`` with the protocol, for terminals."""
-    return f"accuracy {metrics['accuracy']:.3f}  UF1 {metrics['uf1']:.3f}  UAR {metrics['uar']:.3f}  ({metrics['protocol']}, n = {metrics['n']})"
+    """``acc 0.812  UF1 0.774  UAR 0.781`` with the protocol (and the spread over seeds), for terminals."""
+    def score(key: str) -> str:
+        return f"{metrics[key]:.3f}" + (f" +- {metrics[key + '_std']:.3f}" if "seeds" in metrics else "")
+
+    return f"accuracy {score('accuracy')}  UF1 {score('uf1')}  UAR {score('uar')}  ({metrics['protocol']}, n = {metrics['n']})"

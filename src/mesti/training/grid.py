@@ -1,11 +1,15 @@
-"""A grid of datasets x modalities x models x protocols, each cell its own run directory.
+"""A grid of datasets x modalities x models x protocols, each cell one study in its own folder.
 
-Cells already finished (``metrics.json`` present) are skipped, so a grid resumes after a
-crash; one summary table (markdown + CSV) ends it, like the paper's Tables I and II.
+Every cell is a :class:`~mesti.training.study.StudySpec`, checked (names, options) before
+any cell starts. Cells already finished (``metrics.json`` present, same spec) are skipped,
+so a grid resumes after a crash; a cell that fails is recorded as failed and the others
+run; one summary table (markdown + CSV) ends it, like the paper's Tables I and II. Cells
+run on an executor (:mod:`mesti.training.executors`): here, or as Ray tasks on a cluster.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,11 +18,9 @@ from typing import Any
 import yaml
 
 from mesti.errors import MestiError
-from mesti.protocols import protocol_from_config
-from mesti.training.config import TrainConfig
-from mesti.training.experiment import is_finished, run_experiment
-from mesti.training.inputs import load_samples
-from mesti.training.stacked import StackedOptions, resolve_engine
+from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
+from mesti.training.experiment import is_finished
+from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 
 
@@ -40,9 +42,12 @@ class GridSpec:
     modality_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     engine: str = "auto"  # sequential, stacked, or auto: see mesti.training.stacked.AUTO_ENGINE
     folds_per_group: int | None = None  # stacked engine only; None: by memory estimate
+    seeds: list[int] | None = None  # each seed a full run of every cell; None: training.seed or 0
+    executor: str | dict[str, Any] | None = None  # local (default) or {name: ray, address: auto, ...}
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridSpec:
+        """Parse and check the whole grid: every cell's names and options, before anything runs."""
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text())
@@ -55,19 +60,60 @@ class GridSpec:
         if unknown:
             raise MestiError(path, f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
         for key in ("datasets", "modalities", "models", "protocols"):
-            if not data.get(key):
+            if not data.get(key) or not isinstance(data[key], list):
                 raise MestiError(path, f"'{key}' must list at least one entry")
         data["protocols"] = [p if isinstance(p, dict) else {"name": p} for p in data["protocols"]]
-        for d in data["datasets"]:
-            if not isinstance(d, dict) or "name" not in d or "root" not in d:
-                raise MestiError(path, "each dataset needs at least 'name' and 'root'")
         spec = cls(**data)
-        TrainConfig.from_dict(spec.training)  # fail now, not after hours
-        StackedOptions(folds_per_group=spec.folds_per_group)
-        resolve_engine(spec.engine, str(spec.training.get("device", "auto")))
-        for p in spec.protocols:
-            protocol_from_config(p)
+        spec.executor_spec()
+        for label, study, _ in spec.studies(Path(".")):
+            try:
+                study.check()
+            except MestiError as exc:
+                raise MestiError(f"{path}: cell {label}", f"{exc.where}: {exc.what}") from None
         return spec
+
+    def executor_spec(self) -> ExecutorSpec:
+        return ExecutorSpec.from_config(self.executor)
+
+    def _dataset_specs(self) -> list[DatasetSpec]:
+        specs = []
+        for i, entry in enumerate(self.datasets):
+            d = DatasetSpec.from_entry(entry, f"datasets[{i}]")
+            if d.cache is None and self.cache is not None:
+                d = DatasetSpec(**{**d.__dict__, "cache": str(Path(self.cache) / (d.label or d.name))})
+            specs.append(d)
+        tags = [d.tag for d in specs]
+        for tag in tags:
+            if tags.count(tag) > 1:
+                raise MestiError("datasets", f"{tags.count(tag)} entries would share the folder {tag!r} (same name and "
+                                 "classes); give each a distinct 'label'")
+        return specs
+
+    def _seeds(self) -> tuple[tuple[int, ...], dict[str, Any]]:
+        training = dict(self.training)
+        if "seed" in training:
+            if self.seeds is not None:
+                raise MestiError("training.seed", "give either seeds or training.seed, not both")
+            return (int(training.pop("seed")),), training
+        return tuple(self.seeds or (0,)), training
+
+    def studies(self, out: Path) -> list[tuple[str, StudySpec, Path]]:
+        """``(label, spec, run_dir)`` for every cell, in grid order."""
+        seeds, training = self._seeds()
+        cells = []
+        for d in self._dataset_specs():
+            for p in self.protocols:
+                for modality in self.modalities:
+                    for model in self.models:
+                        spec = StudySpec(
+                            dataset=d, model=model, protocol=dict(p), modality=modality,
+                            modality_options=dict(self.modality_options.get(modality) or {}),
+                            model_kwargs=dict(self.model_kwargs.get(model) or {}), img_size=self.img_size,
+                            size=self.size, face=self.face, equalize=self.equalize, training=training,
+                            engine=self.engine, folds_per_group=self.folds_per_group, seeds=seeds)
+                        cells.append((f"{d.tag} {protocol_tag(p)} {modality} {model}", spec,
+                                      out / d.tag / protocol_tag(p) / modality / model))
+        return cells
 
 
 def protocol_tag(protocol: dict[str, Any]) -> str:
@@ -76,10 +122,15 @@ def protocol_tag(protocol: dict[str, Any]) -> str:
     return protocol["name"] + (f"-{extra}" if extra else "")
 
 
-def cell_dir(out: Path, dataset: dict[str, Any], protocol: dict[str, Any], modality: str, model: str) -> Path:
-    """``OUT/<dataset>-<classes>c/<protocol>/<modality>/<model>``."""
-    tag = f"{dataset['name']}-{dataset['classes']}c" if dataset.get("classes") else dataset["name"]
-    return out / tag / protocol_tag(protocol) / modality / model
+def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
+    """Finished, and by this very spec (a changed cell is run again, where its config is compared)."""
+    if not is_finished(run_dir):
+        return False
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return False
+    return bool(config.get("study") == spec.to_dict())
 
 
 def run_grid(
@@ -87,58 +138,54 @@ def run_grid(
     out: str | Path,
     *,
     command: str = "",
-    on_cell: Callable[[str, int, int, bool], None] | None = None,
-    experiment_kwargs: dict[str, Any] | None = None,
+    executor: ExecutorSpec | None = None,
+    on_progress: Progress | None = None,
+    on_fold_start: Callable[[str, int, int], None] | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    cell_fn: CellFn = run_cell,
 ) -> list[dict[str, Any]]:
-    """Run every unfinished cell, then write ``summary.md`` / ``summary.csv`` in ``out``."""
+    """Run every unfinished cell, then write ``summary.md`` / ``summary.csv`` / ``summary.json``.
+
+    Returns one row per cell; a failed cell's row has ``status: failed`` and its ``error``.
+    """
+    from mesti.reports.figures import bar_chart_png
     from mesti.reports.report import write_summary
 
     out = Path(out)
-    cells = [(d, p, m, net) for d in spec.datasets for p in spec.protocols for m in spec.modalities for net in spec.models]
-    rows: list[dict[str, Any]] = []
-    samples_cache: dict[tuple[str, str], Any] = {}
-    for i, (d, p, modality, model) in enumerate(cells):
-        run_dir = cell_dir(out, d, p, modality, model)
-        label = f"{d['name']} {p['name']} {modality} {model}"
-        finished = is_finished(run_dir)
-        if on_cell is not None:
-            on_cell(label, i, len(cells), finished)
-        if not finished:
-            key = (yaml.safe_dump(d, sort_keys=True), modality)
-            if key not in samples_cache:
-                samples_cache.clear()  # hold one modality in memory at a time
-                samples_cache[key] = load_samples(
-                    d["name"], d["root"], modality=modality, classes=d.get("classes"), sheet=d.get("sheet"),
-                    manifest=d.get("manifest"), size=spec.size, face=spec.face, equalize=spec.equalize,
-                    cache=d.get("cache") or (Path(spec.cache) / d["name"] if spec.cache else None),
-                    options=spec.modality_options.get(modality),
-                    adapter_kwargs={k: v for k, v in d.items() if k not in {"name", "root", "classes", "sheet", "manifest", "cache"}},
-                )
-            samples, meta = samples_cache[key]
-            cfg = TrainConfig.from_dict(spec.training)
-            run_experiment(samples, model, protocol_from_config(p), cfg, run_dir,
-                           model_kwargs=spec.model_kwargs.get(model), img_size=spec.img_size,
-                           meta={**meta, "command": command}, engine=spec.engine,
-                           stacked=StackedOptions(folds_per_group=spec.folds_per_group), **(experiment_kwargs or {}))
-        import json
-
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        fold = metrics.get("per_fold", {})
-        rows.append({
-            "dataset": f"{d['name']} ({len(metrics['classes'])} classes)", "protocol": metrics.get("protocol", p["name"]),
-            "protocol_name": protocol_tag(p),
-            "modality": modality, "model": model, "accuracy": metrics["accuracy"], "uf1": metrics["uf1"],
-            "uar": metrics["uar"], "n": metrics["n"],
-            # Spread over repeated hold-out splits; per-subject spread of a LOSO is another quantity.
-            "uf1_std": fold.get("fold_std_uf1") if p["name"] == "holdout" else None,
-            "uar_std": fold.get("fold_std_uar") if p["name"] == "holdout" else None,
-            "run_dir": str(run_dir.relative_to(out)),
-        })
-    from mesti.reports.figures import bar_chart_png
-
-    # Panel headings take the protocol's short name; summary.md carries the full description.
-    short = [{**r, "protocol": r["protocol_name"]} for r in rows]
-    bars = bar_chart_png(short, out / "summary.png", title="UF1 and UAR per modality and model (pooled predictions)")
-    write_summary(rows, out, pictures={"UF1 and UAR": bars.name})
+    cells = [Cell(label, study, run_dir) for label, study, run_dir in spec.studies(out)]
+    todo = [c for c in cells if not _finished_as(c.run_dir, c.spec)]
+    outcomes = {c.label: o for c, o in zip(todo, run_cells(todo, executor or spec.executor_spec(), command=command,
+                                                             cell_fn=cell_fn, on_progress=on_progress,
+                                                             on_fold_start=on_fold_start, on_epoch=on_epoch), strict=True)}
+    rows = [_row(c, outcomes.get(c.label), out) for c in cells]
+    ok = [r for r in rows if r["status"] == "ok"]
+    pictures = {}
+    if ok:  # panel headings take the protocol's short name; summary.md carries the full description
+        short = [{**r, "protocol": r["protocol_name"]} for r in ok]
+        bars = bar_chart_png(short, out / "summary.png", title="UF1 and UAR per modality and model (pooled predictions)")
+        pictures["UF1 and UAR"] = bars.name
+    write_summary(rows, out, pictures=pictures)
     write_json(out / "summary.json", rows)
     return rows
+
+
+def _row(cell: Cell, outcome: Outcome | None, out: Path) -> dict[str, Any]:
+    spec = cell.spec
+    base = {"dataset": spec.dataset.tag, "protocol": protocol_tag(spec.protocol), "protocol_name": protocol_tag(spec.protocol),
+            "modality": spec.modality, "model": spec.model}
+    if outcome is not None and outcome.error is not None:
+        return {**base, "accuracy": None, "uf1": None, "uar": None, "n": None, "uf1_std": None, "uar_std": None,
+                "run_dir": str(cell.run_dir.relative_to(out)), "status": "failed", "error": outcome.error}
+    metrics = json.loads((cell.run_dir / "metrics.json").read_text())
+    fold = metrics.get("per_fold", {})
+    if "seeds" in metrics:  # spread over seeds
+        spread = (metrics["uf1_std"], metrics["uar_std"])
+    elif spec.protocol["name"] == "holdout":  # spread over repeated splits; a LOSO's per-subject spread is another quantity
+        spread = (fold.get("fold_std_uf1"), fold.get("fold_std_uar"))
+    else:
+        spread = (None, None)
+    name = spec.dataset.label or spec.dataset.name
+    return {**base, "dataset": f"{name} ({len(metrics['classes'])} classes)", "protocol": metrics["protocol"],
+            "accuracy": metrics["accuracy"], "uf1": metrics["uf1"], "uar": metrics["uar"], "n": metrics["n"],
+            "uf1_std": spread[0], "uar_std": spread[1], "run_dir": str(cell.run_dir.relative_to(out)),
+            "status": "ok", "error": None}
