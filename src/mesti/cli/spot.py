@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.markup import escape
+from rich.progress import Progress
 from rich.table import Table
 
 from mesti.cli.common import console, err_console, handles_errors, progress
 from mesti.errors import MestiError
 
 METHOD_HELP = "Spotting method (`mesti spot list`): flow, lbp, naive, learned."
+
+
+@contextlib.contextmanager
+def _bar() -> Iterator[Progress]:
+    """A progress bar that vanishes when the command fails, so the error stays one line."""
+    bar = progress()
+    bar.start()
+    try:
+        yield bar
+    except BaseException:
+        bar.live.transient = True
+        raise
+    finally:
+        bar.stop()
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -55,7 +72,7 @@ def spot_cmd(
     if method == "learned" and model is None:
         raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")
     _check_out(out, overwrite)
-    with progress() as bar:
+    with _bar() as bar:
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
     for line in result.gap_warnings():
@@ -91,7 +108,7 @@ def spot_eval_cmd(
     _check_out(out, overwrite)
     for line in adapter.issues:
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
-    with progress() as bar:
+    with _bar() as bar:
         task = bar.add_task(f"spot-eval {method or predictions}", total=None)
         report = evaluate_dataset(adapter, out, method=method, predictions=predictions,
                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
