@@ -64,3 +64,20 @@ def test_learned_loso_never_sees_the_test_subject() -> None:
     assert found.tp >= 3
     with pytest.raises(MestiError, match="at least two subjects"):
         loso_spot(motions[:2], truths[:2], ["s1", "s1"])
+
+
+def test_learned_model_saves_and_loads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mesti.spotting.learned import LearnedSpotter, fit
+
+    rng = np.random.default_rng(1)
+    truths = [[Interval(50, 60, 70, "macro")], [Interval(100, 110, 120, "macro")]]
+    motions = [_motion(f"v{i}", rng, t) for i, t in enumerate(truths)]
+    path = tmp_path / "model.pt"
+    fit(motions, truths, ["a", "b"]).save(path)
+    spotter = LearnedSpotter(model=path)
+    assert spotter.model is not None and spotter.model.trained_on == ("a", "b")
+    assert spotter.decide(motions[0]).settings["trained_on"] == ["a", "b"]
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(MestiError, match="not a learned-spotter model"):
+        LearnedSpotter(model=broken)
