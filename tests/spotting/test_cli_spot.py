@@ -84,3 +84,21 @@ def test_synth_long_from_the_command_line(tmp_path: Path) -> None:
                                  "--seconds", "5", "--size", "64", "--procedural-only"])
     assert result.exit_code == 0, result.output
     assert "samm-long" in result.output and (out / "SAMM_longvideos" / "001_1" / "001_1_00150.jpg").is_file()
+
+
+def test_face_lost_for_a_stretch_is_a_warning_with_frame_ranges(tmp_path: Path, long_root: Path) -> None:
+    src = long_root / "SAMM_longvideos" / "001_1"
+    folder = tmp_path / "lost"
+    folder.mkdir()
+    for k, p in enumerate(sorted(src.iterdir())):
+        if 100 <= k <= 140:
+            Image.fromarray(np.full((96, 96, 3), 90, np.uint8)).save(folder / f"{p.stem}.png")
+        else:
+            Image.open(p).save(folder / f"{p.stem}.png")
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "intervals.json").read_text())
+    assert doc["gaps"] and all(95 <= a <= b <= 150 for a, b in doc["gaps"])
+    assert any(a <= 120 <= b for a, b in doc["gaps"])
+    assert "warning:" in result.output and "no face in frames" in result.output

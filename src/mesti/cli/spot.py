@@ -76,7 +76,7 @@ def spot_cmd(
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
     for line in result.gap_warnings():
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     with atomic_dir(out) as tmp:
         write_result(result, tmp)
     micro = sum(i.kind == "micro" for i in result.intervals)
@@ -107,13 +107,13 @@ def spot_eval_cmd(
         raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
     _check_out(out, overwrite)
     for line in adapter.issues:
-        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     with _bar() as bar:
         task = bar.add_task(f"spot-eval {method or predictions}", total=None)
         report = evaluate_dataset(adapter, out, method=method, predictions=predictions,
                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
     for line in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     table = Table(title=f"{report.protocol}")
     for col in ("", "TP", "FP", "FN", "precision", "recall", "F1"):
         table.add_column(col, justify="right")
