@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy.ndimage import median_filter
 
@@ -38,12 +40,13 @@ def suppress_blinks(s: np.ndarray, names: tuple[str, ...], fps: float, z: float 
 
 def motion_score(motion: RegionMotion) -> np.ndarray:
     """Per-frame score: the largest expression region's motion above its own median (pixels)."""
-    s, _ = suppress_blinks(motion.symmetric(), motion.names, motion.fps)
-    cols = s[:, [motion.names.index(n) for n in EXPRESSION_REGIONS]]
-    cols = cols - np.nanmedian(cols, axis=0)
-    # What moves every region at once (registration jitter, lighting) is no expression.
-    cols = cols - np.nanmedian(cols, axis=1, keepdims=True)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # face gaps are all-nan rows: they score 0, quietly
+        warnings.simplefilter("ignore", RuntimeWarning)
+        s, _ = suppress_blinks(motion.symmetric(), motion.names, motion.fps)
+        cols = s[:, [motion.names.index(n) for n in EXPRESSION_REGIONS]]
+        cols = cols - np.nanmedian(cols, axis=0)
+        # What moves every region at once (registration jitter, lighting) is no expression.
+        cols = cols - np.nanmedian(cols, axis=1, keepdims=True)
         score = np.nanmax(np.where(np.isnan(cols), -np.inf, cols), axis=1).clip(min=0)
     # A frame or two of misregistration is no expression (the shortest lasts 0.2 s).
     return median_filter(score, size=max(int(round(0.065 * motion.fps)) * 2 + 1, 3), mode="nearest")
