@@ -1,8 +1,9 @@
 """The ``learned`` method: a small network on the region-flow features, trained leave-one-subject-out.
 
-SoftNet-style: per frame, the region motions of ``flow`` (normalised by the video's own
-median and spread) at a few time offsets go through a two-layer perceptron that predicts
-whether the frame lies inside an expression. Frames scoring above 0.5 form the intervals.
+SoftNet-style: per frame, the region motions of ``flow`` and its score (normalised by the
+video's own median and spread) at a few time offsets go through a two-layer perceptron that
+predicts whether the frame lies inside an expression. Frames whose smoothed probability
+exceeds 0.7 form the intervals (settings fixed on a synthetic development set).
 Training follows the engine's rule: for each subject, a model trained on the other
 subjects' videos only spots that subject's videos; nothing is chosen on the test subject
 (fixed epochs, no early stopping, no threshold search).
@@ -31,14 +32,24 @@ TAPS_S = (-0.4, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4)
 HIDDEN = 32
 EPOCHS = 150
 LR = 1e-2
+#: Fixed decision settings: probability threshold, smoothing window (seconds).
+THRESHOLD = 0.7
+SMOOTH_S = 0.1
+
+
+def _robust_z(x: np.ndarray) -> np.ndarray:
+    med = np.nanmedian(x, axis=0)
+    return (x - med) / (np.nanmedian(np.abs(x - med), axis=0) * 1.4826 + 1e-3), x - med
 
 
 def frame_features(motion: RegionMotion) -> np.ndarray:
-    """``frames x (regions * taps * 2)``: robust z-scores and pixel excess of each region, at each tap."""
-    s = motion.symmetric().astype(np.float64)
-    med = np.nanmedian(s, axis=0)
-    mad = np.nanmedian(np.abs(s - med), axis=0) * 1.4826 + 1e-3
-    base = np.nan_to_num(np.concatenate([(s - med) / mad, s - med], axis=1))
+    """``frames x ((regions * 2 + 1) * taps)``: each region's robust z-score and pixel excess,
+    and the ``flow`` method's score as a z-score, at each tap."""
+    from mesti.spotting.flow import motion_score
+
+    z, excess = _robust_z(motion.symmetric().astype(np.float64))
+    score_z, _ = _robust_z(motion_score(motion)[:, None].astype(np.float64))
+    base = np.nan_to_num(np.concatenate([z, excess, score_z], axis=1))
     n = len(base)
     cols = []
     for tap in TAPS_S:
@@ -132,12 +143,12 @@ class LearnedSpotter:
             raise MestiError("--method learned", "needs a trained model (--model PATH, saved by mesti spot-eval --method learned)")
         with torch.no_grad():
             p = torch.sigmoid(model.net(torch.from_numpy(frame_features(motion)))).squeeze(1).numpy().astype(np.float64)
-        w = max(int(round(0.05 * motion.fps)), 1)
+        w = max(int(round(SMOOTH_S * motion.fps)), 1)
         p = np.convolve(p, np.ones(2 * w + 1) / (2 * w + 1), mode="same")
         fps = motion.fps
-        found = run_intervals(p, 0.5, 0.0, fps, 0.5, max(int(round(0.1 * fps)), 1), max(int(round(0.1 * fps)), 2))
-        return SpotResult(motion.video, self.name, fps, motion.frames, found, p, 0.5,
-                          {"threshold": 0.5, "epochs": EPOCHS, "hidden": HIDDEN, "trained_on": list(model.trained_on)},
+        found = run_intervals(p, THRESHOLD, 0.0, fps, 0.5, max(int(round(0.1 * fps)), 1), max(int(round(0.1 * fps)), 2))
+        return SpotResult(motion.video, self.name, fps, motion.frames, found, p, THRESHOLD,
+                          {"threshold": THRESHOLD, "smooth_s": SMOOTH_S, "epochs": EPOCHS, "hidden": HIDDEN, "trained_on": list(model.trained_on)},
                           motion.gaps, motion.frames_held)
 
     def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
