@@ -102,3 +102,17 @@ def test_face_lost_for_a_stretch_is_a_warning_with_frame_ranges(tmp_path: Path, 
     assert doc["gaps"] and all(95 <= a <= b <= 150 for a, b in doc["gaps"])
     assert any(a <= 120 <= b for a, b in doc["gaps"])
     assert "warning:" in result.output and "no face in frames" in result.output
+
+
+def test_overwrite_replaces_only_an_earlier_run(tmp_path: Path, long_root: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    folder = long_root / "SAMM_longvideos" / "001_1"
+    result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "-m", "naive", "--out", str(mine), "--overwrite"])
+    assert result.exit_code == 2 and "did not write it" in result.output
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    out = tmp_path / "run"
+    for _ in range(2):
+        result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "-m", "naive", "--out", str(out), "--overwrite"])
+        assert result.exit_code == 0, result.output
