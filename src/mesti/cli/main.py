@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mesti import __version__
-from mesti.cli import data, demo, encode, predict, study, synth
+from mesti.cli import data, demo, encode, predict, spot, study, synth
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
@@ -42,6 +42,7 @@ prepare_cli.register(app)
 models_cli.register(app)
 modalities_cli.register(app)
 synth.register(app)
+spot.register(app)
 
 
 def main() -> None:

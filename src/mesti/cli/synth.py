@@ -25,8 +25,19 @@ def synth_cmd(
     ),
     procedural_only: bool = typer.Option(False, "--procedural-only", help="Draw every face; use no photographs."),
     noise: float = typer.Option(1.5, "--noise", help="Sensor noise, grey levels (standard deviation)."),
+    long: bool = typer.Option(False, "--long", help="Long videos for spotting (SAMM Long Videos layout) instead of clips."),
+    videos_per_subject: int = typer.Option(2, "--videos-per-subject", help="With --long: videos per subject."),
+    seconds: float = typer.Option(30.0, "--seconds", help="With --long: length of each video, seconds."),
+    fps: float = typer.Option(30.0, "--fps", help="With --long: frame rate (30 or SAMM's 200)."),
 ) -> None:
-    """Generate clips of subtle, AU-shaped facial movements on distinct identities, with a coding sheet."""
+    """Generate clips of subtle, AU-shaped facial movements on distinct identities, with a coding sheet.
+
+    With --long: long videos with micro- and macro-expressions at known frames among blinks,
+    head motion, flicker and noise (--subjects 16 is then a large set; 4 is the benchmark's).
+    """
+    if long:
+        _synth_long(out_dir, subjects, videos_per_subject, seconds, fps, size, seed, overwrite, procedural_only, noise)
+        return
     from mesti.synth import generate_dataset
 
     bar = progress()
@@ -57,6 +68,23 @@ def synth_cmd(
     console.print("emotions: " + ", ".join(f"{e} {n}" for e, n in counts.most_common()))
     console.print(f"sheet {result.sheet}; look at {result.path / 'contact_sheet.png'}; "
                   f"read it as dataset casme2 with root {result.path}")
+
+
+def _synth_long(
+    out_dir: Path, subjects: int, videos: int, seconds: float, fps: float, size: int, seed: int, overwrite: bool,
+    procedural_only: bool, noise: float,
+) -> None:
+    from mesti.synth.long import generate_long_videos
+
+    with progress() as bar:
+        task = bar.add_task(f"synth --long {out_dir.name}", total=None)
+        result = generate_long_videos(out_dir, subjects=subjects, videos_per_subject=videos, seconds=seconds, fps=fps,
+                                      size=size, seed=seed, overwrite=overwrite, real_faces=not procedural_only,
+                                      noise=noise, progress=lambda d, t: bar.update(task, completed=d, total=t))
+    kinds = Counter(e.kind for v in result.videos for e in v.events)
+    console.print(f"{len(result.videos)} videos ({result.frames} frames, {size}x{size}, {fps:g} fps) of {subjects} subjects: "
+                  f"{kinds['micro']} micro, {kinds['macro']} macro -> {result.path}/ in {result.seconds:.1f} s")
+    console.print(f"read it as dataset samm-long with root {result.path} and --opt fps={fps:g}")
 
 
 def register(app: typer.Typer) -> None:

@@ -42,6 +42,9 @@ for _name, _module in {
     "composite": "mesti.datasets.composite",
     "folder": "mesti.datasets.manifest",
     "images": "mesti.datasets.manifest",
+    "samm-long": "mesti.datasets.samm_long",
+    "casme-sq": "mesti.datasets.casme_sq",
+    "long-manifest": "mesti.datasets.long_manifest",
 }.items():
     DATASETS.register_lazy(_name, _module)
 

@@ -1,0 +1,134 @@
+"""``mesti spot``: spot expressions in a long video; ``mesti spot-eval``: the MEGC evaluation."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
+
+from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.errors import MestiError
+
+METHOD_HELP = "Spotting method (`mesti spot list`): flow, lbp, naive, learned."
+
+
+@contextlib.contextmanager
+def _bar() -> Iterator[Progress]:
+    """A progress bar that vanishes when the command fails, so the error stays one line."""
+    bar = progress()
+    bar.start()
+    try:
+        yield bar
+    except BaseException:
+        bar.live.transient = True
+        raise
+    finally:
+        bar.stop()
+
+
+def _check_out(out: Path, overwrite: bool, marker: str) -> None:
+    """Refuse a file, a non-empty folder (unless ``overwrite``), or a folder this command did not write."""
+    if out.exists() and not out.is_dir():
+        raise MestiError(out, "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise MestiError(out, "the folder is not empty; pass --overwrite to replace it")
+        if not (out / marker).is_file():
+            raise MestiError(out, f"refusing to overwrite: the folder has no {marker}, so this command did not write it")
+
+
+def _list() -> None:
+    from mesti.spotting import list_spotters, spotter_summary
+
+    table = Table(title="spotting methods")
+    table.add_column("name", style="bold")
+    table.add_column("what it does")
+    for name in list_spotters():
+        table.add_row(name, escape(spotter_summary(name)))
+    console.print(table)
+
+
+def spot_cmd(
+    video: str = typer.Argument(..., help="A video file or a folder of frames; or `list` to list the methods."),
+    method: str = typer.Option("flow", "--method", "-m", help=METHOD_HELP),
+    out: Path = typer.Option(Path("spot_out"), "--out", "-o", help="Folder for intervals.csv, intervals.json, score.png."),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate (required for a folder of frames; overrides a file's)."),
+    model: Path | None = typer.Option(None, "--model", help="For --method learned: a model saved by `mesti spot-eval`."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an earlier run in --out."),
+) -> None:
+    """Find micro- and macro-expressions in a long video: intervals in frames and seconds, and a score plot."""
+    from mesti.clips.stream import open_stream
+    from mesti.spotting import create_spotter
+    from mesti.spotting.output import write_result
+    from mesti.utils.atomic import atomic_dir
+
+    if video == "list" and not Path(video).exists():
+        _list()
+        return
+    stream = open_stream(video, fps)
+    options = {"model": model} if model is not None else {}
+    spotter = create_spotter(method, **options)
+    if method == "learned" and model is None:
+        raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")
+    _check_out(out, overwrite, "intervals.json")
+    with _bar() as bar:
+        task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
+        result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
+    for line in result.gap_warnings():
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    with atomic_dir(out) as tmp:
+        write_result(result, tmp)
+    micro = sum(i.kind == "micro" for i in result.intervals)
+    console.print(f"{len(result.intervals)} interval(s) ({micro} micro, {len(result.intervals) - micro} macro) in "
+                  f"{result.frames} frames ({result.frames / result.fps:.1f} s at {result.fps:g} fps) -> {out}/")
+
+
+def spot_eval_cmd(
+    dataset: str = typer.Option(..., "--dataset", "-d", help="A long-video adapter: samm-long, casme-sq, long-manifest."),
+    root: Path = typer.Option(..., "--root", help="The dataset folder."),
+    opt: list[str] = typer.Option([], "--opt", help="Adapter option KEY=VALUE (e.g. fps=30 for a synthetic 30 fps set)."),
+    method: str | None = typer.Option(None, "--method", "-m", help=METHOD_HELP + " (learned runs leave-one-subject-out)."),
+    predictions: Path | None = typer.Option(None, "--predictions", help="Evaluate this intervals CSV instead of running a method."),
+    out: Path = typer.Option(Path("spot_eval"), "--out", "-o", help="Folder for summary.json, per_video.csv, predictions.csv, plots."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluation in --out."),
+) -> None:
+    """MEGC spotting evaluation: IoU >= 0.5, one to one, P/R/F1 pooled for micro, macro and overall."""
+    from mesti.cli.data import parse_options
+    from mesti.datasets.registry import create_dataset
+    from mesti.spotting.run import evaluate_dataset
+
+    if (method is None) == (predictions is None):
+        raise MestiError("--method", "give exactly one of --method NAME or --predictions CSV")
+    if not root.is_dir():
+        raise MestiError("--root", f"{root}: no such folder")
+    adapter = create_dataset(dataset, root, **parse_options(opt))
+    if not hasattr(adapter, "videos"):
+        raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
+    _check_out(out, overwrite, "summary.json")
+    for line in adapter.issues:
+        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    with _bar() as bar:
+        task = bar.add_task(f"spot-eval {method or predictions}", total=None)
+        report = evaluate_dataset(adapter, out, method=method, predictions=predictions,
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    for line in report.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    table = Table(title=f"{report.protocol}")
+    for col in ("", "TP", "FP", "FN", "precision", "recall", "F1"):
+        table.add_column(col, justify="right")
+    for kind, row in report.table.items():
+        table.add_row(kind, *(str(row[k]) for k in ("tp", "fp", "fn")), *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")))
+    console.print(table)
+    console.print(f"per-video counts and predictions -> {out}/")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("spot")(handles_errors(spot_cmd))
+    app.command("spot-eval")(handles_errors(spot_eval_cmd))
+
+

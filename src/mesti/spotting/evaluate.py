@@ -1,0 +1,119 @@
+"""The MEGC spotting evaluation: IoU >= 0.5 on inclusive frame intervals, one to one, pooled.
+
+A predicted interval is a true positive when its IoU with a ground-truth interval of the
+same type is at least 0.5; each truth and each prediction is used at most once (pairs are
+taken in order of decreasing IoU). Counts are pooled over the whole dataset before
+precision, recall and F1 are computed, for micro, macro and overall (micro + macro counts).
+Every video counts, including those without any expression: their predictions are false
+positives (a peer's evaluation skips them and so undercounts false positives).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mesti.clips.intervals import KINDS, Interval
+from mesti.errors import MestiError
+
+IOU_THRESHOLD = 0.5
+
+
+def iou(a: Interval, b: Interval) -> float:
+    """Intersection over union of two inclusive frame intervals."""
+    inter = min(a.offset, b.offset) - max(a.onset, b.onset) + 1
+    if inter <= 0:
+        return 0.0
+    return inter / (a.frames + b.frames - inter)
+
+
+def match(predicted: Sequence[Interval], truth: Sequence[Interval], threshold: float = IOU_THRESHOLD) -> list[tuple[int, int]]:
+    """One-to-one ``(prediction, truth)`` index pairs with IoU >= ``threshold``, best pairs first."""
+    pairs = sorted(((iou(p, t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(truth)), reverse=True)
+    used_p: set[int] = set()
+    used_t: set[int] = set()
+    out = []
+    for value, i, j in pairs:
+        if value < threshold:
+            break
+        if i not in used_p and j not in used_t:
+            used_p.add(i)
+            used_t.add(j)
+            out.append((i, j))
+    return sorted(out)
+
+
+@dataclass(frozen=True)
+class Counts:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn)
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp + self.fp + self.fn else 0.0
+
+
+@dataclass
+class SpotEvaluation:
+    """Pooled counts per type and overall, and each video's counts (``per_video[video][kind]``)."""
+
+    per_video: dict[str, dict[str, Counts]] = field(default_factory=dict)
+
+    def pooled(self, kind: str) -> Counts:
+        """Counts over every video for ``micro``, ``macro`` or ``overall``."""
+        kinds = KINDS if kind == "overall" else (kind,)
+        total = Counts()
+        for counts in self.per_video.values():
+            for k in kinds:
+                total = total + counts[k]
+        return total
+
+    def table(self) -> dict[str, dict[str, float]]:
+        """``{kind: {tp, fp, fn, precision, recall, f1}}`` for micro, macro and overall."""
+        out = {}
+        for kind in (*KINDS, "overall"):
+            c = self.pooled(kind)
+            out[kind] = {"tp": c.tp, "fp": c.fp, "fn": c.fn, "precision": round(c.precision, 4),
+                         "recall": round(c.recall, 4), "f1": round(c.f1, 4)}
+        return out
+
+    def rows(self) -> list[dict[str, object]]:
+        """One row per video and type, for the per-video CSV."""
+        return [{"video": v, "type": k, "tp": c.tp, "fp": c.fp, "fn": c.fn}
+                for v, counts in self.per_video.items() for k, c in counts.items()]
+
+
+def evaluate_spotting(
+    predicted: Mapping[str, Sequence[Interval]], truth: Mapping[str, Sequence[Interval]]
+) -> SpotEvaluation:
+    """Score predictions against ground truth, video by video, pooled (see the module docstring).
+
+    ``truth`` must name every evaluated video (an empty list for one without expressions);
+    a prediction for a video not in ``truth`` is refused rather than silently dropped.
+    """
+    unknown = sorted(set(predicted) - set(truth))
+    if unknown:
+        raise MestiError(unknown[0], f"predictions for a video that is not in the ground truth ({len(unknown)} such)")
+    result = SpotEvaluation()
+    for video, gt in truth.items():
+        preds = predicted.get(video, [])
+        per: dict[str, Counts] = {}
+        for kind in KINDS:
+            p = [i for i in preds if i.kind == kind]
+            t = [i for i in gt if i.kind == kind]
+            tp = len(match(p, t))
+            per[kind] = Counts(tp, len(p) - tp, len(t) - tp)
+        result.per_video[video] = per
+    return result

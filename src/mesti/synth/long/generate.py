@@ -1,0 +1,126 @@
+"""``generate_long_videos``: synthetic long videos in the SAMM Long Videos layout.
+
+Output (read back by the ``samm-long`` adapter, the code that reads the real release)::
+
+    OUT_DIR/SAMM_LongVideos_V3_Release.xlsx            one row per expression, 1-based frames
+    OUT_DIR/SAMM_longvideos/001_1/001_1_00001.jpg      one folder of frames per video
+    OUT_DIR/synth_long.json                            settings and the full ground truth
+
+Built in a temporary folder and renamed into place, so nothing is ever half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mesti.errors import MestiError
+from mesti.synth.faces import available_photos, photo_landmarks
+from mesti.synth.identity import make_face
+from mesti.synth.long.plan import LongVideoSpec, plan_long_video
+from mesti.synth.long.render import render_long_video
+from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
+from mesti.synth.plan import VARIANTS_PER_PHOTO
+from mesti.synth.render import FaceRig, encode_jpeg
+from mesti.utils.atomic import atomic_dir
+
+TRUTH_FILE = "synth_long.json"
+VIDEO_FOLDER = "SAMM_longvideos"
+
+
+@dataclass(frozen=True)
+class LongSynthResult:
+    path: Path
+    videos: tuple[LongVideoSpec, ...]
+    frames: int
+    seconds: float
+
+    @property
+    def sheet(self) -> Path:
+        return self.path / SHEET_FILE
+
+
+def _check(subjects: int, videos: int, seconds: float, fps: float, size: int, noise: float) -> None:
+    if not 1 <= subjects <= 999:
+        raise MestiError("--subjects", f"1 to 999 subjects, got {subjects}")
+    if not 1 <= videos <= 9:
+        raise MestiError("--videos-per-subject", f"1 to 9 videos per subject, got {videos}")
+    if not 5 <= seconds <= 3600:
+        raise MestiError("--seconds", f"a long video lasts 5 s to 1 h, got {seconds}")
+    if not 10 <= fps <= 500:
+        raise MestiError("--fps", f"10 to 500 frames per second, got {fps}")
+    if not 64 <= size <= 1024:
+        raise MestiError("--size", f"frames of 64 to 1024 px, got {size}")
+    if noise < 0:
+        raise MestiError("--noise", f"sensor noise is a standard deviation, not {noise}")
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse a file, a non-empty folder (unless ``overwrite``), or a folder this did not write."""
+    if out.exists() and not out.is_dir():
+        raise MestiError(out, "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise MestiError(out, "the folder is not empty; pass --overwrite to replace a set made by mesti synth --long")
+        if not (out / TRUTH_FILE).is_file():
+            raise MestiError(out, f"refusing to overwrite: the folder has no {TRUTH_FILE}, so mesti synth --long did not make it")
+
+
+def generate_long_videos(
+    out_dir: str | os.PathLike[str],
+    subjects: int = 4,
+    videos_per_subject: int = 2,
+    seconds: float = 30.0,
+    fps: float = 30.0,
+    size: int = 128,
+    seed: int = 0,
+    overwrite: bool = False,
+    real_faces: bool = True,
+    noise: float = 1.5,
+    progress: Callable[[int, int], None] | None = None,
+) -> LongSynthResult:
+    """Write ``subjects x videos_per_subject`` long videos with expressions at known frames.
+
+    Deterministic for a seed. ``progress(done_frames, total_frames)`` is called as frames
+    are written. Raises :class:`MestiError` for bad arguments before writing anything.
+    """
+    _check(subjects, videos_per_subject, seconds, fps, size, noise)
+    out = Path(out_dir)
+    _check_out(out, overwrite)
+    start = time.perf_counter()
+    photos = available_photos() if real_faces else []
+    sources = [(p, v) for v in range(VARIANTS_PER_PHOTO) for p in photos]
+    specs = tuple(plan_long_video(seed, s, k, seconds, fps, noise)
+                  for s in range(1, subjects + 1) for k in range(videos_per_subject))
+    total = sum(v.frames for v in specs)
+    done = 0
+    try:
+        with atomic_dir(out) as tmp:
+            for s in range(1, subjects + 1):
+                source, variant = sources[s - 1] if s - 1 < len(sources) else ("procedural", 0)
+                points = None if source == "procedural" else photo_landmarks(source)
+                rig = FaceRig(make_face(source, variant, seed * 1000 + s, size, points))
+                for spec in (v for v in specs if v.subject == f"{s:03d}"):
+                    folder = tmp / VIDEO_FOLDER / spec.video
+                    folder.mkdir(parents=True)
+                    for k, frame in enumerate(render_long_video(rig, spec)):
+                        (folder / f"{spec.video}_{k + 1:05d}.jpg").write_bytes(encode_jpeg(frame, spec.jpeg_quality))
+                        done += 1
+                        if progress and done % 200 == 0:
+                            progress(done, total)
+            (tmp / SHEET_FILE).write_bytes(long_sheet_bytes(specs))
+            truth = {"generator": "mesti synth --long", "layout": f"SAMM Long Videos: {VIDEO_FOLDER}/<video>/<video>_<frame>.jpg",
+                     "units": "frames 0-based in this file (1-based in the sheet); amplitudes px at 224 px face width",
+                     "settings": {"subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": seconds,
+                                  "fps": fps, "size": size, "seed": seed, "real_faces": real_faces, "noise": noise},
+                     "videos": [v.to_json() for v in specs]}
+            (tmp / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise MestiError(out, f"cannot write the videos ({exc.strerror or exc})") from None
+    if progress:
+        progress(total, total)
+    return LongSynthResult(out, specs, total, time.perf_counter() - start)

@@ -1,0 +1,118 @@
+"""``mesti spot``, ``mesti spot-eval`` and ``mesti synth --long`` from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from mesti.cli.main import app
+from mesti.synth.long import LongSynthResult
+
+runner = CliRunner()
+
+
+def _one_line_error(result: object, *parts: str) -> None:
+    assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
+    lines = [line for line in result.output.splitlines() if line.strip()]  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output  # type: ignore[attr-defined]
+    for part in parts:
+        assert part in lines[0]
+
+
+def test_spot_bad_input_is_one_line_and_writes_nothing(tmp_path: Path, long_root: Path) -> None:
+    out = tmp_path / "out"
+    folder = long_root / "SAMM_longvideos" / "001_1"
+    _one_line_error(runner.invoke(app, ["spot", str(folder), "--out", str(out)]), "--fps")
+    fake = tmp_path / "clip.avi"
+    fake.write_bytes(b"\x00" * 100)
+    _one_line_error(runner.invoke(app, ["spot", str(fake), "--out", str(out)]), "clip.avi")
+    _one_line_error(runner.invoke(app, ["spot", str(folder), "--fps", "30", "--method", "magic", "--out", str(out)]), "magic")
+    assert not out.exists()
+
+
+def test_spot_without_a_face_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "wall"
+    folder.mkdir()
+    for i in range(20):
+        Image.fromarray(np.full((64, 64, 3), 120, np.uint8)).save(folder / f"img{i}.png")
+    _one_line_error(runner.invoke(app, ["spot", str(folder), "--fps", "30", "--out", str(tmp_path / "o")]), "no face found")
+    assert not (tmp_path / "o").exists()
+
+
+def test_spot_writes_intervals_and_plot(tmp_path: Path, long_root: Path) -> None:
+    out = tmp_path / "out"
+    folder = long_root / "SAMM_longvideos" / "002_1"
+    result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--method", "naive", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "intervals.json").read_text())
+    assert doc["method"] == "naive" and doc["fps"] == 30.0 and doc["frames"] == 360
+    assert (out / "score.png").read_bytes()[:4] == b"\x89PNG"
+    rows = (out / "intervals.csv").read_text().splitlines()
+    assert rows[0].startswith("video,onset,apex,offset,onset_s") and len(rows) == 1 + len(doc["intervals"])
+    again = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--method", "naive", "--out", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+    listing = runner.invoke(app, ["spot", "list"])
+    assert listing.exit_code == 0 and "flow" in listing.output and "lbp" in listing.output
+
+
+def test_spot_eval_of_a_predictions_file(tmp_path: Path, long_set: LongSynthResult) -> None:
+    preds = tmp_path / "preds.csv"
+    e = long_set.videos[0].events[0]
+    preds.write_text(f"video,onset,apex,offset,type,score\n001_1,{e.onset},{e.apex},{e.offset},{e.kind},1\n"
+                     "002_1,0,1,2,micro,1\n")
+    out = tmp_path / "eval"
+    result = runner.invoke(app, ["spot-eval", "-d", "samm-long", "--root", str(long_set.path), "--opt", "fps=30",
+                                 "--predictions", str(preds), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    n = sum(len(v.events) for v in long_set.videos)
+    assert summary["scores"]["overall"]["tp"] == 1 and summary["scores"]["overall"]["fp"] == 1
+    assert summary["scores"]["overall"]["fn"] == n - 1
+    assert "IoU >= 0.5" in summary["protocol"]
+    assert (out / "per_video.csv").read_text().count("\n") == 1 + 2 * 2
+    both = runner.invoke(app, ["spot-eval", "-d", "samm-long", "--root", str(long_set.path), "--out", str(tmp_path / "x")])
+    assert both.exit_code == 2
+
+
+def test_synth_long_from_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    result = runner.invoke(app, ["synth", str(out), "--long", "--subjects", "1", "--videos-per-subject", "1",
+                                 "--seconds", "5", "--size", "64", "--procedural-only"])
+    assert result.exit_code == 0, result.output
+    assert "samm-long" in result.output and (out / "SAMM_longvideos" / "001_1" / "001_1_00150.jpg").is_file()
+
+
+def test_face_lost_for_a_stretch_is_a_warning_with_frame_ranges(tmp_path: Path, long_root: Path) -> None:
+    src = long_root / "SAMM_longvideos" / "001_1"
+    folder = tmp_path / "lost"
+    folder.mkdir()
+    for k, p in enumerate(sorted(src.iterdir())):
+        if 100 <= k <= 140:
+            Image.fromarray(np.full((96, 96, 3), 90, np.uint8)).save(folder / f"{p.stem}.png")
+        else:
+            Image.open(p).save(folder / f"{p.stem}.png")
+    out = tmp_path / "o"
+    result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((out / "intervals.json").read_text())
+    assert doc["gaps"] and all(95 <= a <= b <= 150 for a, b in doc["gaps"])
+    assert any(a <= 120 <= b for a, b in doc["gaps"])
+    assert "warning:" in result.output and "no face in frames" in result.output
+
+
+def test_overwrite_replaces_only_an_earlier_run(tmp_path: Path, long_root: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    folder = long_root / "SAMM_longvideos" / "001_1"
+    result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "-m", "naive", "--out", str(mine), "--overwrite"])
+    assert result.exit_code == 2 and "did not write it" in result.output
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    out = tmp_path / "run"
+    for _ in range(2):
+        result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "-m", "naive", "--out", str(out), "--overwrite"])
+        assert result.exit_code == 0, result.output
