@@ -100,6 +100,8 @@ def _validation_split(samples: SampleSet, train: np.ndarray, fraction: float, se
 @torch.no_grad()
 def _predict(model: nn.Module, x: torch.Tensor, batch: int, device: torch.device, autocast: Any) -> torch.Tensor:
     model.eval()
+    if x.shape[0] == 0:  # a fold with no test side (a model trained on every subject)
+        return torch.empty(0, 0)
     out = []
     for s in range(0, x.shape[0], batch):
         xb = x[s : s + batch].to(device, non_blocking=True)

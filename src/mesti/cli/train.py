@@ -1,0 +1,50 @@
+"""``mesti train``: one model on every labelled subject, written as a self-contained bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.study import (_BATCH, _CACHE, _CLASSES, _DATASET, _DEVICE, _EPOCHS, _EQ, _FACE, _IMG, _LR, _MANIFEST,
+                             _MODALITY, _MODEL, _RECIPE, _ROOT, _SEED, _SHEET, _SIZE, _VAL, _WORKERS, _command,
+                             _train_config)
+from mesti.errors import MestiError
+
+
+def train_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
+              classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL,
+              epochs: int | None = _EPOCHS, batch_size: int | None = _BATCH, lr: float | None = _LR,
+              img_size: int | None = _IMG, size: int = _SIZE, seed: int = _SEED,
+              out: Path = typer.Option(..., "--out", "-o", help="The bundle folder to write (it appears whole or not at all)."),
+              cache: Path | None = _CACHE, face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE,
+              val_fraction: float = _VAL, recipe: str = _RECIPE, workers: int | None = _WORKERS,
+              estimate: Path | None = typer.Option(None, "--estimate", help="A finished `mesti loso` run with the same "
+                                                   "settings: its figures go into the bundle as the expected performance."),
+              overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle at --out.")) -> None:
+    """Train one model on every labelled subject (no test set) and write it as a bundle for
+    `mesti predict` and `mesti export`. How good it is comes from --estimate, never from its own data."""
+    from mesti.training.final import train_bundle
+    from mesti.training.inputs import load_samples
+
+    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
+        raise MestiError(out, "already exists; choose another --out or pass --overwrite")
+    cfg = _train_config(epochs, batch_size, lr, seed, device, val_fraction, recipe, model)
+    with progress() as bar:
+        samples, meta = load_samples(dataset, root, modality=modality, classes=classes, sheet=sheet, manifest=manifest,
+                                     size=size, face=face, equalize=equalize, cache=cache, workers=workers, progress=bar)
+        console.print(f"{dataset}: {samples.describe()}; training on all of them")
+        task = bar.add_task("epochs", total=cfg.epochs)
+
+        def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
+            bar.update(task, completed=epoch, total=total, description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
+
+        path, _, pipeline = train_bundle(samples, meta, model, cfg, out, img_size=img_size, command=_command(),
+                                         estimate=estimate, on_epoch=on_epoch)
+    console.print(f"bundle: {path} ({model} on {pipeline.modality}, classes {', '.join(pipeline.classes)})")
+    console.print(f"card: {path / 'model.md'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(handles_errors(train_cmd))
