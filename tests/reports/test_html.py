@@ -135,3 +135,31 @@ def test_the_page_cannot_load_anything_from_the_network(tmp_path: Path, server: 
     bare.write_text(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page).replace("</body>", planted))
     _browser("--dump-dom", "--virtual-time-budget=3000", bare.as_uri(), profile=tmp_path / "p2")
     assert "/img.png" in hits
+
+
+def test_analysis_folder_holds_every_output(tmp_path: Path) -> None:
+    import json
+
+    import pandas as pd
+
+    from mesti.reports.analysis import write_analysis
+
+    classes = ["negative", "positive", "surprise"]
+    scores = np.abs(np.sin(np.arange(300) / 20.0))
+    out = write_analysis(tmp_path / "analysis", intervals(), fps=30.0, video="clip.mp4", classes=classes,
+                         scores=scores, threshold=0.8, model="bundle b", modality="mesti", method="flow")
+    assert sorted(p.name for p in out.iterdir()) == ["intervals.csv", "intervals.json", "report.html", "timeline.png"]
+    table = pd.read_csv(out / "intervals.csv")
+    assert list(table["onset"]) == [10, 50, 90] and table["offset_s"][0] == pytest.approx(22 / 30, abs=1e-4)
+    assert list(table["prediction"]) == ["positive", "negative", "surprise"] and "prob_surprise" in table
+    data = json.loads((out / "intervals.json").read_text())
+    assert data["fps"] == 30.0 and len(data["intervals"]) == 3
+    page = (out / "report.html").read_text()
+    assert page.count('<section class="interval"') == 3 and page.count("data:image/png") == 9
+    with Image.open(out / "timeline.png") as im:
+        assert im.size[0] >= 800
+    empty = write_analysis(tmp_path / "empty", [], fps=30.0, video="clip.mp4", classes=classes, scores=scores)
+    assert pd.read_csv(empty / "intervals.csv").empty and "Nothing was spotted" in (empty / "report.html").read_text()
+    with pytest.raises(MestiError):
+        write_analysis(tmp_path / "bad", [], fps=0.0, video="clip.mp4", classes=classes)
+    assert not (tmp_path / "bad").exists()
