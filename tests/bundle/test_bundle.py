@@ -101,6 +101,11 @@ def test_fold_ensemble_averages_the_folds(tree: Path, data, tmp_path: Path) -> N
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["model"].startswith("fold ensemble")
     np.testing.assert_allclose(list(out["probabilities"].values()), mean, atol=1e-5)
+    # fold models that encode clips differently cannot be averaged
+    pipe = sorted((run / "checkpoints").glob("*.pipeline.json"))[1]
+    pipe.write_text(pipe.read_text().replace('"mesti"', '"dynamic_image"'))
+    with pytest.raises(MestiError, match="encodes clips differently"):
+        mesti.load_model(run)
 
 
 def test_estimate_takes_a_matching_run_and_refuses_another(tree: Path, data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
