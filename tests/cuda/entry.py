@@ -15,7 +15,8 @@ from mesti.models import create_model
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.protocols.splits import Fold
 from mesti.training.config import TrainConfig
-from mesti.training.engine import FoldResult, train_fold
+from mesti.training.engine import train_fold
+from mesti.training.folds import FoldResult
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, run_stacked, train_group
 from tests.conftest import moving_clip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mesti import __version__
-from mesti.cli import data, demo, encode, predict, spot, study, synth
+from mesti.cli import data, demo, encode, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
@@ -36,6 +36,7 @@ def _root(
 encode.register(app)
 data.register(app)
 study.register(app)
+train.register(app)
 predict.register(app)
 demo.register(app)
 prepare_cli.register(app)

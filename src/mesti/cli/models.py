@@ -56,15 +56,24 @@ def models_cmd(
 
 
 def export_cmd(
-    checkpoint: Path = typer.Argument(..., help="A checkpoint .pt written by mesti (its .json config beside it)."),
+    checkpoint: Path = typer.Argument(..., help="A bundle folder (`mesti train`) or a checkpoint .pt written by mesti "
+                                                "(its .json config beside it)."),
     onnx: Path = typer.Option(..., "--onnx", help="Where to write the ONNX model (dynamic batch axis)."),
     opset: int = typer.Option(DEFAULT_OPSET, help="ONNX opset, 17 or newer."),
     atol: float = typer.Option(1e-4, help="Allowed max |onnxruntime - PyTorch| (plus 1e-4 x the largest logit)."),
 ) -> None:
-    """Export a checkpoint to ONNX and check onnxruntime against PyTorch on the same inputs."""
+    """Export a bundle's or a checkpoint's network to ONNX and check onnxruntime against PyTorch."""
     if onnx.suffix.lower() != ".onnx":
         raise MestiError(onnx, "the output must end in .onnx")
-    model = load_checkpoint(checkpoint)
+    if checkpoint.is_dir():
+        from mesti.bundle import is_bundle, read_bundle
+
+        if not is_bundle(checkpoint) and not (checkpoint / "pipeline.json").is_file():
+            raise MestiError(checkpoint, "not a bundle; a run directory holds a fold ensemble, which is not one "
+                                         "network: export one fold's .pt, or `mesti train` a bundle")
+        model = read_bundle(checkpoint).model
+    else:
+        model = load_checkpoint(checkpoint)
     result = export_onnx(model, onnx, opset=opset, atol=atol)
     cfg = model_config(model)
     size_mb = result.path.stat().st_size / 2**20

@@ -1,4 +1,4 @@
-"""``mesti predict``: the class of one clip (frame folder or video) from a trained fold model."""
+"""``mesti predict``: the class of one clip (frame folder or video) from a bundle, a fold model or a fold ensemble."""
 
 from __future__ import annotations
 
@@ -13,26 +13,29 @@ from mesti.cli.common import console, handles_errors
 
 def predict_cmd(
     source: Path = typer.Argument(..., help="A folder of frames or a video."),
-    checkpoint: Path = typer.Option(..., "--checkpoint", help="RUN_DIR/checkpoints/<fold>.pt (or that folder)."),
+    checkpoint: Path = typer.Option(..., "--model", "--checkpoint",
+                                    help="A bundle (`mesti train`), a fold checkpoint RUN_DIR/checkpoints/<fold>.pt, or "
+                                         "a run directory with saved checkpoints (a fold ensemble: their mean)."),
     onset: int | None = typer.Option(None, help="0-based onset position (default: the first frame)."),
     apex: int | None = typer.Option(None, help="0-based apex position (default: the middle)."),
     offset: int | None = typer.Option(None, help="0-based offset position (default: the last frame)."),
     pictures: Path | None = typer.Option(None, "--pictures", help="Save the encoded image and the gradient-attention map here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Predict one clip with the preprocessing and modality the checkpoint was trained with."""
+    """Predict one clip with the preprocessing and modality the model was trained with."""
     from mesti.clips import load_clip
-    from mesti.training.inference import Predictor
+    from mesti.training.inference import load_model
 
-    predictor = Predictor.from_checkpoint(checkpoint)
+    predictor = load_model(checkpoint)
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
     result = predictor.predict(clip)
     if pictures is not None:
-        _save_pictures(pictures, result, predictor.pipeline.get("modality", "image"))
+        _save_pictures(pictures, result, predictor.pipeline.modality or "image")
     if as_json:
-        typer.echo(json.dumps({"clip": clip.name, "prediction": result.label, "probabilities": result.probabilities}))
+        typer.echo(json.dumps({"clip": clip.name, "model": result.model, "prediction": result.label,
+                                "probabilities": result.probabilities}))
         return
-    table = Table(title=f"{clip.name}: {result.label}")
+    table = Table(title=f"{clip.name}: {result.label}", caption=result.model)
     table.add_column("class")
     table.add_column("probability", justify="right")
     for name, p in sorted(result.probabilities.items(), key=lambda kv: -kv[1]):
@@ -61,7 +64,7 @@ def _save_pictures(folder: Path, result, modality: str) -> None:  # type: ignore
         fig.colorbar(im, ax=axes[1], fraction=0.046)
         for ax in axes:
             ax.axis("off")
-        fig.suptitle(f"prediction: {result.label}")
+        fig.suptitle(f"prediction: {result.label}\n{result.model}", fontsize=9)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
         plt.close(fig)

@@ -179,21 +179,15 @@ def run_experiment(
 
 def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, result: FoldResult, config: dict[str, Any]) -> None:
     """Weights + model config (mesti.models.checkpoint) + the pipeline that feeds them."""
+    from mesti.bundle import Pipeline
     from mesti.models.checkpoint import save_checkpoint
     from mesti.training.inference import pipeline_path
 
     path = run_dir / "checkpoints" / f"{fold.name}.pt"
     save_checkpoint(model.cpu(), path)
-    write_json(pipeline_path(path), {
-        "classes": config["classes"],
-        "modality": config.get("modality"),
-        "modality_options": config.get("modality_options", {}),
-        "preprocess": config.get("preprocess"),
-        "normalize": result.norm,
-        "input_size": config["model"]["input_size"],
-        "trained_on_fold": fold.name,
-        "test_subjects": fold.info.get("test_subjects"),
-    })
+    Pipeline(tuple(config["classes"]), config.get("modality"), dict(config.get("modality_options") or {}),
+             config.get("preprocess"), result.norm, tuple(config["model"]["input_size"]),
+             fold=fold.name, test_subjects=fold.info.get("test_subjects")).write(pipeline_path(path))
 
 
 def finish_run(run_dir: Path, samples: SampleSet, results: list[FoldResult], config: dict[str, Any]) -> dict[str, Any]:

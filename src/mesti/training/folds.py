@@ -132,7 +132,10 @@ def split_fold(samples: SampleSet, fold: Fold, cfg: TrainConfig) -> tuple[np.nda
 def predict_probs(forward: Callable[[Tensor], Tensor], x: Tensor, batch: int, device: torch.device, autocast: Autocast,
                   norm: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Class probabilities (on the CPU) of ``x``, batch by batch; ``norm`` (mean, std) is
-    applied per batch where ``x`` is raw. The caller puts the network in eval mode."""
+    applied per batch where ``x`` is raw. The caller puts the network in eval mode. No
+    samples (a fold with no test side: a model trained on every subject) give ``0 x 0``."""
+    if x.shape[0] == 0:
+        return torch.empty(0, 0)
     out = []
     for s in range(0, x.shape[0], batch):
         xb = x[s : s + batch].to(device, non_blocking=True)

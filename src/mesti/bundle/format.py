@@ -1,0 +1,106 @@
+"""The model bundle: one folder that holds everything needed to run a trained model.
+
+Layout::
+
+    bundle.json     format and version, mesti version, provenance (what it was trained on)
+    model.pt        the weights, a plain state dict (read with ``weights_only=True``)
+    model.json      the network config that rebuilds it (mesti.models.checkpoint)
+    pipeline.json   classes, modality and options, face preprocessing, normalisation, input size
+    model.md        the model card: what it was trained on and how good it is expected to be
+
+The folder is written beside its destination and renamed into place, so it appears whole
+or not at all. A bundle written by a newer mesti (a higher format version) is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from mesti import __version__
+from mesti.bundle.pipeline import Pipeline
+from mesti.errors import MestiError
+from mesti.utils.atomic import atomic_dir, write_json, write_text
+
+FORMAT = "mesti-bundle"
+FORMAT_VERSION = 1
+MANIFEST = "bundle.json"
+WEIGHTS = "model.pt"
+FILES = (MANIFEST, WEIGHTS, "model.json", "pipeline.json", "model.md")
+
+
+@dataclass
+class Bundle:
+    """A loaded bundle: the network (eval mode, CPU), its pipeline and its provenance."""
+
+    path: Path
+    model: nn.Module
+    pipeline: Pipeline
+    provenance: dict[str, Any]
+
+
+def is_bundle(path: str | Path) -> bool:
+    """A folder with a bundle manifest (it may still be incomplete: :func:`read_bundle` checks)."""
+    return (Path(path) / MANIFEST).is_file()
+
+
+def save_bundle(folder: str | Path, model: nn.Module, pipeline: Pipeline, provenance: dict[str, Any],
+                card: str) -> Path:
+    """Write the bundle atomically; ``model`` must come from :func:`mesti.models.create_model`."""
+    from mesti.models.checkpoint import save_checkpoint
+    from mesti.models.info import model_config
+
+    pipeline.check_model(model_config(model), folder)
+    manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "mesti_version": __version__,
+                "provenance": provenance}
+    try:
+        json.dumps(manifest)
+    except TypeError as exc:
+        raise MestiError(folder, f"provenance must be JSON values: {exc}") from None
+    with atomic_dir(folder) as tmp:
+        save_checkpoint(model.cpu(), tmp / WEIGHTS)
+        pipeline.write(tmp / "pipeline.json")
+        write_text(tmp / "model.md", card)
+        write_json(tmp / MANIFEST, manifest)
+    return Path(folder)
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The bundle's manifest, after checking its format, version and that no file is missing."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise MestiError(folder, f"not a mesti bundle (no {MANIFEST})")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MestiError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise MestiError(path, f"not a mesti bundle manifest (no \"format\": \"{FORMAT}\")")
+    version = manifest.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise MestiError(path, f"bad bundle format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise MestiError(folder, f"bundle format {version} was written by mesti {manifest.get('mesti_version', '?')}; "
+                                 f"this mesti ({__version__}) reads format {FORMAT_VERSION} at most: upgrade mesti")
+    missing = [f for f in FILES if not (folder / f).is_file()]
+    if missing:
+        raise MestiError(folder, f"incomplete bundle: {', '.join(missing)} missing")
+    return manifest
+
+
+def read_bundle(folder: str | Path) -> Bundle:
+    """Load a bundle, refusing a newer format, a missing file, or weights that disagree with
+    the pipeline (class count, input size)."""
+    from mesti.models.checkpoint import load_checkpoint, read_config
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    pipeline = Pipeline.read(folder / "pipeline.json")
+    pipeline.check_model(read_config(folder / WEIGHTS), folder / WEIGHTS)
+    model = load_checkpoint(folder / WEIGHTS)
+    return Bundle(folder, model.eval(), pipeline, dict(manifest.get("provenance") or {}))
