@@ -169,6 +169,8 @@ class _Manifest(ABC):
     @functools.cached_property
     def _table(self) -> tuple[list[ClipRecord], list[str], list[str]]:
         rows = [self._row(line, cells) for line, cells in self._read()]
+        if not rows:
+            raise MestiError(self.sheet_path, "the manifest has no rows (one row per sample under the header path, subject, label)")
         names, labels, issues = self._class_names_and_labels(rows)
         seen: dict[str, int] = {}
         records: list[ClipRecord] = []

@@ -32,6 +32,7 @@ from mesti.training.engine import FoldResult, fit_input, resolve_device, train_f
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
+from mesti.utils.outputs import prepare_output_dir
 
 FoldCallback = Callable[[str, int, int], None]
 
@@ -46,6 +47,7 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> None:
+    prepare_output_dir(run_dir, "run", overwrite=overwrite)
     path = run_dir / "config.yaml"
     if path.is_file() and not overwrite:
         old = yaml.safe_load(path.read_text()) or {}
@@ -54,10 +56,6 @@ def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> Non
         if mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise MestiError(run_dir, f"holds a run with another configuration (differs in: {', '.join(diff)}); choose another --out or pass --overwrite")
-    elif overwrite and run_dir.exists():
-        import shutil
-
-        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_text(path, _yaml(config))
 

@@ -20,6 +20,7 @@ from mesti.training.experiment import is_finished, run_experiment
 from mesti.training.inputs import load_samples
 from mesti.training.stacked import StackedOptions, resolve_engine
 from mesti.utils.atomic import write_json
+from mesti.utils.outputs import prepare_output_dir
 
 
 @dataclass
@@ -93,7 +94,7 @@ def run_grid(
     """Run every unfinished cell, then write ``summary.md`` / ``summary.csv`` in ``out``."""
     from mesti.reports.report import write_summary
 
-    out = Path(out)
+    out = prepare_output_dir(out, "grid")
     cells = [(d, p, m, net) for d in spec.datasets for p in spec.protocols for m in spec.modalities for net in spec.models]
     rows: list[dict[str, Any]] = []
     samples_cache: dict[tuple[str, str], Any] = {}
