@@ -12,7 +12,7 @@ from mesti.cli.common import console, handles_errors, progress
 from mesti.clips import load_clip
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, encode, get_modality, list_modalities
-from mesti.utils.atomic import write_npy
+from mesti.utils.atomic import make_folder, write_npy
 from mesti.utils.images import write_png
 
 _OUT_SUFFIXES = (".npy", ".png")
@@ -82,7 +82,7 @@ def encode_cmd(
     from mesti.reports.contact_sheet import contact_sheet
 
     scaled = scale != "raw"
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for name, image in images.items():
         write_npy(out / f"{name}.npy", image.astype(np.float32))
         write_png(out / f"{name}.png", image, already_scaled=scaled)

@@ -13,6 +13,8 @@ from mesti.cli.common import console, handles_errors, progress
 from mesti.errors import MestiError
 from mesti.protocols import HoldOut, LeaveOneSubjectOut, Protocol, SubjectKFold
 from mesti.training.config import TrainConfig
+from mesti.utils.devices import check_device
+from mesti.utils.outputs import prepare_output_dir
 
 
 def _command() -> str:
@@ -44,6 +46,10 @@ def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manif
     from mesti.training.inputs import load_samples
     from mesti.training.stacked import StackedOptions, resolve_engine
 
+    check_device(device)  # a missing GPU fails before any data is prepared or written
+    prepare_output_dir(out, "run", option="--out")  # only checks: a file or a foreign folder fails now
+    if cache is not None:
+        prepare_output_dir(cache, "cache", option="--cache")
     resolve_engine(engine, device)  # a bad --engine fails before any data is prepared
     stacked = StackedOptions(folds_per_group=folds_per_group)
 

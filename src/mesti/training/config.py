@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+import math
 from typing import Any
 
 from mesti.errors import MestiError
+from mesti.utils.devices import check_device
 
 
 @dataclass
@@ -40,7 +42,10 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, "epochs", "must be at least 1"),
             (self.batch_size >= 1, "batch_size", "must be at least 1"),
-            (self.lr > 0, "lr", "must be positive"),
+            (self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number"),
+            (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "weight_decay", "must be 0 or more"),
+            (self.focal_gamma >= 0 and math.isfinite(self.focal_gamma), "focal_gamma", "must be 0 or more"),
+            (self.patience >= 1, "patience", "must be at least 1"),
             (self.optimizer in ("adam", "sgd"), "optimizer", "must be adam or sgd"),
             (self.loss in ("focal", "cross_entropy"), "loss", "must be focal or cross_entropy"),
             (0 <= self.val_fraction < 1, "val_fraction", "must lie in [0, 1)"),
@@ -50,6 +55,7 @@ class TrainConfig:
         for ok, name, what in checks:
             if not ok:
                 raise MestiError(f"training.{name}", f"{getattr(self, name)!r} {what}")
+        check_device(self.device, "training.device")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

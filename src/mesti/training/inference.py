@@ -36,6 +36,30 @@ class Prediction:
     attention: np.ndarray | None  # MEGANet's gradient-attention map at network input size
 
 
+#: What a pipeline file must hold, and the JSON type of each entry.
+_PIPELINE_KEYS: dict[str, type | tuple[type, ...]] = {"classes": list, "normalize": dict, "input_size": list}
+
+
+def _check_pipeline(path: Path, pipeline: Any) -> None:
+    """A pipeline file of the wrong shape is one clear error, not a KeyError later."""
+    if not isinstance(pipeline, dict):
+        raise MestiError(path, f"a pipeline file is a JSON object, not {type(pipeline).__name__}")
+    for key, kind in _PIPELINE_KEYS.items():
+        if not isinstance(pipeline.get(key), kind):
+            raise MestiError(path, f"'{key}' is missing or not a {kind.__name__ if isinstance(kind, type) else kind}")
+    norm = pipeline["normalize"]
+    if not (isinstance(norm.get("mean"), list) and isinstance(norm.get("std"), list)):
+        raise MestiError(path, "'normalize' needs 'mean' and 'std' lists")
+    size = pipeline["input_size"]
+    if len(size) != 3 or not all(isinstance(v, int) and v > 0 for v in size):
+        raise MestiError(path, f"'input_size' must be [channels, height, width], got {size}")
+    if not pipeline["classes"] or not all(isinstance(c, str) for c in pipeline["classes"]):
+        raise MestiError(path, "'classes' must list the class names")
+    for key in ("modality_options", "preprocess"):
+        if pipeline.get(key) is not None and not isinstance(pipeline[key], dict):
+            raise MestiError(path, f"'{key}' must be a JSON object")
+
+
 class Predictor:
     """A fold model plus its pipeline; ``predict(clip)`` runs the whole chain."""
 
@@ -59,8 +83,9 @@ class Predictor:
             raise MestiError(path, f"no pipeline file beside it ({pipe.name}); it was not saved by a mesti run")
         try:
             pipeline = json.loads(pipe.read_text())
-        except ValueError as exc:
+        except (ValueError, OSError) as exc:
             raise MestiError(pipe, f"not valid JSON ({exc})") from None
+        _check_pipeline(pipe, pipeline)
         model = load_checkpoint(path, num_classes=len(pipeline["classes"]))
         return cls(model, pipeline)
 
