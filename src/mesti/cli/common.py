@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import typer
@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from mesti.errors import MestiError
+from mesti.reports.report import skip_line
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,6 +39,26 @@ def handles_errors(fn: F) -> F:
             raise fail("interrupted; finished outputs are kept, re-run the same command to resume", 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: Skipped clips named on screen; the run's report and config list every one.
+SHOWN_SKIPS = 5
+
+
+def show_skipped(failures: Sequence[Mapping[str, str]], strict: bool = False) -> None:
+    """Say on stderr how many clips were left out and which (the first few), or with
+    ``strict`` refuse to go on: a silently smaller dataset gives a number that looks whole."""
+    if not failures:
+        return
+    if strict:
+        raise MestiError(failures[0]["key"], f"{len(failures)} clip(s) could not be prepared (--strict); "
+                         f"first: {failures[0]['error']}")
+    err_console.print(f"[yellow]warning:[/] {len(failures)} clip(s) skipped, they could not be prepared "
+                      "(--strict makes this an error):", highlight=False, soft_wrap=True)
+    for failure in failures[:SHOWN_SKIPS]:
+        err_console.print(f"  skipped {escape(skip_line(failure))}", highlight=False, soft_wrap=True)
+    if len(failures) > SHOWN_SKIPS:
+        err_console.print(f"  ... and {len(failures) - SHOWN_SKIPS} more (listed in the report)", highlight=False)
 
 
 def progress() -> Progress:

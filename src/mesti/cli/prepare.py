@@ -7,13 +7,11 @@ from pathlib import Path
 import typer
 
 from mesti.cache import FRAME_CHECKS, REPORT_NAME, default_workers, prepare
-from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.cli.common import console, handles_errors, progress, show_skipped
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, get_modality, list_modalities
 from mesti.preprocessing import EQUALIZE_MODES, FACE_MODES, PreprocessConfig
-
-_SHOWN_FAILURES = 5
 
 
 def _modalities(text: str) -> list[str]:
@@ -42,6 +40,7 @@ def prepare_cmd(
     verify_frames: str = typer.Option("stat", "--verify-frames", help="How frames enter the cache key: " + ", ".join(FRAME_CHECKS) + " (content hashes every file)."),
     scale: str | None = typer.Option(None, "--scale", help="Encoder scaling where taken: " + ", ".join(SCALE_MODES) + "."),
     channels: str | None = typer.Option(None, "--channels", help="Flow channels for flow modalities: uvs or uvm."),
+    strict: bool = typer.Option(False, "--strict", help="A clip that cannot be prepared is an error (exit 2), not a skip."),
 ) -> None:
     """Compute modality images for every labelled clip into a cache that training reads."""
     names = _modalities(modalities)
@@ -58,11 +57,8 @@ def prepare_cmd(
         report = prepare(adapter, names, out, config=config, options=options, workers=workers,
                          verify_frames=verify_frames, progress=bar)
     console.print(report.summary(), highlight=False)
-    for failure in report.failures[:_SHOWN_FAILURES]:
-        err_console.print(f"  skipped {failure['error']}", highlight=False, soft_wrap=True)
-    if len(report.failures) > _SHOWN_FAILURES:
-        err_console.print(f"  ... and {len(report.failures) - _SHOWN_FAILURES} more", highlight=False)
     console.print(f"cache: {out}/<modality>/index.json; report: {out / REPORT_NAME}", highlight=False)
+    show_skipped(report.failures, strict)
     if report.clips and not report.prepared:
         raise typer.Exit(1)
 

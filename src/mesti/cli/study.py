@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import console, handles_errors, progress, show_skipped
 from mesti.errors import MestiError
 from mesti.protocols import HoldOut, LeaveOneSubjectOut, Protocol, SubjectKFold
 from mesti.training.config import TrainConfig
@@ -41,7 +41,7 @@ def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manif
          modality: str | None, model: str, epochs: int | None, batch_size: int | None, lr: float | None,
          img_size: int | None, size: int, seed: int, out: Path, cache: Path | None, face: str, equalize: str,
          device: str, val_fraction: float, recipe: str, save_checkpoints: bool, overwrite: bool, workers: int | None,
-         engine: str = "auto", folds_per_group: int | None = None) -> None:
+         engine: str = "auto", folds_per_group: int | None = None, strict: bool = False) -> None:
     from mesti.training.experiment import run_experiment, summarize
     from mesti.training.inputs import load_samples
     from mesti.training.stacked import StackedOptions, resolve_engine
@@ -56,8 +56,10 @@ def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manif
     cfg = _train_config(epochs, batch_size, lr, seed, device, val_fraction, recipe, model)
     with progress() as bar:
         samples, meta = load_samples(dataset, root, modality=modality, classes=classes, sheet=sheet, manifest=manifest,
-                                     size=size, face=face, equalize=equalize, cache=cache, workers=workers, progress=bar)
+                                     size=size, face=face, equalize=equalize, cache=cache, workers=workers, progress=bar,
+                                     strict=strict)
         console.print(f"{dataset}: {samples.describe()}")
+        show_skipped(meta.get("prepare", {}).get("skipped", []))
         folds_task = bar.add_task("folds", total=None)
         epoch_task = bar.add_task("epochs", total=cfg.epochs)
 
@@ -103,6 +105,7 @@ _OVER = typer.Option(False, "--overwrite", help="Start again even if --out holds
 _WORKERS = typer.Option(None, "--workers", help="Processes for preparing the modality.")
 _ENGINE = typer.Option("auto", "--engine", help="sequential (one fold after another), stacked (many folds at once, "
                        "torch.func + vmap), or auto: stacked on CUDA, sequential on the CPU.")
+_STRICT = typer.Option(False, "--strict", help="A clip that cannot be prepared is an error (exit 2), not a skip.")
 _GROUP = typer.Option(None, "--folds-per-group", help="Stacked engine: folds trained together (default: as many as "
                       "half the free memory holds, by estimate).")
 
@@ -114,11 +117,12 @@ def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _
              device: str = _DEVICE, val_fraction: float = _VAL, recipe: str = _RECIPE, save_checkpoints: bool = _CKPT,
              overwrite: bool = _OVER, workers: int | None = _WORKERS,
              folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject."),
-             engine: str = _ENGINE, folds_per_group: int | None = _GROUP) -> None:
+             engine: str = _ENGINE, folds_per_group: int | None = _GROUP, strict: bool = _STRICT) -> None:
     """Leave-one-subject-out: train on all other subjects, test on one, pool every fold's predictions."""
     protocol: Protocol = LeaveOneSubjectOut() if folds is None else SubjectKFold(k=folds, seed=seed)
     _run(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size, size, seed,
-         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group)
+         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group,
+         strict)
 
 
 def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
@@ -130,11 +134,12 @@ def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None 
                 test_fraction: float = typer.Option(0.1, "--test-fraction"),
                 repeats: int = typer.Option(1, "--repeats", help="Seeded repeated splits: mean and spread are reported."),
                 by_sample: bool = typer.Option(False, "--by-sample", help="Split by sample as the paper's Table I (subjects on both sides; reported as such)."),
-                engine: str = _ENGINE, folds_per_group: int | None = _GROUP) -> None:
+                engine: str = _ENGINE, folds_per_group: int | None = _GROUP, strict: bool = _STRICT) -> None:
     """Stratified hold-out split (90/10 by default), repeated with seeds."""
     protocol = HoldOut(test_fraction=test_fraction, repeats=repeats, seed=seed, by_subject=not by_sample)
     _run(protocol, dataset, root, sheet, manifest, classes, modality, model, epochs, batch_size, lr, img_size, size, seed,
-         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group)
+         out, cache, face, equalize, device, val_fraction, recipe, save_checkpoints, overwrite, workers, engine, folds_per_group,
+         strict)
 
 
 def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modalities, models, protocols, training."),

@@ -7,6 +7,7 @@ any temporal pooling.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +24,23 @@ VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".w
 _OS_JUNK = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
 
 _DIGITS = re.compile(r"(\d+)")
+
+# OpenCV's FFmpeg backend reads this when it first opens a video; its own log lines
+# ("moov atom not found") would otherwise interleave with mesti's one-line messages.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+def declared_frames(cap: cv2.VideoCapture) -> int:
+    """The frame count a video's header declares (0 when it declares none)."""
+    value = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    return int(value) if value and value > 0 else 0
+
+
+def truncation(decoded: int, declared: int) -> str | None:
+    """Why a video that decodes fewer frames than its header declares is suspect, or ``None``."""
+    if declared and decoded < declared:
+        return f"the video ends early: {decoded} of the {declared} frames its header declares decode (truncated or damaged file)"
+    return None
 
 
 def natural_key(name: str) -> tuple[object, ...]:
@@ -95,6 +113,7 @@ def load_video(path: str | Path, **clip_kwargs: object) -> Clip:
         if not cap.isOpened():
             raise MestiError(path, "the video cannot be opened (unknown format or corrupt file)")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        declared = declared_frames(cap)
         arrays: list[np.ndarray] = []
         while True:
             ok, bgr = cap.read()
@@ -107,7 +126,9 @@ def load_video(path: str | Path, **clip_kwargs: object) -> Clip:
         raise MestiError(path, "the video cannot be opened or holds no frames")
     frames = _stack(arrays, [f"frame {i}" for i in range(len(arrays))], str(path))
     clip_kwargs.setdefault("fps", fps if fps > 0 else 200.0)
-    return _make_clip(frames, str(path), meta={}, **clip_kwargs)
+    warning = truncation(len(arrays), declared)
+    meta: dict[str, object] = {"declared_frames": declared, "warnings": [warning] if warning else []}
+    return _make_clip(frames, str(path), meta=meta, **clip_kwargs)
 
 
 def _make_clip(

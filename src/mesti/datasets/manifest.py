@@ -173,8 +173,15 @@ class _Manifest(ABC):
             raise MestiError(self.sheet_path, "the manifest has no rows (one row per sample under the header path, subject, label)")
         names, labels, issues = self._class_names_and_labels(rows)
         seen: dict[str, int] = {}
+        paths: dict[tuple[Path, int | None, int | None], int] = {}
         records: list[ClipRecord] = []
         for row, label in zip(rows, labels, strict=True):
+            clip = (row.path.resolve(), row.onset, row.offset)
+            if clip in paths:
+                where = f"{self.sheet_path.name} line {row.line}"
+                raise MestiError(where, f"{row.path.relative_to(self.root)} is also line {paths[clip]}: one clip listed twice "
+                                 "(under two subjects it would be trained on and tested on)")
+            paths[clip] = row.line
             rec = ClipRecord(
                 dataset=row.dataset,
                 subject=row.subject,
@@ -187,6 +194,7 @@ class _Manifest(ABC):
                 offset_frame=row.offset,
                 fps=row.fps,
                 kind=row.kind,
+                root=self.root,
             )
             if rec.key in seen:
                 where = f"{self.sheet_path.name} line {row.line}"

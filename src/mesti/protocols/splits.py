@@ -40,6 +40,18 @@ def assert_subject_disjoint(fold: Fold, keys: np.ndarray) -> None:
         raise MestiError(f"fold {fold.name}", "an empty train or test set")
 
 
+def assert_samples_disjoint(fold: Fold, identities: Sequence[str], names: Sequence[str]) -> None:
+    """Refuse a fold that tests on a sample it also trains on: one clip listed twice (under two
+    subjects, or two names) passes the subject check but leaks. ``identities`` are content
+    fingerprints, so a copy is caught whatever it is called; ``names`` say which samples."""
+    train = {identities[i]: int(i) for i in fold.train}
+    for j in fold.test:
+        i = train.get(identities[j])
+        if i is not None:
+            raise MestiError(f"fold {fold.name}", f"test sample {names[j]} is identical to training sample {names[i]}: "
+                             "one clip listed twice; remove the duplicate row")
+
+
 class Protocol:
     """Base: ``folds(labels, subjects, datasets)`` returns the splits; ``describe()`` the words
     every reported number carries."""

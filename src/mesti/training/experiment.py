@@ -26,7 +26,7 @@ import yaml
 
 from mesti import __version__
 from mesti.errors import MestiError
-from mesti.protocols.splits import Fold, Protocol, assert_subject_disjoint, subject_keys
+from mesti.protocols.splits import Fold, Protocol, assert_samples_disjoint, assert_subject_disjoint, subject_keys
 from mesti.training.config import TrainConfig
 from mesti.training.engine import FoldResult, fit_input, resolve_device, train_fold
 from mesti.training.samples import SampleSet
@@ -105,9 +105,11 @@ def run_experiment(
     in_chans = info.in_chans
     folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
     keys = subject_keys(samples.subjects, samples.datasets)
-    if protocol.guarded:
-        for fold in folds:
+    identities = samples.fingerprints()
+    for fold in folds:
+        if protocol.guarded:
             assert_subject_disjoint(fold, keys)
+        assert_samples_disjoint(fold, identities, samples.keys)
     config = {
         "mesti_version": __version__,
         **(meta or {}),

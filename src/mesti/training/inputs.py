@@ -39,11 +39,14 @@ def load_samples(
     workers: int | None = None,
     progress: Progress | None = None,
     adapter_kwargs: Mapping[str, Any] | None = None,
+    strict: bool = False,
 ) -> tuple[SampleSet, dict[str, Any]]:
     """Samples of ``modality`` for every labelled clip of ``dataset``, and what produced them.
 
     The returned ``meta`` goes into the run's config (dataset, root, classes, modality and
-    its options, preprocessing), so a report says exactly what was trained on.
+    its options, preprocessing), so a report says exactly what was trained on; its
+    ``prepare.skipped`` lists the clips that could not be prepared and were left out
+    (``strict``: raise :class:`MestiError` instead).
     """
     from mesti.datasets.registry import create_dataset
 
@@ -68,6 +71,9 @@ def load_samples(
     cache_dir = Path(cache) if cache is not None else default_cache_dir() / dataset
     opts = {modality: dict(options or {})}
     report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress)
+    if strict and report.failures:
+        first = report.failures[0]
+        raise MestiError(first["key"], f"{len(report.failures)} clip(s) could not be prepared (strict); first: {first['error']}")
     arrays = load_cached_arrays(cache_dir, modality, class_names=list(adapter.class_names), allow_incomplete=True)
     samples = SampleSet.from_arrays(arrays.images, arrays.labels, arrays.subjects, arrays.datasets,
                                     arrays.clip_ids, arrays.class_names)

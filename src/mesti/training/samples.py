@@ -6,6 +6,7 @@ Lightning split: prepare once, set up per fold, train on tensors).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,6 +39,13 @@ class SampleSet:
         bad = (self.labels < 0) | (self.labels >= len(self.class_names))
         if bool(bad.any()):
             raise MestiError("samples", f"labels outside 0..{len(self.class_names) - 1}")
+        finite = torch.isfinite(self.images).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            rows = [int(i) for i in torch.nonzero(~finite).flatten()]
+            names = [f"{self.datasets[i]}/{self.subjects[i]}/{self.clip_ids[i]}" for i in rows]
+            more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
+            raise MestiError(names[0], f"the input image holds NaN or infinite values; refused{more}: "
+                             "rebuild it (delete its cache entry and re-run mesti prepare)")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -70,6 +78,11 @@ class SampleSet:
             clip_ids=tuple(str(c) for c in clip_ids),
             class_names=tuple(class_names),
         )
+
+    def fingerprints(self) -> tuple[str, ...]:
+        """A digest of each sample's pixels: equal digests are the same input, whatever the names."""
+        flat = self.images.detach().cpu().contiguous().reshape(len(self), -1).numpy()
+        return tuple(hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in flat)
 
     def describe(self) -> str:
         counts = torch.bincount(self.labels, minlength=len(self.class_names)).tolist()
