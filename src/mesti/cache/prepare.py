@@ -236,6 +236,8 @@ def prepare(
     _check_options(modalities, options)
     encoders = {m: encoder_fingerprint(m, (options or {}).get(m)) for m in modalities}
     workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise MestiError("--workers", f"must be at least 1 (1: in this process), got {workers}")
     out = prepare_output_dir(out, "cache")
     out.mkdir(parents=True, exist_ok=True)
 

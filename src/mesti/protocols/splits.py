@@ -103,6 +103,10 @@ class SubjectKFold(Protocol):
     seed: int = 0
     name: str = "kfold"
 
+    def __post_init__(self) -> None:  # the upper bound (the number of subjects) is checked in folds()
+        if self.k < 2:
+            raise MestiError("--folds", f"k = {self.k} must be at least 2")
+
     def folds(self, labels: np.ndarray, subjects: Sequence[str], datasets: Sequence[str]) -> list[Fold]:
         keys = subject_keys(subjects, datasets)
         uniq = sorted(set(keys))
@@ -139,6 +143,12 @@ class HoldOut(Protocol):
     seed: int = 0
     by_subject: bool = True
     name: str = "holdout"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise MestiError("--test-fraction", f"{self.test_fraction} must lie strictly between 0 and 1")
+        if self.repeats < 1:
+            raise MestiError("--repeats", f"{self.repeats} must be at least 1")
 
     def folds(self, labels: np.ndarray, subjects: Sequence[str], datasets: Sequence[str]) -> list[Fold]:
         if not 0 < self.test_fraction < 1:

@@ -101,6 +101,8 @@ def run_experiment(
     run_dir = Path(run_dir)
     model_kwargs = dict(model_kwargs or {})
     info = get_model_info(model_name)
+    if img_size is not None and not 8 <= img_size <= 4096:
+        raise MestiError("--img-size", f"the network input size must lie in 8..4096 pixels, got {img_size}")
     size = (img_size, img_size) if img_size else info.img_size
     in_chans = info.in_chans
     folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
