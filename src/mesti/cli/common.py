@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -39,6 +40,17 @@ def handles_errors(fn: F) -> F:
             raise fail("interrupted; finished outputs are kept, re-run the same command to resume", 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: ``--manifest`` wherever a sheet is read: a manifest is the folder adapters' sheet.
+MANIFEST_HELP = "CSV manifest for --dataset folder/images (the same as --sheet)."
+
+
+def sheet_or_manifest(sheet: Path | None, manifest: Path | None) -> Path | None:
+    """The one annotation file given as ``--sheet`` or ``--manifest`` (not both)."""
+    if sheet is not None and manifest is not None:
+        raise MestiError("--manifest", "give either --sheet or --manifest, not both")
+    return sheet if sheet is not None else manifest
 
 
 #: Skipped clips named on screen; the run's report and config list every one.

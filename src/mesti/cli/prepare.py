@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mesti.cache import FRAME_CHECKS, REPORT_NAME, default_workers, prepare
-from mesti.cli.common import console, handles_errors, progress, show_skipped
+from mesti.cli.common import MANIFEST_HELP, console, handles_errors, progress, sheet_or_manifest, show_skipped
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, get_modality, list_modalities
@@ -29,6 +29,7 @@ def prepare_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Cache folder (created; re-using it skips finished images)."),
     modalities: str = typer.Option("mesti", "--modalities", "-m", help="Comma-separated: " + ", ".join(list_modalities())),
     sheet: Path | None = typer.Option(None, "--sheet", help="Annotation sheet (default: found in --root)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     classes: int | None = typer.Option(None, "--classes", help="Class set: 5 or 3 (default: the adapter's, usually 5)."),
     size: int = typer.Option(224, "--size", help="Output images are SIZE x SIZE."),
     face: str = typer.Option("dlib-hog", "--face", help="Face finding: " + ", ".join(FACE_MODES) + " (none: frames are already crops; only resize)."),
@@ -51,7 +52,7 @@ def prepare_cmd(
     config = PreprocessConfig(face=face, align=align, margin=margin, equalize="off" if no_equalize else equalize, size=size)
     given = {k: v for k, v in {"scale": scale, "channels": channels}.items() if v is not None}
     options = {n: {k: v for k, v in given.items() if k in get_modality(n).options} for n in names}
-    adapter = create_dataset(dataset, root, sheet=sheet, classes=classes)
+    adapter = create_dataset(dataset, root, sheet=sheet_or_manifest(sheet, manifest), classes=classes)
 
     with progress() as bar:
         report = prepare(adapter, names, out, config=config, options=options, workers=workers,

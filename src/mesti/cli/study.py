@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, handles_errors, progress, show_skipped
+from mesti.cli.common import MANIFEST_HELP, console, handles_errors, progress, show_skipped
 from mesti.errors import MestiError
 from mesti.protocols import HoldOut, LeaveOneSubjectOut, Protocol, SubjectKFold
 from mesti.training.config import TrainConfig
@@ -83,7 +83,7 @@ def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manif
 _DATASET = typer.Option(..., "--dataset", "-d", help="casme2, samm, smic, composite, folder, images, ...")
 _ROOT = typer.Option(..., "--root", help="The dataset folder as distributed (or a synthetic dataset).")
 _SHEET = typer.Option(None, "--sheet", help="The coding sheet, when not inside --root.")
-_MANIFEST = typer.Option(None, "--manifest", help="CSV manifest for --dataset folder/images.")
+_MANIFEST = typer.Option(None, "--manifest", help=MANIFEST_HELP)
 _CLASSES = typer.Option(None, "--classes", help="3 (negative/positive/surprise) or 5 (default: the dataset's own).")
 _MODALITY = typer.Option(None, "--modality", "-m", help="Input modality (not needed for precomputed images).")
 _MODEL = typer.Option("meganet", "--model", help="A name from `mesti models`.")

@@ -71,7 +71,7 @@ class _Manifest(ABC):
         self.root = existing_folder(root, "the folder the manifest's paths are relative to")
         self.sheet_path = Path(sheet) if sheet is not None else self.root / DEFAULT_MANIFEST
         if not self.sheet_path.is_file():
-            raise MestiError(self.sheet_path, "no such manifest (a CSV with columns path, subject, label); give it with --sheet")
+            raise MestiError(self.sheet_path, "no such manifest (a CSV with columns path, subject, label); give it with --manifest")
         if isinstance(class_names, str):
             class_names = [c.strip() for c in class_names.split(",") if c.strip()]
         self._given_classes = list(class_names) if class_names else None

@@ -33,6 +33,7 @@ from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
 from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.yamlfile import read_yaml
 
 FoldCallback = Callable[[str, int, int], None]
 
@@ -50,7 +51,7 @@ def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> Non
     prepare_output_dir(run_dir, "run", overwrite=overwrite)
     path = run_dir / "config.yaml"
     if path.is_file() and not overwrite:
-        old = yaml.safe_load(path.read_text()) or {}
+        old = read_yaml(path) or {}
         mine = {k: v for k, v in config.items() if k != "command"}
         theirs = {k: v for k, v in old.items() if k != "command"}
         if mine != theirs:

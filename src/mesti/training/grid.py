@@ -21,6 +21,7 @@ from mesti.training.inputs import load_samples
 from mesti.training.stacked import StackedOptions, resolve_engine
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.yamlfile import read_yaml
 
 
 @dataclass
@@ -45,10 +46,7 @@ class GridSpec:
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridSpec:
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise MestiError(path, f"cannot read the grid file ({exc})") from None
+        data = read_yaml(path)
         if not isinstance(data, dict):
             raise MestiError(path, "a grid file is a YAML mapping (datasets, modalities, models, protocols ...)")
         known = set(cls.__dataclass_fields__)
