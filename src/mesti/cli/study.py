@@ -39,7 +39,7 @@ def _train_config(epochs: int | None, batch_size: int | None, lr: float | None, 
 
 def _run(protocol: Protocol, dataset: str, root: Path, sheet: Path | None, manifest: Path | None, classes: int | None,
          modality: str | None, model: str, epochs: int | None, batch_size: int | None, lr: float | None,
-         img_size: int | None, size: int, seed: int, out: Path, cache: Path | None, face: str, equalize: str,
+         img_size: int | None, size: int | None, seed: int, out: Path, cache: Path | None, face: str, equalize: str,
          device: str, val_fraction: float, recipe: str, save_checkpoints: bool, overwrite: bool, workers: int | None,
          engine: str = "auto", folds_per_group: int | None = None, strict: bool = False) -> None:
     from mesti.training.experiment import run_experiment, summarize
@@ -91,7 +91,8 @@ _EPOCHS = typer.Option(None, "--epochs", help="Training epochs (default 50, the 
 _BATCH = typer.Option(None, "--batch-size", help="Batch size (default 32).")
 _LR = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3).")
 _IMG = typer.Option(None, "--img-size", help="Network input size (default: the model's own, 224 for MEGANet).")
-_SIZE = typer.Option(224, "--size", help="Face crop size of the prepared images.")
+_SIZE = typer.Option(None, "--size", help="Face crop size of the prepared images (default 224); precomputed "
+                     "images keep their own size unless given.")
 _SEED = typer.Option(0, "--seed")
 _OUT = typer.Option(..., "--out", "-o", help="Run directory (resumes when it exists).")
 _CACHE = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti).")
@@ -112,7 +113,7 @@ _GROUP = typer.Option(None, "--folds-per-group", help="Stacked engine: folds tra
 
 def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
              classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL, epochs: int | None = _EPOCHS,
-             batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int = _SIZE,
+             batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int | None = _SIZE,
              seed: int = _SEED, out: Path = _OUT, cache: Path | None = _CACHE, face: str = _FACE, equalize: str = _EQ,
              device: str = _DEVICE, val_fraction: float = _VAL, recipe: str = _RECIPE, save_checkpoints: bool = _CKPT,
              overwrite: bool = _OVER, workers: int | None = _WORKERS,
@@ -127,7 +128,7 @@ def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _
 
 def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
                 classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL, epochs: int | None = _EPOCHS,
-                batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int = _SIZE,
+                batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int | None = _SIZE,
                 seed: int = _SEED, out: Path = _OUT, cache: Path | None = _CACHE, face: str = _FACE, equalize: str = _EQ,
                 device: str = _DEVICE, val_fraction: float = _VAL, recipe: str = _RECIPE, save_checkpoints: bool = _CKPT,
                 overwrite: bool = _OVER, workers: int | None = _WORKERS,

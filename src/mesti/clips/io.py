@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -28,6 +29,28 @@ _DIGITS = re.compile(r"(\d+)")
 # OpenCV's FFmpeg backend reads this when it first opens a video; its own log lines
 # ("moov atom not found") would otherwise interleave with mesti's one-line messages.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+#: Frames larger than this many pixels are refused before they are decoded: MER frames are
+#: at most a few megapixels (SAMM: 2040 x 1088), while a 12000 x 12000 PNG of a few hundred
+#: KB decodes to 432 MB and a clip of them exhausts memory. ``MESTI_MAX_FRAME_PIXELS``
+#: (0: no limit; ``mesti --allow-large-frames`` sets it) raises it.
+DEFAULT_MAX_FRAME_PIXELS = 4096 * 4096
+MAX_FRAME_PIXELS_ENV = "MESTI_MAX_FRAME_PIXELS"
+
+
+def max_frame_pixels() -> int | None:
+    """The frame size limit in pixels now in force, ``None`` for none."""
+    text = os.environ.get(MAX_FRAME_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_FRAME_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        raise MestiError(MAX_FRAME_PIXELS_ENV, f"{text!r} is not a whole number of pixels (0: no limit)") from None
+    if value < 0:
+        raise MestiError(MAX_FRAME_PIXELS_ENV, f"{value} must be 0 (no limit) or more")
+    return value or None
 
 
 def declared_frames(cap: cv2.VideoCapture) -> int:
@@ -76,10 +99,20 @@ def read_image(path: str | Path) -> np.ndarray:
     expanded to three equal channels so every encoder sees RGB.
     """
     path = Path(path)
+    limit = max_frame_pixels()
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # Pillow's bomb warning would print; the limit below says it in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            w, h = im.size  # from the header: nothing decoded yet
+            if limit is not None and w * h > limit:
+                raise MestiError(path, f"frame of {w}x{h} pixels is above the limit of {limit:,} pixels; "
+                                       "pass mesti --allow-large-frames (or set MESTI_MAX_FRAME_PIXELS) to read it")
             im.load()
             rgb = im.convert("RGB")
+    except MestiError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MestiError(path, f"cannot read the image ({exc.__class__.__name__}: {exc})") from None
     except Image.DecompressionBombError as exc:
