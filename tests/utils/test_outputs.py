@@ -77,3 +77,26 @@ def test_marks_of_each_kind(tmp_path: Path) -> None:
     assert output_kind(tmp_path / "s") == "synthetic dataset"
     assert output_kind(tmp_path / "c") == "cache"
     assert output_kind(tmp_path / "r") is None
+
+
+def test_prepare_grid_and_synth_refuse_a_foreign_folder(tmp_path: Path) -> None:
+    from mesti.cache import prepare
+    from mesti.datasets.registry import create_dataset
+    from mesti.synth import generate_dataset
+    from mesti.training.grid import GridSpec, run_grid
+    from tests.conftest import moving_clip, write_frames
+
+    foreign = tmp_path / "k"
+    foreign.mkdir()
+    (foreign / "t.tex").write_text("x")
+    write_frames(tmp_path / "data" / "c", moving_clip(length=4, size=16))
+    (tmp_path / "data" / "manifest.csv").write_text("path,subject,label\nc,s1,a\n")
+    with pytest.raises(MestiError, match="not a mesti output, not a mesti cache"):
+        prepare(create_dataset("folder", tmp_path / "data"), ["apex"], foreign, workers=1)
+    spec = GridSpec(datasets=[{"name": "folder", "root": str(tmp_path / "data")}], modalities=["apex"],
+                    models=["ststnet"], protocols=[{"name": "loso"}])
+    with pytest.raises(MestiError, match="not a mesti grid"):
+        run_grid(spec, foreign)
+    with pytest.raises(MestiError, match="refusing to overwrite"):
+        generate_dataset(foreign, subjects=1, clips_per_subject=1, size=32, overwrite=True)
+    assert sorted(p.name for p in foreign.iterdir()) == ["t.tex"]
