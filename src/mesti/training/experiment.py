@@ -57,7 +57,7 @@ def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> Non
         if mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise MestiError(run_dir, f"holds a run with another configuration (differs in: {', '.join(diff)}); choose another --out or pass --overwrite")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "folds").mkdir(parents=True, exist_ok=True)  # before config.yaml: together they mark a run
     write_text(path, _yaml(config))
 
 
