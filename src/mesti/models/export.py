@@ -66,9 +66,6 @@ def export_onnx(
     is written and a :class:`MestiError` says by how much.
     """
     ort = _onnxruntime()
-    for name, value in (("--atol", atol), ("--rtol", rtol)):
-        if not value >= 0:
-            raise MestiError(name, f"a tolerance must be 0 or more, got {value}")
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise MestiError("--opset", f"must lie in {MIN_OPSET}..{MAX_OPSET} (what this torch exports), got {opset}")
     c, h, w = model_info(model).input_size
