@@ -15,11 +15,12 @@ from tests.training.study_tree import write_study_tree
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_sample_set_refuses_non_finite_images(bad: float) -> None:
+def test_non_finite_images_are_refused_by_name(bad: float) -> None:
     images = torch.rand(3, 3, 4, 4)
     images[1, 0, 2, 2] = bad
+    samples = SampleSet.from_arrays(images, [0, 1, 0], ["s1", "s2", "s3"], ["d"] * 3, ["c1", "c2", "c3"], ["x", "y"])
     with pytest.raises(MestiError, match="^d/s2/c2: the input image holds NaN or infinite values"):
-        SampleSet.from_arrays(images, [0, 1, 0], ["s1", "s2", "s3"], ["d"] * 3, ["c1", "c2", "c3"], ["x", "y"])
+        samples.assert_finite()
 
 
 def test_a_nan_cache_entry_of_the_right_shape_is_refused(tmp_path: Path) -> None:

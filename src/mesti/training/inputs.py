@@ -83,7 +83,7 @@ def load_samples(
         raise MestiError(first["key"], f"{len(report.failures)} clip(s) could not be prepared (strict); first: {first['error']}")
     arrays = load_cached_arrays(cache_dir, modality, class_names=list(adapter.class_names), allow_incomplete=True)
     samples = SampleSet.from_arrays(arrays.images, arrays.labels, arrays.subjects, arrays.datasets,
-                                    arrays.clip_ids, arrays.class_names)
+                                    arrays.clip_ids, arrays.class_names).assert_finite()
     meta = {
         "dataset": {"name": dataset, "root": str(root), "classes": classes, "sheet": str(sheet) if sheet else None,
                     "issues": list(getattr(adapter, "issues", []) or [])},
@@ -121,7 +121,7 @@ def _image_samples(adapter: Any, records: list[Any], dataset: str, root: str | P
     samples = SampleSet.from_arrays(
         torch.stack(images), [names.index(r.label) for r in labelled], [r.subject for r in labelled],
         [r.dataset for r in labelled], [r.clip_id for r in labelled], names,
-    )
+    ).assert_finite()
     meta = {"dataset": {"name": dataset, "root": str(root), "classes": names,
                         "issues": list(getattr(adapter, "issues", []) or [])},
             "modality": "precomputed images",

@@ -39,13 +39,6 @@ class SampleSet:
         bad = (self.labels < 0) | (self.labels >= len(self.class_names))
         if bool(bad.any()):
             raise MestiError("samples", f"labels outside 0..{len(self.class_names) - 1}")
-        finite = torch.isfinite(self.images).flatten(1).all(dim=1)
-        if not bool(finite.all()):
-            rows = [int(i) for i in torch.nonzero(~finite).flatten()]
-            names = [f"{self.datasets[i]}/{self.subjects[i]}/{self.clip_ids[i]}" for i in rows]
-            more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
-            raise MestiError(names[0], f"the input image holds NaN or infinite values; refused{more}: "
-                             "rebuild it (delete its cache entry and re-run mesti prepare)")
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -78,6 +71,17 @@ class SampleSet:
             clip_ids=tuple(str(c) for c in clip_ids),
             class_names=tuple(class_names),
         )
+
+    def assert_finite(self) -> SampleSet:
+        """``self``, or :class:`MestiError` naming the first sample with a NaN or infinite pixel:
+        such an input trains to a NaN loss and still writes metrics."""
+        finite = torch.isfinite(self.images).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            rows = [int(i) for i in torch.nonzero(~finite).flatten()]
+            more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+            raise MestiError(self.keys[rows[0]], f"the input image holds NaN or infinite values; refused{more}: "
+                             "rebuild it (delete its cache entry and re-run mesti prepare)")
+        return self
 
     def fingerprints(self) -> tuple[str, ...]:
         """A digest of each sample's pixels: equal digests are the same input, whatever the names."""
