@@ -47,6 +47,13 @@ def annotation(name: str) -> Path:
     return path
 
 
+def shipped_composite_list() -> Path:
+    """The package's own copy of the composite list: tests that need only it run on a clean clone."""
+    from importlib import resources
+
+    return Path(str(resources.files("mesti").joinpath("data", COMPOSITE_LIST)))
+
+
 def frame(value: int, size: tuple[int, int] = (8, 6), mode: str = "RGB") -> Image.Image:
     """A tiny flat image (``size`` is width x height); ``value`` tells frames apart."""
     shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
@@ -150,7 +157,7 @@ def build_casme2_tree(root: Path, sheet: Path, clips: Iterable[tuple[str, str]])
 
 def composite_rows(dataset: str) -> pd.DataFrame:
     """The composite list's rows of one dataset (from the official copy)."""
-    df = pd.read_csv(annotation(COMPOSITE_LIST), dtype=str)
+    df = pd.read_csv(shipped_composite_list(), dtype=str)
     return df[df["dataset"] == dataset].reset_index(drop=True)
 
 

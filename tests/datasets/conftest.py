@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets.builders import CASME2_SHEET, COMPOSITE_LIST, SAMM_SHEET, SMIC_E_SHEET, annotation
+from tests.datasets.builders import CASME2_SHEET, SAMM_SHEET, SMIC_E_SHEET, annotation, shipped_composite_list
 
 
 @pytest.fixture(scope="session")
@@ -26,4 +26,5 @@ def smic_e_sheet() -> Path:
 
 @pytest.fixture(scope="session")
 def composite_list() -> Path:
-    return annotation(COMPOSITE_LIST)
+    """The shipped copy (identical to the official list; a test checks that where both exist)."""
+    return shipped_composite_list()

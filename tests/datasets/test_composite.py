@@ -117,3 +117,9 @@ def test_only_three_classes(tmp_path: Path, casme2_sheet: Path, samm_sheet: Path
         create_dataset("composite", tmp_path, classes=5, casme2_sheet=casme2_sheet, samm_sheet=samm_sheet)
     with pytest.raises(MestiError, match="unknown option"):
         create_dataset("composite", tmp_path, smic_sheet="x.csv", casme2_sheet=casme2_sheet, samm_sheet=samm_sheet)
+
+
+def test_the_shipped_composite_list_is_the_official_one() -> None:
+    from tests.datasets.builders import COMPOSITE_LIST, annotation, shipped_composite_list
+
+    assert shipped_composite_list().read_bytes() == annotation(COMPOSITE_LIST).read_bytes()

@@ -65,26 +65,30 @@ def test_early_stopping_uses_training_subjects_only() -> None:
     samples = toy_samples(n_subjects=5)
     fold = LeaveOneSubjectOut().folds(samples.labels.numpy(), samples.subjects, samples.datasets)[0]
     cfg = TrainConfig(epochs=6, batch_size=8, val_fraction=0.25, patience=2, device="cpu", flip=False, rotations=[0.0])
-    seen: list[torch.Tensor] = []
+    seen: list[tuple[bool, torch.Tensor]] = []
     images = samples.images.clone()
     images[fold.test] = 7777.0  # the test subject's images are flat: any flat training input is a leak
     marked = SampleSet(images, samples.labels, samples.subjects, samples.datasets, samples.clip_ids, samples.class_names)
 
-    class Spy(nn.Module):  # records what the network trains on
+    class Spy(nn.Module):  # records every input the network sees, in training and in evaluation
         def __init__(self) -> None:
             super().__init__()
             self.net = small_net()
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            if self.training:
-                seen.append(x.detach().clone())
+            seen.append((self.training, x.detach().clone()))
             return self.net(x)
 
     result, _ = train_fold(marked, fold, Spy, cfg)
     assert "val_loss" in result.history and len(result.history["val_loss"]) == len(result.history["epoch"])
-    trained = torch.cat(seen)
+    trained = torch.cat([x for training, x in seen if training])
     assert trained.shape[0] > 0
     assert bool((trained.flatten(1).std(dim=1) > 1e-3).all())
+    # evaluation: validation reads training subjects only; the flat test subject is read once, last, for its predictions
+    flat = torch.cat([(x.flatten(2).std(dim=2) <= 1e-3).all(dim=1) for training, x in seen if not training])
+    n_test = len(fold.test)
+    assert int(flat.sum()) == n_test and bool(flat[-n_test:].all())
+    assert int((~flat).sum()) >= len(result.history["epoch"])  # a validation pass per epoch
     # validation took whole training subjects: fewer samples per epoch than the training side
     assert trained.shape[0] // len(result.history["epoch"]) < len(fold.train)
 

@@ -36,6 +36,7 @@ from mesti.errors import MestiError
 from mesti.modalities import get_modality
 from mesti.preprocessing.config import PreprocessConfig
 from mesti.utils.atomic import write_json
+from mesti.utils.outputs import prepare_output_dir
 
 
 @dataclass
@@ -235,7 +236,9 @@ def prepare(
     _check_options(modalities, options)
     encoders = {m: encoder_fingerprint(m, (options or {}).get(m)) for m in modalities}
     workers = default_workers() if workers is None else workers
-    out = Path(out)
+    if workers < 1:
+        raise MestiError("--workers", f"must be at least 1 (1: in this process), got {workers}")
+    out = prepare_output_dir(out, "cache")
     out.mkdir(parents=True, exist_ok=True)
 
     records = adapter.records()

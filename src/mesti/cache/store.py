@@ -23,10 +23,11 @@ import numpy as np
 
 from mesti.errors import MestiError
 from mesti.utils.atomic import write_json, write_npy
+from mesti.utils.outputs import CACHE_INDEX, CACHE_MARKER
 
-INDEX_NAME = "index.json"
+INDEX_NAME = CACHE_INDEX
 INDEX_FORMAT = 1
-REPORT_NAME = "prepare_report.json"
+REPORT_NAME = CACHE_MARKER
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,7 @@ def run_job(job: Job) -> Outcome:
     notes: tuple[str, ...] = ()
     try:
         clip = FacePreprocessor(job.config)(job.record.load())
-        notes = tuple(clip.meta.get("face", {}).get("notes", ()))
+        notes = tuple(clip.meta.get("warnings", ())) + tuple(clip.meta.get("face", {}).get("notes", ()))
         for target in job.targets:
             image = encode(clip, target.modality, **target.options)
             if tuple(image.shape) != target.shape:

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from mesti.errors import MestiError
+from mesti.reports.report import skip_line
 
 console = Console()
 err_console = Console(stderr=True)
@@ -40,8 +51,89 @@ def handles_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: ``--manifest`` wherever a sheet is read: a manifest is the folder adapters' sheet.
+MANIFEST_HELP = "CSV manifest for --dataset folder/images (the same as --sheet)."
+
+
+def sheet_or_manifest(sheet: Path | None, manifest: Path | None) -> Path | None:
+    """The one annotation file given as ``--sheet`` or ``--manifest`` (not both)."""
+    if sheet is not None and manifest is not None:
+        raise MestiError("--manifest", "give either --sheet or --manifest, not both")
+    return sheet if sheet is not None else manifest
+
+
+#: Skipped clips named on screen; the run's report and config list every one.
+SHOWN_SKIPS = 5
+
+
+def show_skipped(failures: Sequence[Mapping[str, str]], strict: bool = False) -> None:
+    """Say on stderr how many clips were left out and which (the first few), or with
+    ``strict`` refuse to go on: a silently smaller dataset gives a number that looks whole."""
+    if not failures:
+        return
+    if strict:
+        raise MestiError(failures[0]["key"], f"{len(failures)} clip(s) could not be prepared (--strict); "
+                         f"first: {failures[0]['error']}")
+    err_console.print(f"[yellow]warning:[/] {len(failures)} clip(s) skipped, they could not be prepared "
+                      "(--strict makes this an error):", highlight=False, soft_wrap=True)
+    for failure in failures[:SHOWN_SKIPS]:
+        err_console.print(f"  skipped {escape(skip_line(failure))}", highlight=False, soft_wrap=True)
+    if len(failures) > SHOWN_SKIPS:
+        err_console.print(f"  ... and {len(failures) - SHOWN_SKIPS} more (listed in the report)", highlight=False)
+
+
+class LineProgress(Progress):
+    """Progress as plain lines, for output that goes to a file or a pipe.
+
+    Rich draws its bar only on a terminal; redirected, a long command would print nothing
+    for minutes. This keeps rich's task bookkeeping (the same API for every caller) and
+    writes ``description done/total (elapsed)`` when a task starts, finishes or changes
+    description, and otherwise at most once per ``interval`` seconds per task.
+    """
+
+    def __init__(self, console: Console, interval: float = 10.0) -> None:
+        super().__init__(console=console, disable=True)
+        self.interval = interval
+        self._said: dict[TaskID, tuple[str, float]] = {}
+
+    def _say(self, task_id: TaskID) -> None:
+        task = self._tasks.get(task_id)
+        if task is None or not task.visible:
+            return
+        now = time.monotonic()
+        description, last = self._said.get(task_id, ("", -float("inf")))
+        finished = task.total is not None and task.completed >= task.total
+        if task.description == description and now - last < self.interval and not finished:
+            return
+        if finished and description == task.description and last == float("inf"):
+            return  # already said it finished
+        count = f"{task.completed:g}/{task.total:g}" if task.total is not None else f"{task.completed:g}"
+        elapsed = f" ({task.elapsed:.0f} s)" if task.elapsed else ""
+        self.console.print(f"{task.description} {count}{elapsed}", markup=False, highlight=False, soft_wrap=True)
+        self._said[task_id] = (task.description, float("inf") if finished else now)
+
+    def add_task(self, *args: Any, **kwargs: Any) -> TaskID:
+        task_id = super().add_task(*args, **kwargs)
+        self._say(task_id)
+        return task_id
+
+    def update(self, task_id: TaskID, *args: Any, **kwargs: Any) -> None:
+        super().update(task_id, *args, **kwargs)
+        self._say(task_id)
+
+    def advance(self, task_id: TaskID, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._say(task_id)
+
+    def reset(self, task_id: TaskID, *args: Any, **kwargs: Any) -> None:
+        super().reset(task_id, *args, **kwargs)
+        self._said.pop(task_id, None)
+
+
 def progress() -> Progress:
-    """A rich progress bar with count, elapsed time and ETA (hidden when not a terminal)."""
+    """A rich progress bar with count, elapsed time and ETA on a terminal; plain lines otherwise."""
+    if not err_console.is_terminal:
+        return LineProgress(err_console)
     return Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),

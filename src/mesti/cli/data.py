@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import MANIFEST_HELP, console, handles_errors, progress, sheet_or_manifest
 from mesti.datasets.check import CheckReport, Finding, check_dataset
 from mesti.datasets.registry import create_dataset, dataset_summary, list_datasets
 from mesti.errors import MestiError
@@ -45,6 +45,7 @@ def check_cmd(
     dataset: str = typer.Option(..., "--dataset", "-d", help="Adapter name (see `mesti data list`)."),
     root: Path = typer.Option(..., "--root", help="The dataset folder as unpacked from its distribution."),
     sheet: Path | None = typer.Option(None, "--sheet", help="The annotation sheet (default: found in --root)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     classes: int | None = typer.Option(None, "--classes", help="Class set: 5 or 3 (default: the adapter's)."),
     opt: list[str] = typer.Option([], "--opt", help="Adapter option KEY=VALUE, repeatable (e.g. samm_root=DIR for composite)."),
     decode: bool = typer.Option(True, "--decode/--no-decode", help="Decode every frame (finds corrupt files; slower)."),
@@ -58,6 +59,7 @@ def check_cmd(
     if not root.is_dir():
         raise MestiError("--root", f"{root}: no such folder")
     kwargs = parse_options(opt)
+    sheet = sheet_or_manifest(sheet, manifest)
     sheet = sheet if sheet is not None else kwargs.pop("sheet", None)
     classes = classes if classes is not None else kwargs.pop("classes", None)
     adapter = create_dataset(dataset, root, sheet=sheet, classes=classes, **kwargs)

@@ -8,11 +8,13 @@ from typing import Any
 import numpy as np
 import typer
 
-from mesti.cli.common import console, handles_errors, progress
-from mesti.clips import load_clip
+from rich.markup import escape
+
+from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.clips import Clip, load_clip
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, encode, get_modality, list_modalities
-from mesti.utils.atomic import write_npy
+from mesti.utils.atomic import make_folder, write_npy
 from mesti.utils.images import write_png
 
 _OUT_SUFFIXES = (".npy", ".png")
@@ -27,6 +29,12 @@ def _options(spec_options: tuple[str, ...], given: dict[str, Any], strict: bool,
             raise MestiError(f"--modality {name}", f"does not take {flags}")
         return opts
     return {k: v for k, v in opts.items() if k in spec_options}
+
+
+def _warn(clip: Clip) -> None:
+    """What reading the clip found suspect (a truncated video), on stderr."""
+    for warning in clip.meta.get("warnings", []):
+        err_console.print(f"[yellow]warning:[/] {escape(clip.source)}: {escape(warning)}", highlight=False, soft_wrap=True)
 
 
 def encode_cmd(
@@ -59,17 +67,19 @@ def encode_cmd(
         if out.suffix.lower() == ".png" and scale == "raw":
             raise MestiError(out, "--scale raw gives signed floats, not a picture; write an .npy file")
         clip = load_clip(source, onset=onset, apex=apex, offset=offset)
+        _warn(clip)
         image = encode(clip, modality, **opts)
         if out.suffix.lower() == ".npy":
             write_npy(out, image.astype(np.float32))
         else:
             write_png(out, image)
-        console.print(f"{modality}: {clip.name} ({clip.length} frames, apex {clip.apex_in_window}) -> {out} {image.shape[1]}x{image.shape[0]}x{image.shape[2]}")
+        console.print(f"{modality}: {clip.name} (frames {clip.onset}..{clip.offset}, apex {clip.apex}, 0-based) -> {out} {image.shape[1]}x{image.shape[0]}x{image.shape[2]}")
         return
 
     if out.exists() and not out.is_dir():
         raise MestiError(out, "--all writes a folder, and this path is a file")
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
+    _warn(clip)
     images: dict[str, np.ndarray] = {}
     names = list_modalities()
     with progress() as bar:
@@ -82,7 +92,7 @@ def encode_cmd(
     from mesti.reports.contact_sheet import contact_sheet
 
     scaled = scale != "raw"
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     for name, image in images.items():
         write_npy(out / f"{name}.npy", image.astype(np.float32))
         write_png(out / f"{name}.png", image, already_scaled=scaled)

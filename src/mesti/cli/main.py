@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from mesti import __version__
@@ -9,6 +11,7 @@ from mesti.cli import data, demo, encode, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
+from mesti.clips.io import DEFAULT_MAX_FRAME_PIXELS, MAX_FRAME_PIXELS_ENV
 
 app = typer.Typer(
     name="mesti",
@@ -29,8 +32,14 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    allow_large_frames: bool = typer.Option(
+        False, "--allow-large-frames",
+        help=f"Read frames above {DEFAULT_MAX_FRAME_PIXELS:,} pixels (refused by default: a few such PNGs exhaust memory).",
+    ),
 ) -> None:
     """Micro-expression recognition toolkit."""
+    if allow_large_frames:
+        os.environ[MAX_FRAME_PIXELS_ENV] = "0"  # the environment reaches worker processes too
 
 
 encode.register(app)

@@ -11,7 +11,7 @@ from rich.table import Table
 from mesti.cli.common import console, handles_errors
 from mesti.errors import MestiError
 from mesti.models import create_model, get_model_info, list_models, load_checkpoint, model_config, model_info, num_params
-from mesti.models.export import DEFAULT_OPSET, export_onnx
+from mesti.models.export import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, export_onnx
 
 
 def _shape(size: tuple[int, ...]) -> str:
@@ -59,7 +59,7 @@ def export_cmd(
     checkpoint: Path = typer.Argument(..., help="A bundle folder (`mesti train`) or a checkpoint .pt written by mesti "
                                                 "(its .json config beside it)."),
     onnx: Path = typer.Option(..., "--onnx", help="Where to write the ONNX model (dynamic batch axis)."),
-    opset: int = typer.Option(DEFAULT_OPSET, help="ONNX opset, 17 or newer."),
+    opset: int = typer.Option(DEFAULT_OPSET, help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET}."),
     atol: float = typer.Option(1e-4, help="Allowed max |onnxruntime - PyTorch| (plus 1e-4 x the largest logit)."),
 ) -> None:
     """Export a bundle's or a checkpoint's network to ONNX and check onnxruntime against PyTorch."""

@@ -7,13 +7,11 @@ from pathlib import Path
 import typer
 
 from mesti.cache import FRAME_CHECKS, REPORT_NAME, default_workers, prepare
-from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.cli.common import MANIFEST_HELP, console, handles_errors, progress, sheet_or_manifest, show_skipped
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, get_modality, list_modalities
 from mesti.preprocessing import EQUALIZE_MODES, FACE_MODES, PreprocessConfig
-
-_SHOWN_FAILURES = 5
 
 
 def _modalities(text: str) -> list[str]:
@@ -31,6 +29,7 @@ def prepare_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Cache folder (created; re-using it skips finished images)."),
     modalities: str = typer.Option("mesti", "--modalities", "-m", help="Comma-separated: " + ", ".join(list_modalities())),
     sheet: Path | None = typer.Option(None, "--sheet", help="Annotation sheet (default: found in --root)."),
+    manifest: Path | None = typer.Option(None, "--manifest", help=MANIFEST_HELP),
     classes: int | None = typer.Option(None, "--classes", help="Class set: 5 or 3 (default: the adapter's, usually 5)."),
     size: int = typer.Option(224, "--size", help="Output images are SIZE x SIZE."),
     face: str = typer.Option("dlib-hog", "--face", help="Face finding: " + ", ".join(FACE_MODES) + " (none: frames are already crops; only resize)."),
@@ -42,6 +41,7 @@ def prepare_cmd(
     verify_frames: str = typer.Option("stat", "--verify-frames", help="How frames enter the cache key: " + ", ".join(FRAME_CHECKS) + " (content hashes every file)."),
     scale: str | None = typer.Option(None, "--scale", help="Encoder scaling where taken: " + ", ".join(SCALE_MODES) + "."),
     channels: str | None = typer.Option(None, "--channels", help="Flow channels for flow modalities: uvs or uvm."),
+    strict: bool = typer.Option(False, "--strict", help="A clip that cannot be prepared is an error (exit 2), not a skip."),
 ) -> None:
     """Compute modality images for every labelled clip into a cache that training reads."""
     names = _modalities(modalities)
@@ -52,17 +52,14 @@ def prepare_cmd(
     config = PreprocessConfig(face=face, align=align, margin=margin, equalize="off" if no_equalize else equalize, size=size)
     given = {k: v for k, v in {"scale": scale, "channels": channels}.items() if v is not None}
     options = {n: {k: v for k, v in given.items() if k in get_modality(n).options} for n in names}
-    adapter = create_dataset(dataset, root, sheet=sheet, classes=classes)
+    adapter = create_dataset(dataset, root, sheet=sheet_or_manifest(sheet, manifest), classes=classes)
 
     with progress() as bar:
         report = prepare(adapter, names, out, config=config, options=options, workers=workers,
                          verify_frames=verify_frames, progress=bar)
     console.print(report.summary(), highlight=False)
-    for failure in report.failures[:_SHOWN_FAILURES]:
-        err_console.print(f"  skipped {failure['error']}", highlight=False, soft_wrap=True)
-    if len(report.failures) > _SHOWN_FAILURES:
-        err_console.print(f"  ... and {len(report.failures) - _SHOWN_FAILURES} more", highlight=False)
     console.print(f"cache: {out}/<modality>/index.json; report: {out / REPORT_NAME}", highlight=False)
+    show_skipped(report.failures, strict)
     if report.clips and not report.prepared:
         raise typer.Exit(1)
 

@@ -10,9 +10,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.cli.common import MANIFEST_HELP, console, err_console, handles_errors, progress, show_skipped
 from mesti.errors import MestiError
 from mesti.training.study import DatasetSpec, StudySpec, parse_seeds
+from mesti.utils.devices import check_device
+from mesti.utils.outputs import prepare_output_dir
 
 
 def _command() -> str:
@@ -20,13 +22,17 @@ def _command() -> str:
 
 
 def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, executor: str, address: str | None,
-           fold_tasks: int | None) -> None:
+           fold_tasks: int | None, strict: bool = False) -> None:
     """Run one study (``loso``/``holdout``) here or on Ray (one task, or groups of folds), with progress."""
     from mesti.training.executors import Cell, ExecutorSpec, check_executor, run_cells, run_in_fold_tasks
     from mesti.training.experiment import summarize
     from mesti.training.study import load_inputs, run_study
 
+    check_device(str(spec.training.get("device", "auto")))  # a missing GPU fails before anything is prepared or written
     spec.check()  # bad names and options fail before any data is prepared
+    prepare_output_dir(out, "run", option="--out")  # only checks: a file or a foreign folder fails now
+    if spec.dataset.cache is not None:
+        prepare_output_dir(spec.dataset.cache, "cache", option="--cache")
     where = ExecutorSpec(name=executor, address=address, fold_tasks=fold_tasks)
     if where.name == "ray" and overwrite:
         raise MestiError("--overwrite", "not with --executor ray (a retried task would start again); "
@@ -52,8 +58,9 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
             metrics = outcome.metrics or {}
             label = f"{spec.model} on {spec.modality or 'precomputed images'}"
         else:
-            samples, meta = load_inputs(spec, workers=workers, progress=bar)
+            samples, meta = load_inputs(spec, workers=workers, progress=bar, strict=strict)
             console.print(f"{spec.dataset.name}: {samples.describe()}")
+            show_skipped(meta.get("prepare", {}).get("skipped", []))
             folds_task = bar.add_task("folds", total=None)
             epoch_task = bar.add_task("epochs", total=cfg.epochs)
 
@@ -89,7 +96,7 @@ def _spec(protocol: dict[str, Any], o: dict[str, Any]) -> StudySpec:
 _DATASET = typer.Option(..., "--dataset", "-d", help="casme2, samm, smic, composite, folder, images, ...")
 _ROOT = typer.Option(..., "--root", help="The dataset folder as distributed (or a synthetic dataset).")
 _SHEET = typer.Option(None, "--sheet", help="The coding sheet, when not inside --root.")
-_MANIFEST = typer.Option(None, "--manifest", help="CSV manifest for --dataset folder/images.")
+_MANIFEST = typer.Option(None, "--manifest", help=MANIFEST_HELP)
 _CLASSES = typer.Option(None, "--classes", help="3 (negative/positive/surprise) or 5 (default: the dataset's own).")
 _MODALITY = typer.Option(None, "--modality", "-m", help="Input modality (not needed for precomputed images).")
 _MODEL = typer.Option("meganet", "--model", help="A name from `mesti models`.")
@@ -97,7 +104,8 @@ _EPOCHS = typer.Option(None, "--epochs", help="Training epochs (default 50, the 
 _BATCH = typer.Option(None, "--batch-size", help="Batch size (default 32).")
 _LR = typer.Option(None, "--lr", help="Adam learning rate (default 1e-3).")
 _IMG = typer.Option(None, "--img-size", help="Network input size (default: the model's own, 224 for MEGANet).")
-_SIZE = typer.Option(224, "--size", help="Face crop size of the prepared images.")
+_SIZE = typer.Option(None, "--size", help="Face crop size of the prepared images (default 224); precomputed "
+                     "images keep their own size unless given.")
 _SEED = typer.Option(None, "--seed", help="The seed of the split (when seeded) and the training (default 0).")
 _SEEDS = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run in OUT/seed-<s>; "
                       "OUT/metrics.json and OUT/seeds.md give the mean and standard deviation.")
@@ -119,29 +127,30 @@ _WORKERS = typer.Option(None, "--workers", help="Processes for preparing the mod
 _ENGINE = typer.Option("auto", "--engine", help="sequential (one fold after another), stacked (many folds at once, "
                        "torch.func + vmap), or auto: sequential, on CUDA too until the GPU check "
                        "(benchmarks/gpu_check.sh) has measured the stacked engine there.")
+_STRICT = typer.Option(False, "--strict", help="A clip that cannot be prepared is an error (exit 2), not a skip.")
 _GROUP = typer.Option(None, "--folds-per-group", help="Stacked engine: folds trained together (default: as many as "
                       "half the free memory holds, by estimate).")
 
 
 def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
              classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL, epochs: int | None = _EPOCHS,
-             batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int = _SIZE,
+             batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int | None = _SIZE,
              seed: int | None = _SEED, seeds: str | None = _SEEDS, out: Path = _OUT, cache: Path | None = _CACHE,
              face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE, val_fraction: float = _VAL,
              recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER, workers: int | None = _WORKERS,
              folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject."),
              engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
-             address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
+             address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS, strict: bool = _STRICT) -> None:
     """Leave-one-subject-out: train on all other subjects, test on one, pool every fold's predictions."""
     protocol: dict[str, Any] = {"name": "loso"} if folds is None else {"name": "kfold", "k": folds}
     spec = _spec(protocol, locals())
     _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
-           fold_tasks=fold_tasks)
+           fold_tasks=fold_tasks, strict=strict)
 
 
 def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
                 classes: int | None = _CLASSES, modality: str | None = _MODALITY, model: str = _MODEL, epochs: int | None = _EPOCHS,
-                batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int = _SIZE,
+                batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int | None = _SIZE,
                 seed: int | None = _SEED, seeds: str | None = _SEEDS, out: Path = _OUT, cache: Path | None = _CACHE,
                 face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE, val_fraction: float = _VAL,
                 recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER,
@@ -150,12 +159,12 @@ def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None 
                 repeats: int = typer.Option(1, "--repeats", help="Seeded repeated splits: mean and spread are reported."),
                 by_sample: bool = typer.Option(False, "--by-sample", help="Split by sample as the paper's Table I (subjects on both sides; reported as such)."),
                 engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
-                address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS) -> None:
+                address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS, strict: bool = _STRICT) -> None:
     """Stratified hold-out split (90/10 by default), repeated with seeds."""
     protocol = {"name": "holdout", "test_fraction": test_fraction, "repeats": repeats, "by_subject": not by_sample}
     spec = _spec(protocol, locals())
     _study(spec, out, overwrite=overwrite, workers=workers, executor=executor, address=address,
-           fold_tasks=fold_tasks)
+           fold_tasks=fold_tasks, strict=strict)
 
 
 def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modalities, models, protocols, training."),

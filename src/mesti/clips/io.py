@@ -7,7 +7,9 @@ any temporal pooling.
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
 from pathlib import Path
 
 import cv2
@@ -23,6 +25,45 @@ VIDEO_SUFFIXES = frozenset({".avi", ".mp4", ".mov", ".mkv", ".mpg", ".mpeg", ".w
 _OS_JUNK = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
 
 _DIGITS = re.compile(r"(\d+)")
+
+# OpenCV's FFmpeg backend reads this when it first opens a video; its own log lines
+# ("moov atom not found") would otherwise interleave with mesti's one-line messages.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
+#: Frames larger than this many pixels are refused before they are decoded: MER frames are
+#: at most a few megapixels (SAMM: 2040 x 1088), while a 12000 x 12000 PNG of a few hundred
+#: KB decodes to 432 MB and a clip of them exhausts memory. ``MESTI_MAX_FRAME_PIXELS``
+#: (0: no limit; ``mesti --allow-large-frames`` sets it) raises it.
+DEFAULT_MAX_FRAME_PIXELS = 4096 * 4096
+MAX_FRAME_PIXELS_ENV = "MESTI_MAX_FRAME_PIXELS"
+
+
+def max_frame_pixels() -> int | None:
+    """The frame size limit in pixels now in force, ``None`` for none."""
+    text = os.environ.get(MAX_FRAME_PIXELS_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_FRAME_PIXELS
+    try:
+        value = int(text)
+    except ValueError:
+        raise MestiError(MAX_FRAME_PIXELS_ENV, f"{text!r} is not a whole number of pixels (0: no limit)") from None
+    if value < 0:
+        raise MestiError(MAX_FRAME_PIXELS_ENV, f"{value} must be 0 (no limit) or more")
+    return value or None
+
+
+def declared_frames(cap: cv2.VideoCapture) -> int:
+    """The frame count a video's header declares (0 when it declares none)."""
+    value = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    return int(value) if value and value > 0 else 0
+
+
+def truncation(decoded: int, declared: int) -> str | None:
+    """Why a video that decodes fewer frames than its header declares is suspect, or ``None``."""
+    if declared and decoded < declared:
+        return f"the video ends early: {decoded} of the {declared} frames its header declares decode (truncated or damaged file)"
+    return None
 
 
 def natural_key(name: str) -> tuple[object, ...]:
@@ -58,10 +99,20 @@ def read_image(path: str | Path) -> np.ndarray:
     expanded to three equal channels so every encoder sees RGB.
     """
     path = Path(path)
+    limit = max_frame_pixels()
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():  # Pillow's bomb warning would print; the limit below says it in one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+        with im:
+            w, h = im.size  # from the header: nothing decoded yet
+            if limit is not None and w * h > limit:
+                raise MestiError(path, f"frame of {w}x{h} pixels is above the limit of {limit:,} pixels; "
+                                       "pass mesti --allow-large-frames (or set MESTI_MAX_FRAME_PIXELS) to read it")
             im.load()
             rgb = im.convert("RGB")
+    except MestiError:
+        raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MestiError(path, f"cannot read the image ({exc.__class__.__name__}: {exc})") from None
     except Image.DecompressionBombError as exc:
@@ -95,6 +146,7 @@ def load_video(path: str | Path, **clip_kwargs: object) -> Clip:
         if not cap.isOpened():
             raise MestiError(path, "the video cannot be opened (unknown format or corrupt file)")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        declared = declared_frames(cap)
         arrays: list[np.ndarray] = []
         while True:
             ok, bgr = cap.read()
@@ -107,7 +159,9 @@ def load_video(path: str | Path, **clip_kwargs: object) -> Clip:
         raise MestiError(path, "the video cannot be opened or holds no frames")
     frames = _stack(arrays, [f"frame {i}" for i in range(len(arrays))], str(path))
     clip_kwargs.setdefault("fps", fps if fps > 0 else 200.0)
-    return _make_clip(frames, str(path), meta={}, **clip_kwargs)
+    warning = truncation(len(arrays), declared)
+    meta: dict[str, object] = {"declared_frames": declared, "warnings": [warning] if warning else []}
+    return _make_clip(frames, str(path), meta=meta, **clip_kwargs)
 
 
 def _make_clip(

@@ -6,6 +6,7 @@ pattern); everything after them sees :class:`ClipRecord`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,6 +18,10 @@ from mesti.clips.io import load_video, read_image, sorted_frame_paths
 from mesti.errors import MestiError
 
 RecordKind = Literal["frames", "video", "image"]
+
+
+class OutsideRootError(MestiError):
+    """A frame or video of a record is a link to a file outside the dataset root."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class ClipRecord:
     already holds), a sample that is not a clip: read it with :meth:`load_image`. Without a
     ``frame_pattern``, ``onset_frame``/``offset_frame`` (when given) are 0-based positions in
     the naturally sorted folder, the same convention as ``mesti encode``.
+
+    ``root`` is the dataset folder the record's files must stay in: a frame or video that
+    is a link to a file outside it is refused (:meth:`frame_paths`), like a manifest path.
     """
 
     dataset: str
@@ -52,6 +60,7 @@ class ClipRecord:
     action_units: str = ""
     notes: tuple[str, ...] = field(default_factory=tuple)
     kind: RecordKind = "frames"
+    root: Path | None = None
 
     @property
     def key(self) -> str:
@@ -64,21 +73,33 @@ class ClipRecord:
         Frames onset..offset for a frame folder; the one file for a video or an image.
         """
         if self.kind != "frames":
-            return [self.frame_dir]
+            return self._inside_root([self.frame_dir])
         if self.frame_pattern is None:
             paths = sorted_frame_paths(self.frame_dir)
             lo, hi = self._window(len(paths))
-            return paths[lo : hi + 1]
+            return self._inside_root(paths[lo : hi + 1])
         if self.onset_frame is None or self.offset_frame is None:
             raise MestiError(self.key, "onset and offset frame numbers are needed with a frame pattern")
-        return [self.frame_dir / self.frame_pattern.format(n=n) for n in range(self.onset_frame, self.offset_frame + 1)]
+        return self._inside_root([self.frame_dir / self.frame_pattern.format(n=n) for n in range(self.onset_frame, self.offset_frame + 1)])
+
+    def _inside_root(self, paths: list[Path]) -> list[Path]:
+        """``paths``, or :class:`MestiError` for one whose real location (links followed) leaves ``root``."""
+        if self.root is None:
+            return paths
+        real_root = self.root.resolve()
+        for p in paths:
+            if os.path.lexists(p) and not p.resolve().is_relative_to(real_root):
+                raise OutsideRootError(self.key, f"{p.name} in {p.parent} links outside the dataset root {self.root}; refused")
+        return paths
 
     def load(self) -> Clip:
         """Read the frames onset..offset into a :class:`Clip` (positions relative to onset)."""
         if self.kind == "image":
             raise MestiError(self.key, "a precomputed image, not a clip: read it with load_image()")
+        warnings: list[str] = []
         if self.kind == "video":
-            frames = load_video(self.frame_dir).frames
+            video = load_video(self.frame_paths()[0])
+            frames, warnings = video.frames, list(video.meta.get("warnings", []))
             lo, hi = self._window(len(frames))
             frames = frames[lo : hi + 1]
         else:
@@ -96,7 +117,8 @@ class ClipRecord:
             clip_id=self.clip_id,
             dataset=self.dataset,
             source=str(self.frame_dir),
-            meta={"emotion": self.emotion, "action_units": self.action_units, "notes": list(self.notes)},
+            meta={"emotion": self.emotion, "action_units": self.action_units, "notes": list(self.notes),
+                  "warnings": warnings},
         )
 
     def load_image(self) -> np.ndarray:
@@ -105,7 +127,7 @@ class ClipRecord:
             raise MestiError(self.key, "a clip, not a precomputed image: read it with load()")
         if not self.frame_dir.is_file():
             raise MestiError(self.key, f"missing image {self.frame_dir}")
-        return read_image(self.frame_dir)
+        return read_image(self.frame_paths()[0])
 
     def _window(self, n: int) -> tuple[int, int]:
         """0-based onset..offset positions within ``n`` frames (a sorted folder or a video)."""

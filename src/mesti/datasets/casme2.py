@@ -248,6 +248,6 @@ class CASME2:
         """Every usable clip of the sheet, in sheet order; ``label`` is ``None`` outside the class set."""
         return [
             r.clip_record(self.name, label_for(r.emotion, self.classes), self.frames_root / r.subject / r.filename,
-                          self.frame_pattern, self.fps)
+                          self.frame_pattern, self.fps, root=self.root)
             for r in self._table[0]
         ]

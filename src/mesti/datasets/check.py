@@ -17,8 +17,8 @@ from pathlib import Path
 
 import cv2
 
-from mesti.clips.io import read_image, sorted_frame_paths
-from mesti.datasets.base import ClipRecord
+from mesti.clips.io import declared_frames, read_image, sorted_frame_paths, truncation
+from mesti.datasets.base import ClipRecord, OutsideRootError
 from mesti.datasets.layout import adapter_extra_folders
 from mesti.datasets.registry import DatasetAdapter
 from mesti.errors import MestiError
@@ -110,15 +110,22 @@ def _locate(rec: ClipRecord) -> _Plan:
     if rec.kind != "frames":
         if not rec.frame_dir.is_file():
             plan.missing_clip = Finding(rec.key, f"no {rec.kind} file {rec.frame_dir}")
-        else:
-            plan.files = [rec.frame_dir]
+            return plan
+        try:
+            plan.files = rec.frame_paths()
+        except MestiError as exc:  # a link leading out of the dataset root
+            plan.unreadable.append(Finding(exc.where, exc.what))
         return plan
     if not rec.frame_dir.is_dir():
         plan.missing_clip = Finding(rec.key, f"no folder {rec.frame_dir}")
         return plan
     if rec.frame_pattern is not None:
         assert rec.onset_frame is not None and rec.offset_frame is not None  # adapters set both with a pattern
-        paths = rec.frame_paths()
+        try:
+            paths = rec.frame_paths()
+        except MestiError as exc:  # a link leading out of the dataset root
+            plan.unreadable.append(Finding(exc.where, exc.what))
+            return plan
         missing = [n for n, p in zip(range(rec.onset_frame, rec.offset_frame + 1), paths, strict=True) if not p.is_file()]
         if missing:
             example = rec.frame_pattern.format(n=missing[0])
@@ -136,17 +143,20 @@ def _locate(rec: ClipRecord) -> _Plan:
         plan.missing_frames.append(Finding(rec.key, f"{len(gaps)} frame number(s) missing in {rec.frame_dir}: {number_ranges(gaps)}"))
     try:
         plan.files = rec.frame_paths()
+    except OutsideRootError as exc:
+        plan.unreadable.append(Finding(exc.where, exc.what))
     except MestiError as exc:  # onset..offset reaches past the last frame
         plan.missing_frames.append(Finding(exc.where, exc.what))
     return plan
 
 
-def _video_frames(path: Path) -> int:
-    """Decode every frame of a video; the count, or :class:`MestiError` if it cannot be read."""
+def _video_frames(path: Path) -> tuple[int, int]:
+    """Decode every frame of a video: (frames decoded, frames its header declares), or :class:`MestiError`."""
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise MestiError(path, "the video cannot be opened (unknown format or corrupt file)")
+        declared = declared_frames(cap)
         n = 0
         while cap.grab():
             if not cap.retrieve()[0]:
@@ -156,7 +166,7 @@ def _video_frames(path: Path) -> int:
         cap.release()
     if n == 0:
         raise MestiError(path, "the video holds no frames")
-    return n
+    return n, declared
 
 
 def _decode(plan: _Plan) -> _Plan:
@@ -166,10 +176,13 @@ def _decode(plan: _Plan) -> _Plan:
         return plan
     if rec.kind == "video":
         try:
-            n = _video_frames(rec.frame_dir)
+            n, declared = _video_frames(rec.frame_dir)
         except MestiError as exc:
             plan.unreadable.append(Finding(exc.where, exc.what))
             return plan
+        short = truncation(n, declared)
+        if short is not None:
+            plan.missing_frames.append(Finding(rec.key, f"{rec.frame_dir.name}: {short}"))
         if rec.offset_frame is not None and rec.offset_frame >= n:
             plan.missing_frames.append(Finding(rec.key, f"offset {rec.offset_frame} is beyond the {n} frames of {rec.frame_dir}"))
         return plan

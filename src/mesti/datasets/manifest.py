@@ -71,7 +71,7 @@ class _Manifest(ABC):
         self.root = existing_folder(root, "the folder the manifest's paths are relative to")
         self.sheet_path = Path(sheet) if sheet is not None else self.root / DEFAULT_MANIFEST
         if not self.sheet_path.is_file():
-            raise MestiError(self.sheet_path, "no such manifest (a CSV with columns path, subject, label); give it with --sheet")
+            raise MestiError(self.sheet_path, "no such manifest (a CSV with columns path, subject, label); give it with --manifest")
         if isinstance(class_names, str):
             class_names = [c.strip() for c in class_names.split(",") if c.strip()]
         self._given_classes = list(class_names) if class_names else None
@@ -169,10 +169,19 @@ class _Manifest(ABC):
     @functools.cached_property
     def _table(self) -> tuple[list[ClipRecord], list[str], list[str]]:
         rows = [self._row(line, cells) for line, cells in self._read()]
+        if not rows:
+            raise MestiError(self.sheet_path, "the manifest has no rows (one row per sample under the header path, subject, label)")
         names, labels, issues = self._class_names_and_labels(rows)
         seen: dict[str, int] = {}
+        paths: dict[tuple[Path, int | None, int | None], int] = {}
         records: list[ClipRecord] = []
         for row, label in zip(rows, labels, strict=True):
+            clip = (row.path.resolve(), row.onset, row.offset)
+            if clip in paths:
+                where = f"{self.sheet_path.name} line {row.line}"
+                raise MestiError(where, f"{row.path.relative_to(self.root)} is also line {paths[clip]}: one clip listed twice "
+                                 "(under two subjects it would be trained on and tested on)")
+            paths[clip] = row.line
             rec = ClipRecord(
                 dataset=row.dataset,
                 subject=row.subject,
@@ -185,6 +194,7 @@ class _Manifest(ABC):
                 offset_frame=row.offset,
                 fps=row.fps,
                 kind=row.kind,
+                root=self.root,
             )
             if rec.key in seen:
                 where = f"{self.sheet_path.name} line {row.line}"

@@ -145,6 +145,6 @@ class SAMM:
         """Every usable clip of the sheet, in sheet order; ``label`` is ``None`` outside the class set."""
         return [
             r.clip_record(self.name, label_for(r.emotion, self.classes), self.data_root / r.subject / r.filename,
-                          f"{r.subject}_{{n:05d}}.jpg", self.fps)
+                          f"{r.subject}_{{n:05d}}.jpg", self.fps, root=self.root)
             for r in self._table[0]
         ]

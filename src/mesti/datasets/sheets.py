@@ -122,7 +122,8 @@ class SheetRow:
     action_units: str
     notes: tuple[str, ...]
 
-    def clip_record(self, dataset: str, label: str | None, frame_dir: Path, frame_pattern: str, fps: float) -> ClipRecord:
+    def clip_record(self, dataset: str, label: str | None, frame_dir: Path, frame_pattern: str, fps: float,
+                    root: Path | None = None) -> ClipRecord:
         """The row as a clip of ``dataset``; the adapter says where its frames lie and its class."""
         return ClipRecord(
             dataset=dataset,
@@ -138,4 +139,5 @@ class SheetRow:
             fps=fps,
             action_units=self.action_units,
             notes=self.notes,
+            root=root,
         )

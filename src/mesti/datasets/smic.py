@@ -133,6 +133,7 @@ class SMIC:
                     frame_dir=frame_dir,
                     fps=self.fps,
                     notes=tuple(notes),
+                    root=self.root,
                 )
             )
         return records, issues

@@ -17,7 +17,7 @@ import torch
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
 from mesti.modalities.batch import ClipBatch
-from mesti.modalities.scaling import scale_numpy, scale_torch
+from mesti.modalities.scaling import check_range, scale_numpy, scale_torch
 
 #: Flow (pixels) and strain (unitless) that reach full scale in ``symmetric`` scaling.
 DEFAULT_FLOW_RANGE = 2.0
@@ -128,6 +128,7 @@ def _check_channels(channels: str) -> None:
 
 
 def _flow_scale_args(channels: str, flow_range: float, strain_range: float) -> dict[str, object]:
+    flow_range, strain_range = check_range("flow_range", flow_range), check_range("strain_range", strain_range)
     third = strain_range if channels == "uvs" else flow_range
     return {"per_channel": True, "ranges": (flow_range, flow_range, third), "nonnegative": (False, False, True)}
 

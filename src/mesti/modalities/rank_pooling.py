@@ -14,7 +14,7 @@ import torch
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
 from mesti.modalities.batch import ClipBatch
-from mesti.modalities.scaling import scale_numpy, scale_torch
+from mesti.modalities.scaling import check_range, scale_numpy, scale_torch
 
 #: Grey levels of mean frame change that reach white in ``symmetric`` scaling.
 DEFAULT_SYMMETRIC_RANGE = 16.0
@@ -89,13 +89,13 @@ def _table_batch_weights(batch: ClipBatch, fn) -> torch.Tensor:  # type: ignore[
 def _finish_numpy(acc: np.ndarray, weights: np.ndarray, scale: str, symmetric_range: float) -> np.ndarray:
     if scale == "symmetric":
         acc = acc / np.float32(np.clip(weights, 0, None).sum())
-    return scale_numpy(acc, scale, ranges=symmetric_range)
+    return scale_numpy(acc, scale, ranges=check_range("symmetric_range", symmetric_range))
 
 
 def _finish_torch(acc: torch.Tensor, weights: torch.Tensor, scale: str, symmetric_range: float) -> torch.Tensor:
     if scale == "symmetric":
         acc = acc / weights.clamp(min=0).sum(dim=1).view(-1, 1, 1, 1)
-    return scale_torch(acc, scale, ranges=symmetric_range)
+    return scale_torch(acc, scale, ranges=check_range("symmetric_range", symmetric_range))
 
 
 def _einsum(batch: ClipBatch, weights: torch.Tensor) -> torch.Tensor:

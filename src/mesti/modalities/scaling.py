@@ -13,6 +13,7 @@ Three modes, the same in numpy (``H x W x C``) and torch (``B x C x H x W``):
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,18 @@ def check_mode(mode: str) -> str:
     if mode not in SCALE_MODES:
         raise MestiError("--scale", f"unknown scaling {mode!r}; choose one of {', '.join(SCALE_MODES)}")
     return mode
+
+
+def check_range(name: str, value: float) -> float:
+    """A symmetric-scale range must be a positive number: 0 divides by zero (NaN images), a
+    negative one inverts the picture."""
+    try:
+        ok = math.isfinite(float(value)) and float(value) > 0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise MestiError(f"--{name.replace('_', '-')}", f"must be a positive number (the value that reaches full scale), got {value!r}")
+    return float(value)
 
 
 def scale_numpy(

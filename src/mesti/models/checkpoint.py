@@ -56,6 +56,8 @@ def save_checkpoint(model: nn.Module, path: PathLike) -> Path:
 def read_config(path: PathLike) -> dict[str, Any]:
     """The config saved beside checkpoint ``path`` (name, num_classes, in_chans, img_size, kwargs)."""
     cfg_path = config_path(path)
+    if not Path(path).is_file():
+        raise MestiError(path, "no such checkpoint file")
     if not cfg_path.is_file():
         raise MestiError(path, f"no model config beside it (expected {cfg_path.name}); was it written by mesti?")
     try:

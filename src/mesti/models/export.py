@@ -16,6 +16,7 @@ from types import ModuleType
 
 import torch
 from torch import nn
+from torch.onnx import _constants as _onnx_constants
 from torch.onnx.errors import OnnxExporterError
 
 from mesti.errors import MestiError
@@ -23,6 +24,9 @@ from mesti.models.info import model_info
 from mesti.utils.atomic import atomic_path
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 17
+#: The newest opset the TorchScript exporter of the installed torch writes.
+MAX_OPSET = int(getattr(_onnx_constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,8 @@ def export_onnx(
     is written and a :class:`MestiError` says by how much.
     """
     ort = _onnxruntime()
-    if opset < 17:
-        raise MestiError("--opset", f"use opset 17 or newer, got {opset}")
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise MestiError("--opset", f"must lie in {MIN_OPSET}..{MAX_OPSET} (what this torch exports), got {opset}")
     c, h, w = model_info(model).input_size
     gen = torch.Generator().manual_seed(seed)
     traced_input = torch.randn(1, c, h, w, generator=gen)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,11 +36,13 @@ def read_state_dict(path: PathLike) -> dict[str, Tensor]:
     if not p.is_file():
         raise MestiError(p, "no such file")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's pickle-protocol notes would interleave with the one-line messages
+            warnings.simplefilter("ignore")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         reason = next((ln.strip() for ln in str(exc).splitlines() if "nsupported" in ln), "not a tensor pickle")
         raise MestiError(p, f"refused: not a plain state dict of tensors ({reason}); loading it fully could run code from the file") from None
-    except (EOFError, RuntimeError, OSError) as exc:
+    except (EOFError, RuntimeError, OSError, KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
         raise MestiError(p, f"not a readable PyTorch state dict ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'empty file'})") from None
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()):
         raise MestiError(p, f"expected a state dict (names -> tensors), found {type(obj).__name__}")

@@ -47,8 +47,8 @@ class PreprocessConfig:
             raise MestiError("--face", f"unknown face mode {self.face!r}; choose one of {', '.join(FACE_MODES)}")
         if self.equalize not in EQUALIZE_MODES:
             raise MestiError("--equalize", f"unknown mode {self.equalize!r}; choose one of {', '.join(EQUALIZE_MODES)}")
-        if not isinstance(self.size, int) or self.size < 8:
-            raise MestiError("--size", f"the output size must be an integer of at least 8 pixels, got {self.size!r}")
+        if not isinstance(self.size, int) or not 8 <= self.size <= 4096:
+            raise MestiError("--size", f"the output size must be an integer in 8..4096 pixels, got {self.size!r}")
         if not 0.0 <= self.margin <= 2.0:
             raise MestiError("--margin", f"the margin must lie in 0..2 (a fraction of the face box), got {self.margin}")
         if self.upsample not in (0, 1, 2, 3):

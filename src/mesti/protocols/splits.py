@@ -41,6 +41,18 @@ def assert_subject_disjoint(fold: Fold, keys: np.ndarray) -> None:
         raise MestiError(f"fold {fold.name}", "an empty train or test set")
 
 
+def assert_samples_disjoint(fold: Fold, identities: Sequence[str], names: Sequence[str]) -> None:
+    """Refuse a fold that tests on a sample it also trains on: one clip listed twice (under two
+    subjects, or two names) passes the subject check but leaks. ``identities`` are content
+    fingerprints, so a copy is caught whatever it is called; ``names`` say which samples."""
+    train = {identities[i]: int(i) for i in fold.train}
+    for j in fold.test:
+        i = train.get(identities[j])
+        if i is not None:
+            raise MestiError(f"fold {fold.name}", f"test sample {names[j]} is identical to training sample {names[i]}: "
+                             "one clip listed twice; remove the duplicate row")
+
+
 class Protocol:
     """Base: ``folds(labels, subjects, datasets)`` returns the splits; ``describe()`` the words
     every reported number carries."""
@@ -92,6 +104,10 @@ class SubjectKFold(Protocol):
     seed: int = 0
     name: str = "kfold"
 
+    def __post_init__(self) -> None:  # the upper bound (the number of subjects) is checked in folds()
+        if self.k < 2:
+            raise MestiError("--folds", f"k = {self.k} must be at least 2")
+
     def folds(self, labels: np.ndarray, subjects: Sequence[str], datasets: Sequence[str]) -> list[Fold]:
         keys = subject_keys(subjects, datasets)
         uniq = sorted(set(keys))
@@ -128,6 +144,12 @@ class HoldOut(Protocol):
     seed: int = 0
     by_subject: bool = True
     name: str = "holdout"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.test_fraction < 1:
+            raise MestiError("--test-fraction", f"{self.test_fraction} must lie strictly between 0 and 1")
+        if self.repeats < 1:
+            raise MestiError("--repeats", f"{self.repeats} must be at least 1")
 
     def folds(self, labels: np.ndarray, subjects: Sequence[str], datasets: Sequence[str]) -> list[Fold]:
         if not 0 < self.test_fraction < 1:

@@ -183,6 +183,23 @@ def _fold_section(fold_metrics: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def skip_line(skip: Mapping[str, str]) -> str:
+    """``clip key: why`` for one skipped clip (the error names a file when a frame was at fault)."""
+    key, error = str(skip.get("key", "")), str(skip.get("error", ""))
+    return error if error.startswith(key) else f"{key}: {error}"
+
+
+def _skipped_section(config: Mapping[str, Any]) -> list[str]:
+    """Clips left out because they could not be prepared: a smaller dataset says so."""
+    skipped = (config.get("prepare") or {}).get("skipped") or []
+    if not skipped:
+        return []
+    lines = ["## Skipped clips", "", f"**{len(skipped)} clip(s)** of the dataset could not be prepared and are "
+             "not in these numbers (`--strict` makes this an error):", ""]
+    lines += [f"- `{skip_line(s)}`" for s in skipped]
+    return lines + [""]
+
+
 def write_run_report(
     run_dir: str | os.PathLike[str],
     config: Mapping[str, Any],
@@ -214,6 +231,7 @@ def write_run_report(
                   f"**{', '.join(metrics['excluded_classes'])}**: {metrics['excluded_note']}.", ""]
     if metrics.get("per_dataset"):
         lines += [f"## Per dataset: {protocol}, split by dataset", "", _per_dataset(metrics["per_dataset"]), ""]
+    lines += _skipped_section(config)
     if fold_metrics:
         lines += _fold_section(fold_metrics)
     if pictures:

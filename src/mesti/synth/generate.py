@@ -34,9 +34,10 @@ from mesti.synth.render import FaceRig, encode_jpeg, render_clip
 from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.outputs import SYNTH_MARKER, prepare_output_dir
 
 SHEET_NAME = "coding.xlsx"
-TRUTH_NAME = "synth.json"
+TRUTH_NAME = SYNTH_MARKER
 CONTACT_SHEET_NAME = "contact_sheet.png"
 MIN_SIZE = 32
 #: Below this many frames a worker pool costs more than it saves.
@@ -81,13 +82,9 @@ def _check_args(subjects: int, clips_per_subject: int, classes: int, size: int, 
 
 def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
     """Refuse a file, a non-empty folder (unless ``overwrite``), or a folder ``mesti synth`` did not write."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise MestiError(out_dir, "exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise MestiError(out_dir, "the folder is not empty; pass --overwrite to replace a set made by mesti synth")
-        if not (out_dir / TRUTH_NAME).is_file():
-            raise MestiError(out_dir, f"refusing to overwrite: the folder has no {TRUTH_NAME}, so mesti synth did not make it")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise MestiError(out_dir, "the folder is not empty; pass --overwrite to replace a set made by mesti synth")
+    prepare_output_dir(out_dir, "synthetic dataset", option="OUT_DIR")  # atomic_dir replaces it once the new set is whole
     parent = next((p for p in (out_dir.parent, *out_dir.parent.parents) if p.exists()), None)
     if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise MestiError(out_dir, f"cannot write here ({parent} is not a writable folder)")

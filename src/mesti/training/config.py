@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+import math
 from typing import Any
 
 from mesti.errors import MestiError
 from mesti.training.losses import LOSSES
 from mesti.training.optimizers import OPTIMIZERS
+from mesti.utils.devices import check_device
 
 
 @dataclass
@@ -44,7 +46,10 @@ class TrainConfig:
         checks = [
             (self.epochs >= 1, "epochs", "must be at least 1"),
             (self.batch_size >= 1, "batch_size", "must be at least 1"),
-            (self.lr > 0, "lr", "must be positive"),
+            (self.lr > 0 and math.isfinite(self.lr), "lr", "must be a positive number"),
+            (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "weight_decay", "must be 0 or more"),
+            (self.focal_gamma >= 0 and math.isfinite(self.focal_gamma), "focal_gamma", "must be 0 or more"),
+            (self.patience >= 1, "patience", "must be at least 1"),
             (0 <= self.val_fraction < 1, "val_fraction", "must lie in [0, 1)"),
             (self.normalize in ("train_mean_std", "unit", "none"), "normalize", "must be train_mean_std, unit or none"),
             (self.recipe in ("paper", "native"), "recipe", "must be paper or native"),
@@ -52,6 +57,7 @@ class TrainConfig:
         for ok, name, what in checks:
             if not ok:
                 raise MestiError(f"training.{name}", f"{getattr(self, name)!r} {what}")
+        check_device(self.device, "training.device")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

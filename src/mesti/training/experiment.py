@@ -27,13 +27,15 @@ import yaml
 
 from mesti import __version__
 from mesti.errors import MestiError
-from mesti.protocols.splits import Fold, Protocol, assert_subject_disjoint, subject_keys
+from mesti.protocols.splits import Fold, Protocol, assert_samples_disjoint, assert_subject_disjoint, subject_keys
 from mesti.training.config import TrainConfig
 from mesti.training.engine import run_sequential
 from mesti.training.folds import FoldResult, fit_input, resolve_device
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
+from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.yamlfile import read_yaml
 
 FoldCallback = Callable[[str, int, int], None]
 
@@ -48,19 +50,16 @@ def is_finished(run_dir: str | Path) -> bool:
 
 
 def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> None:
+    prepare_output_dir(run_dir, "run", overwrite=overwrite)
     path = run_dir / "config.yaml"
     if path.is_file() and not overwrite:
-        old = yaml.safe_load(path.read_text()) or {}
+        old = read_yaml(path) or {}
         mine = {k: v for k, v in config.items() if k != "command"}
         theirs = {k: v for k, v in old.items() if k != "command"}
         if mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise MestiError(run_dir, f"holds a run with another configuration (differs in: {', '.join(diff)}); choose another --out or pass --overwrite")
-    elif overwrite and run_dir.exists():
-        import shutil
-
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "folds").mkdir(parents=True, exist_ok=True)  # before config.yaml: together they mark a run
     write_text(path, _yaml(config))
 
 
@@ -123,13 +122,17 @@ def run_experiment(
     run_dir = Path(run_dir)
     model_kwargs = dict(model_kwargs or {})
     info = get_model_info(model_name)
+    if img_size is not None and not 8 <= img_size <= 4096:
+        raise MestiError("--img-size", f"the network input size must lie in 8..4096 pixels, got {img_size}")
     size = (img_size, img_size) if img_size else info.img_size
     in_chans = info.in_chans
     folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
     keys = subject_keys(samples.subjects, samples.datasets)
-    if protocol.guarded:
-        for fold in folds:
+    identities = samples.fingerprints()
+    for fold in folds:
+        if protocol.guarded:
             assert_subject_disjoint(fold, keys)
+        assert_samples_disjoint(fold, identities, samples.keys)
     config = {
         "mesti_version": __version__,
         **(meta or {}),

@@ -22,6 +22,8 @@ from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progre
 from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
+from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.yamlfile import read_yaml
 
 
 @dataclass
@@ -33,7 +35,7 @@ class GridSpec:
     models: list[str]
     protocols: list[dict[str, Any]]
     training: dict[str, Any] = field(default_factory=dict)
-    size: int = 224
+    size: int | None = None  # face crops: 224; precomputed images keep their own size
     img_size: int | None = None
     face: str = "dlib-hog"
     equalize: str = "frame"
@@ -49,10 +51,7 @@ class GridSpec:
     def from_yaml(cls, path: str | Path) -> GridSpec:
         """Parse and check the whole grid: every cell's names and options, before anything runs."""
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise MestiError(path, f"cannot read the grid file ({exc})") from None
+        data = read_yaml(path)
         if not isinstance(data, dict):
             raise MestiError(path, "a grid file is a YAML mapping (datasets, modalities, models, protocols ...)")
         known = set(cls.__dataclass_fields__)
@@ -151,7 +150,7 @@ def run_grid(
     from mesti.reports.figures import bar_chart_png
     from mesti.reports.report import write_summary
 
-    out = Path(out)
+    out = prepare_output_dir(out, "grid")
     cells = [Cell(label, study, run_dir) for label, study, run_dir in spec.studies(out)]
     todo = [c for c in cells if not _finished_as(c.run_dir, c.spec)]
     outcomes = {c.label: o for c, o in zip(todo, run_cells(todo, executor or spec.executor_spec(), command=command,

@@ -6,6 +6,7 @@ Lightning split: prepare once, set up per fold, train on tensors).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,6 +71,22 @@ class SampleSet:
             clip_ids=tuple(str(c) for c in clip_ids),
             class_names=tuple(class_names),
         )
+
+    def assert_finite(self) -> SampleSet:
+        """``self``, or :class:`MestiError` naming the first sample with a NaN or infinite pixel:
+        such an input trains to a NaN loss and still writes metrics."""
+        finite = torch.isfinite(self.images).flatten(1).all(dim=1)
+        if not bool(finite.all()):
+            rows = [int(i) for i in torch.nonzero(~finite).flatten()]
+            more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+            raise MestiError(self.keys[rows[0]], f"the input image holds NaN or infinite values; refused{more}: "
+                             "rebuild it (delete its cache entry and re-run mesti prepare)")
+        return self
+
+    def fingerprints(self) -> tuple[str, ...]:
+        """A digest of each sample's pixels: equal digests are the same input, whatever the names."""
+        flat = self.images.detach().cpu().contiguous().reshape(len(self), -1).numpy()
+        return tuple(hashlib.blake2b(row.tobytes(), digest_size=16).hexdigest() for row in flat)
 
     def describe(self) -> str:
         counts = torch.bincount(self.labels, minlength=len(self.class_names)).tolist()

@@ -82,7 +82,7 @@ class StudySpec:
     modality_options: dict[str, Any] = field(default_factory=dict)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     img_size: int | None = None
-    size: int = 224
+    size: int | None = None  # face crops: 224; precomputed images keep their own size
     face: str = "dlib-hog"
     equalize: str = "frame"
     training: dict[str, Any] = field(default_factory=dict)
@@ -132,7 +132,7 @@ class StudySpec:
             get_modality(self.modality).check_options(dict(self.modality_options))
         if self.img_size is not None and self.img_size < 1:
             raise MestiError("img_size", f"{self.img_size} must be a positive number of pixels")
-        if self.size < 1:
+        if self.size is not None and self.size < 1:
             raise MestiError("size", f"{self.size} must be a positive number of pixels")
         for seed in self.seeds:
             self.build_protocol(seed)
@@ -146,14 +146,17 @@ class StudySpec:
                 self.size, self.face, self.equalize)
 
 
-def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progress | None = None) -> Inputs:
-    """The study's samples through the modality cache, and what produced them (for config.yaml)."""
+def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progress | None = None,
+                strict: bool = False) -> Inputs:
+    """The study's samples through the modality cache, and what produced them (for config.yaml);
+    ``strict`` makes a clip that cannot be prepared an error instead of a reported skip."""
     from mesti.training.inputs import load_samples
 
     d = spec.dataset
     return load_samples(d.name, d.root, modality=spec.modality, classes=d.classes, sheet=d.sheet, manifest=d.manifest,
                         size=spec.size, face=spec.face, equalize=spec.equalize, cache=d.cache,
-                        options=spec.modality_options, workers=workers, progress=progress, adapter_kwargs=d.options)
+                        options=spec.modality_options, workers=workers, progress=progress, adapter_kwargs=d.options,
+                        strict=strict)
 
 
 def run_study(
@@ -183,7 +186,9 @@ def run_study(
                          on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
     if only_folds is not None:
         raise MestiError("only_folds", "names folds of one seed's run; give a one-seed spec")
-    _check_config(out, {"study": spec.to_dict(), "command": command}, overwrite)
+    from mesti import __version__
+
+    _check_config(out, {"mesti_version": __version__, "study": spec.to_dict(), "command": command}, overwrite)
     per_seed = {}
     for seed in spec.seeds:
         per_seed[seed] = _run_seed(spec, seed, out / f"seed-{seed}", samples, meta, command=command, overwrite=False,

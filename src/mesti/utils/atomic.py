@@ -18,11 +18,32 @@ from typing import Any
 
 import numpy as np
 
+from mesti.errors import MestiError
+
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def _writable(final: Path) -> Iterator[None]:
+    """A place that cannot be written (read-only, a file as parent) is bad input, said in one line."""
+    try:
+        yield
+    except (FileExistsError, NotADirectoryError):
+        raise MestiError(final, "cannot write here: a part of the path is a file, not a folder") from None
+    except OSError as exc:
+        raise MestiError(final, f"cannot write here ({exc.strerror or exc})") from None
+
+
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """``mkdir -p`` whose failure (read-only place, a file in the way) is one :class:`MestiError`."""
+    final = Path(path)
+    with _writable(final):
+        final.mkdir(parents=True, exist_ok=True)
+    return final
 
 
 @contextlib.contextmanager
@@ -32,14 +53,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    with _writable(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a shared cache must stay readable
     try:
         yield tmp
-        os.replace(tmp, final)
+        with _writable(final):
+            os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -80,8 +103,9 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     half-way leaves no folder at ``path``.
     """
     final = Path(path)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    with _writable(final):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset folder must stay readable
     try:
         yield tmp

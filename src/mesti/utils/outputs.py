@@ -1,0 +1,87 @@
+"""Which folders mesti may write into or replace: its own outputs, recognised by their marks.
+
+``--overwrite`` deletes a folder, so it may only delete one that is recognisably a mesti
+output of the kind the command makes (a run, a synthetic dataset, a cache, a grid); a folder
+holding anything else is refused, never emptied. The same check stops a command from
+scattering its files among someone else's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from mesti.errors import MestiError
+
+OutputKind = Literal["run", "synthetic dataset", "cache", "grid"]
+
+#: A run's resolved configuration (with ``mesti_version``) beside its ``folds/`` folder.
+RUN_CONFIG = "config.yaml"
+RUN_FOLDS = "folds"
+#: Written by ``mesti synth`` into every dataset it makes.
+SYNTH_MARKER = "synth.json"
+#: Written by ``mesti prepare`` at the top of a cache; each modality folder has an index.
+CACHE_MARKER = "prepare_report.json"
+CACHE_INDEX = "index.json"
+#: Written by ``mesti grid`` when a grid ends; its cells are runs three folders down.
+GRID_MARKER = "summary.json"
+
+
+def _is_run(path: Path) -> bool:
+    config = path / RUN_CONFIG
+    if not (config.is_file() and (path / RUN_FOLDS).is_dir()):
+        return False
+    try:
+        data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "mesti_version" in data
+
+
+def output_kind(path: str | Path) -> OutputKind | None:
+    """What mesti output ``path`` is, by its marks, or ``None`` (not one, or not a folder)."""
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    if _is_run(path):
+        return "run"
+    if (path / SYNTH_MARKER).is_file():
+        return "synthetic dataset"
+    if (path / CACHE_MARKER).is_file() or any(p.is_file() for p in path.glob(f"*/{CACHE_INDEX}")):
+        return "cache"
+    if (path / GRID_MARKER).is_file() or any(_is_run(c.parent) for c in path.glob(f"*/*/*/*/{RUN_CONFIG}")):
+        return "grid"
+    return None
+
+
+def prepare_output_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = False, option: str = "--out") -> Path:
+    """Check ``path`` before ``kind`` is written there; with ``overwrite`` remove an earlier one.
+
+    Accepted: a missing or empty folder, or a folder that is a mesti ``kind`` (resumed, or
+    replaced with ``overwrite``). Refused with :class:`MestiError`: a file, a folder whose
+    parent cannot be written, and any non-empty folder that is not a ``kind``; nothing is
+    deleted then.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MestiError(path, f"exists and is not a folder; give {option} a folder")
+    parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise MestiError(path, f"cannot write here: {parent} is a file, not a folder")
+    if not path.exists():
+        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+            raise MestiError(path, f"cannot write here: {parent} is not a writable folder")
+        return path
+    if not any(path.iterdir()):
+        return path
+    found = output_kind(path)
+    if found != kind:
+        what = f"a mesti {found}" if found else "files that are not a mesti output"
+        raise MestiError(path, f"holds {what}, not a mesti {kind}; refusing to overwrite it or write into it: choose another {option}")
+    if overwrite:
+        shutil.rmtree(path)
+    return path
