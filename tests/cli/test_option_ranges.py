@@ -24,7 +24,7 @@ runner = CliRunner()
                                                   ("flow_onset_apex", "flow_range")])
 def test_symmetric_ranges_must_be_positive(modality: str, option: str, value: float) -> None:
     clip = load_clip(moving_clip(length=6, size=16))
-    with pytest.raises(MestiError, match=f"--{option.replace('_', '-')}: must be a positive number"):
+    with pytest.raises(MestiError, match=f"{modality}: {option} must be > 0"):
         encode(clip, modality, scale="symmetric", **{option: value})
 
 
@@ -33,7 +33,7 @@ def test_cli_symmetric_range_writes_nothing(clip_folder: Path, tmp_path: Path, v
     out = tmp_path / "m.png"
     res = runner.invoke(app, ["encode", str(clip_folder), "-m", "mesti", "--scale", "symmetric",
                               "--symmetric-range", value, "--out", str(out)])
-    assert res.exit_code == 2 and "must be a positive number" in res.output and not out.exists()
+    assert res.exit_code == 2 and "symmetric_range must be > 0" in res.output and not out.exists()
 
 
 @pytest.mark.parametrize(("make", "match"), [

@@ -17,8 +17,9 @@ runner = CliRunner()
 
 def _one_line_error(result: object, *parts: str) -> None:
     assert result.exit_code == 2, result.output  # type: ignore[attr-defined]
-    lines = [line for line in result.output.splitlines() if line.strip()]  # type: ignore[attr-defined]
-    assert len(lines) == 1 and lines[0].startswith("error:"), result.output  # type: ignore[attr-defined]
+    output = result.output  # type: ignore[attr-defined]
+    lines = [line for line in output.splitlines() if line.startswith("error:")]  # progress lines may precede it
+    assert len(lines) == 1 and "Traceback" not in output, output
     for part in parts:
         assert part in lines[0]
 

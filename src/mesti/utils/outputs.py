@@ -9,6 +9,7 @@ scattering its files among someone else's.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Literal
@@ -32,14 +33,17 @@ GRID_MARKER = "summary.json"
 
 
 def _is_run(path: Path) -> bool:
+    """A run folder: its config (with ``mesti_version``) beside ``folds/``; or a multi-seed run
+    whose entries are ``seed-<n>`` runs (whose pooled config may not be written yet)."""
     config = path / RUN_CONFIG
-    if not (config.is_file() and (path / RUN_FOLDS).is_dir()):
-        return False
-    try:
-        data = yaml.safe_load(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False
-    return isinstance(data, dict) and "mesti_version" in data
+    if config.is_file() and (path / RUN_FOLDS).is_dir():
+        try:
+            data = yaml.safe_load(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            return False
+        return isinstance(data, dict) and "mesti_version" in data
+    seeds = [p for p in path.iterdir() if p.name not in (RUN_CONFIG, RUN_FOLDS)]
+    return bool(seeds) and all(re.fullmatch(r"seed-\d+", p.name) and p.is_dir() and _is_run(p) for p in seeds)
 
 
 def output_kind(path: str | Path) -> OutputKind | None:
