@@ -18,7 +18,7 @@ import torch
 
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
-from mesti.modalities import apex, flow, rank_pooling
+from mesti.modalities import active, apex, flow, rank_pooling
 from mesti.modalities.batch import ClipBatch
 
 
@@ -62,8 +62,18 @@ def list_modalities() -> list[str]:
     return sorted(_REGISTRY)
 
 
+#: Modalities of the paper's Table I that cannot be built: their definition was never published.
+UNPUBLISHED = {
+    name: "the Affective motion image (AffectiveNet, Verma et al., IEEE MultiMedia 2021) is not offered: its "
+          "definition is not public (no formula in the paper's text that mesti could check, no released code)"
+    for name in ("affective_motion", "affective_motion_image", "affective_image", "affective")
+}
+
+
 def get_modality(name: str) -> Modality:
     """The spec of modality ``name``; a clear error lists the valid names."""
+    if name in UNPUBLISHED:
+        raise MestiError(name, UNPUBLISHED[name])
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -127,4 +137,10 @@ register_modality(Modality(
     "optical_strain", flow.strain_numpy, flow.strain_torch, 1,
     "float32 H x W x 1; minmax (default) 0..255; symmetric: 0..strain_range -> 0..255; raw: unitless strain",
     "Optical strain magnitude of the TV-L1 flow onset -> apex.",
+))
+register_modality(Modality(
+    "active_image", active.active_image_numpy, active.active_image_torch, 3,
+    "float32 H x W x 3, three equal grey channels; minmax (default) 0..255 per image; clip: the signed sum "
+    "clipped to 0..255 as OrigiNet's release saves it; symmetric; raw: the signed sum",
+    "Active image (OrigiNet): grey frames weighted 2t - T - 1 over onset..offset (variant='released' for the release's loop).",
 ))
