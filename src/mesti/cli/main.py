@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from mesti import __version__
-from mesti.cli import data, demo, encode, predict, study, synth
+from mesti.cli import data, demo, encode, paper, plot, predict, study, synth
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
 
@@ -40,6 +40,8 @@ demo.register(app)
 prepare_cli.register(app)
 models_cli.register(app)
 synth.register(app)
+paper.register(app)
+plot.register(app)
 
 
 def main() -> None:

@@ -25,8 +25,16 @@ def synth_cmd(
     ),
     procedural_only: bool = typer.Option(False, "--procedural-only", help="Draw every face; use no photographs."),
     noise: float = typer.Option(1.5, "--noise", help="Sensor noise, grey levels (standard deviation)."),
+    layout: str | None = typer.Option(
+        None, "--layout", help="casme2, samm or smic: lay the clips out as that release, with clip_list.csv "
+        "(a stand-in for `mesti paper run`; docs/datasets.md). Default: the CASME II layout alone."
+    ),
 ) -> None:
     """Generate clips of subtle, AU-shaped facial movements on distinct identities, with a coding sheet."""
+    if layout is not None:
+        _synth_as(layout, out_dir, overwrite, subjects=subjects, clips_per_subject=clips_per_subject, classes=classes,
+                  size=size, seed=seed, workers=workers, real_faces=not procedural_only, noise=noise)
+        return
     from mesti.synth import generate_dataset
 
     bar = progress()
@@ -57,6 +65,25 @@ def synth_cmd(
     console.print("emotions: " + ", ".join(f"{e} {n}" for e, n in counts.most_common()))
     console.print(f"sheet {result.sheet}; look at {result.path / 'contact_sheet.png'}; "
                   f"read it as dataset casme2 with root {result.path}")
+
+
+def _synth_as(layout: str, out_dir: Path, overwrite: bool, **options: object) -> None:
+    """Generate the CASME II set in a temporary folder, then lay it out as ``layout`` in ``out_dir``."""
+    import tempfile
+
+    from mesti.errors import MestiError
+    from mesti.synth import generate_dataset
+    from mesti.synth.layouts import LAYOUTS, relayout
+
+    if layout not in LAYOUTS:
+        raise MestiError("--layout", f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise MestiError(out_dir, "exists and is not empty; choose another folder or pass --overwrite")
+    with tempfile.TemporaryDirectory(dir=out_dir.parent if out_dir.parent.exists() else None) as tmp:
+        result = generate_dataset(Path(tmp) / "casme2", **options)  # type: ignore[arg-type]
+        relayout(result.path, out_dir, layout)
+    console.print(f"{len(result.plan.clips)} clips in the {layout} layout -> {out_dir}/ "
+                  f"(read it as dataset {layout} with root {out_dir}; clip list {out_dir / 'clip_list.csv'})")
 
 
 def register(app: typer.Typer) -> None:
