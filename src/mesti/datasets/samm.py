@@ -1,6 +1,6 @@
 """SAMM as distributed: the v2 FACS coding sheet and the ``SAMM/<subject>/<clip>/`` frames.
 
-Layout (DATASETS.md, SAMM)::
+Layout (docs/datasets.md, SAMM)::
 
     <root>/SAMM/006/006_1_2/006_05562.jpg      {subject}/{filename}/{subject}_{frame:05d}.jpg
     <root>/006/006_1_2/006_05562.jpg           root = the SAMM folder itself

@@ -109,7 +109,7 @@ _FLOW = "float32 H x W x 3; minmax (default): each channel 0..255; symmetric: u,
 
 register_modality(Modality(
     "mesti", rank_pooling.mesti_numpy, rank_pooling.mesti_torch, 3, _RANK,
-    "MESTI (PAPER.md Eq. 4): frames weighted by rank towards the apex, onset..offset.",
+    "MESTI (the paper's Eq. 4, docs/method.md): frames weighted by rank towards the apex, onset..offset.",
 ))
 register_modality(Modality(
     "dynamic_image", rank_pooling.dynamic_image_numpy, rank_pooling.dynamic_image_torch, 3, _RANK,
