@@ -11,7 +11,8 @@ from mesti.cli import prepare as prepare_cli
 
 app = typer.Typer(
     name="mesti",
-    help="Micro-expression recognition: MESTI images, MEGANet, honest leave-one-subject-out evaluation.",
+    help="Micro-expression recognition: MESTI images, MEGANet, honest leave-one-subject-out evaluation. "
+         "The method, protocols and datasets: docs/ in the repository.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
