@@ -26,6 +26,15 @@ def test_counts_of_the_real_sheet(samm_sheet: Path, tmp_path: Path) -> None:
     assert len({r.subject for r in three}) == 28
 
 
+def test_merge_other_gives_the_papers_159_clips(samm_sheet: Path, tmp_path: Path) -> None:
+    records = create_dataset("samm", tmp_path, sheet=samm_sheet, merge_other=True).records()
+    labels = Counter(r.label for r in records if r.label is not None)
+    assert sum(labels.values()) == 159
+    assert labels == {"anger": 57, "other": 26 + 9 + 8 + 6, "happiness": 26, "surprise": 15, "contempt": 12}
+    with pytest.raises(MestiError, match="5 classes only"):
+        create_dataset("samm", tmp_path, sheet=samm_sheet, classes=3, merge_other=True)
+
+
 def test_records_follow_the_sheet(samm_sheet: Path, tmp_path: Path) -> None:
     df = read_samm_sheet(samm_sheet)
     records = create_dataset("samm", tmp_path, sheet=samm_sheet).records()

@@ -74,6 +74,22 @@ def test_holdout_by_sample_is_stratified_and_says_it_is_not_subject_independent(
     assert not ho.guarded and "NOT SUBJECT-INDEPENDENT" in ho.describe().upper()
 
 
+def test_holdout_test_size_reproduces_the_papers_table1_sets() -> None:
+    # The paper's Table I: 26 CASME II test clips (no 10% of 246 gives 26) and 16 of SAMM's 159.
+    casme2 = np.repeat([0, 1, 2, 3, 4], [32, 63, 27, 25, 99])
+    (fold,) = HoldOut(test_size=26, by_subject=False).folds(casme2, ["s"] * 246, ["x"] * 246)
+    assert len(fold.test) == 26 and len(fold.train) == 220
+    samm = np.repeat([0, 1, 2, 3, 4], [57, 12, 26, 15, 49])
+    (fold,) = HoldOut(test_size=16, by_subject=False).folds(samm, ["s"] * 159, ["x"] * 159)
+    assert len(fold.test) == 16 == len(HoldOut(test_fraction=0.1, by_subject=False).folds(samm, ["s"] * 159, ["x"] * 159)[0].test)
+    subjects = [f"s{i // 9}" for i in range(246)]
+    (fold,) = HoldOut(test_size=26).folds(casme2, subjects, ["x"] * 246)
+    assert 18 <= len(fold.test) <= 36  # whole subjects, about 26 clips
+    assert "26 test clips" in HoldOut(test_size=26).describe() and HoldOut(test_size=26).config()["test_size"] == 26
+    with pytest.raises(MestiError, match="test_size"):
+        HoldOut(test_size=300).folds(casme2, subjects, ["x"] * 246)
+
+
 def test_cross_dataset_and_factory() -> None:
     (fold,) = CrossDataset("a", "b").folds(LABELS, SUBJECTS, DATASETS)
     assert fold.test.tolist() == [12, 13] and len(fold.train) == 12

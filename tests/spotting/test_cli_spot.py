@@ -111,7 +111,7 @@ def test_overwrite_replaces_only_an_earlier_run(tmp_path: Path, long_root: Path)
     (mine / "thesis.tex").write_text("years of work")
     folder = long_root / "SAMM_longvideos" / "001_1"
     result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "-m", "naive", "--out", str(mine), "--overwrite"])
-    assert result.exit_code == 2 and "did not write it" in result.output
+    assert result.exit_code == 2 and "refusing to overwrite" in result.output
     assert (mine / "thesis.tex").read_text() == "years of work"
     out = tmp_path / "run"
     for _ in range(2):

@@ -65,6 +65,6 @@ def test_bad_arguments_write_nothing(tmp_path: Path) -> None:
     (tmp_path / "mine" / "keep.txt").write_text("a user's file")
     with pytest.raises(MestiError, match="not empty"):
         generate_long_videos(tmp_path / "mine", seconds=5)
-    with pytest.raises(MestiError, match="did not make it"):
+    with pytest.raises(MestiError, match="refusing to overwrite"):
         generate_long_videos(tmp_path / "mine", seconds=5, overwrite=True)
     assert (tmp_path / "mine" / "keep.txt").read_text() == "a user's file"

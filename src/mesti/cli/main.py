@@ -7,7 +7,7 @@ import os
 import typer
 
 from mesti import __version__
-from mesti.cli import data, demo, encode, predict, spot, study, synth, train
+from mesti.cli import data, demo, encode, paper, plot, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
@@ -15,7 +15,8 @@ from mesti.clips.io import DEFAULT_MAX_FRAME_PIXELS, MAX_FRAME_PIXELS_ENV
 
 app = typer.Typer(
     name="mesti",
-    help="Micro-expression recognition: MESTI images, MEGANet, honest leave-one-subject-out evaluation.",
+    help="Micro-expression recognition: MESTI images, MEGANet, honest leave-one-subject-out evaluation. "
+         "The method, protocols and datasets: docs/ in the repository.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -53,6 +54,8 @@ models_cli.register(app)
 modalities_cli.register(app)
 synth.register(app)
 spot.register(app)
+paper.register(app)
+plot.register(app)
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ def _show_one(name: str, num_classes: int) -> None:
     console.print(f"input {_shape(info.input_size)} (C x H x W); {params:,} learnable parameters with {num_classes} classes")
     console.print(f"source: {info.source}", markup=False, highlight=False)
     if info.native_recipe is None:
-        console.print("recipe: the project's (PAPER.md section 4)")
+        console.print("recipe: the project's (docs/method.md, Training)")
         return
     console.print("native recipe:")
     for key, value in info.native_recipe.items():

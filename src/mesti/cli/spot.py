@@ -13,6 +13,7 @@ from rich.table import Table
 
 from mesti.cli.common import console, err_console, handles_errors, progress
 from mesti.errors import MestiError
+from mesti.utils.outputs import prepare_new_dir
 
 METHOD_HELP = "Spotting method (`mesti spot list`): flow, lbp, naive, learned."
 
@@ -29,17 +30,6 @@ def _bar() -> Iterator[Progress]:
         raise
     finally:
         bar.stop()
-
-
-def _check_out(out: Path, overwrite: bool, marker: str) -> None:
-    """Refuse a file, a non-empty folder (unless ``overwrite``), or a folder this command did not write."""
-    if out.exists() and not out.is_dir():
-        raise MestiError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise MestiError(out, "the folder is not empty; pass --overwrite to replace it")
-        if not (out / marker).is_file():
-            raise MestiError(out, f"refusing to overwrite: the folder has no {marker}, so this command did not write it")
 
 
 def _list() -> None:
@@ -75,7 +65,7 @@ def spot_cmd(
     spotter = create_spotter(method, **options)
     if method == "learned" and model is None:
         raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")
-    _check_out(out, overwrite, "intervals.json")
+    prepare_new_dir(out, "spotting result", overwrite=overwrite)
     with _bar() as bar:
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
@@ -109,7 +99,7 @@ def spot_eval_cmd(
     adapter = create_dataset(dataset, root, **parse_options(opt))
     if not hasattr(adapter, "videos"):
         raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
-    _check_out(out, overwrite, "summary.json")
+    prepare_new_dir(out, "spotting evaluation", overwrite=overwrite)
     for line in adapter.issues:
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     with _bar() as bar:

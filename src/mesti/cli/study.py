@@ -120,7 +120,7 @@ _FACE = typer.Option("dlib-hog", "--face", help="dlib-hog, haar, or none (frames
 _EQ = typer.Option("frame", "--equalize", help="Histogram equalisation: frame (paper), clip, off.")
 _DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ...")
 _VAL = typer.Option(0.0, "--val-fraction", help="Early stopping on this fraction of the TRAINING subjects (0: fixed schedule).")
-_RECIPE = typer.Option("paper", "--recipe", help="paper (PAPER.md section 4) or native (the network's own paper).")
+_RECIPE = typer.Option("paper", "--recipe", help="paper (docs/method.md, Training) or native (the network's own paper).")
 _CKPT = typer.Option(False, "--save-checkpoints", help="Keep each fold's weights for `mesti predict`.")
 _OVER = typer.Option(False, "--overwrite", help="Start again even if --out holds a run.")
 _WORKERS = typer.Option(None, "--workers", help="Processes for preparing the modality.")

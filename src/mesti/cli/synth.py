@@ -29,14 +29,26 @@ def synth_cmd(
     videos_per_subject: int = typer.Option(2, "--videos-per-subject", help="With --long: videos per subject."),
     seconds: float = typer.Option(30.0, "--seconds", help="With --long: length of each video, seconds."),
     fps: float = typer.Option(30.0, "--fps", help="With --long: frame rate (30 or SAMM's 200)."),
+    layout: str | None = typer.Option(
+        None, "--layout", help="casme2, samm or smic: lay the clips out as that release, with clip_list.csv "
+        "(a stand-in for `mesti paper run`; docs/datasets.md). Default: the CASME II layout alone."
+    ),
 ) -> None:
     """Generate clips of subtle, AU-shaped facial movements on distinct identities, with a coding sheet.
 
     With --long: long videos with micro- and macro-expressions at known frames among blinks,
     head motion, flicker and noise (--subjects 16 is then a large set; 4 is the benchmark's).
     """
+    if long and layout is not None:
+        from mesti.errors import MestiError
+
+        raise MestiError("--layout", "lays out clips; long videos (--long) have their own layout")
     if long:
         _synth_long(out_dir, subjects, videos_per_subject, seconds, fps, size, seed, overwrite, procedural_only, noise)
+        return
+    if layout is not None:
+        _synth_as(layout, out_dir, overwrite, subjects=subjects, clips_per_subject=clips_per_subject, classes=classes,
+                  size=size, seed=seed, workers=workers, real_faces=not procedural_only, noise=noise)
         return
     from mesti.synth import generate_dataset
 
@@ -85,6 +97,25 @@ def _synth_long(
     console.print(f"{len(result.videos)} videos ({result.frames} frames, {size}x{size}, {fps:g} fps) of {subjects} subjects: "
                   f"{kinds['micro']} micro, {kinds['macro']} macro -> {result.path}/ in {result.seconds:.1f} s")
     console.print(f"read it as dataset samm-long with root {result.path} and --opt fps={fps:g}")
+
+
+def _synth_as(layout: str, out_dir: Path, overwrite: bool, **options: object) -> None:
+    """Generate the CASME II set in a temporary folder, then lay it out as ``layout`` in ``out_dir``."""
+    import tempfile
+
+    from mesti.errors import MestiError
+    from mesti.synth import generate_dataset
+    from mesti.synth.layouts import LAYOUTS, relayout
+    from mesti.utils.outputs import prepare_new_dir
+
+    if layout not in LAYOUTS:
+        raise MestiError("--layout", f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
+    prepare_new_dir(out_dir, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")
+    with tempfile.TemporaryDirectory(dir=out_dir.parent if out_dir.parent.exists() else None) as tmp:
+        result = generate_dataset(Path(tmp) / "casme2", **options)  # type: ignore[arg-type]
+        relayout(result.path, out_dir, layout)
+    console.print(f"{len(result.plan.clips)} clips in the {layout} layout -> {out_dir}/ "
+                  f"(read it as dataset {layout} with root {out_dir}; clip list {out_dir / 'clip_list.csv'})")
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ import typer
 from mesti.cli.common import console, handles_errors, progress
 from mesti.cli.study import (_BATCH, _CACHE, _CLASSES, _DATASET, _DEVICE, _EPOCHS, _EQ, _FACE, _IMG, _LR, _MANIFEST,
                              _MODALITY, _MODEL, _RECIPE, _ROOT, _SEED, _SHEET, _SIZE, _VAL, _WORKERS, _command, _spec)
-from mesti.errors import MestiError
+from mesti.utils.outputs import prepare_new_dir
 
 
 def train_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _SHEET, manifest: Path | None = _MANIFEST,
@@ -27,8 +27,7 @@ def train_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = 
     from mesti.training.final import train_bundle
     from mesti.training.study import load_inputs
 
-    if out.exists() and not overwrite and (not out.is_dir() or any(out.iterdir())):
-        raise MestiError(out, "already exists; choose another --out or pass --overwrite")
+    prepare_new_dir(out, "bundle", overwrite=overwrite)
     # The study spec of `mesti loso` with these options: one training on every subject, so its
     # protocol is never split; the engine is the sequential one (a single "fold").
     spec = _spec({"name": "loso"}, {**locals(), "engine": "sequential", "folds_per_group": None, "seeds": None,

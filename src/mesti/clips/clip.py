@@ -49,7 +49,7 @@ class Clip:
 
     @property
     def apex_in_window(self) -> int:
-        """1-based apex index ``a`` within the onset..offset window (PAPER.md's notation)."""
+        """1-based apex index ``a`` within the onset..offset window (the paper's notation, docs/method.md)."""
         return self.apex - self.onset + 1
 
     def window(self) -> np.ndarray:

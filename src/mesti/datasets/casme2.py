@@ -1,6 +1,6 @@
 """CASME II as distributed: the 2014-05-08 coding sheet and the raw or cropped frame folders.
 
-Layouts (DATASETS.md, CASME II)::
+Layouts (docs/datasets.md, CASME II)::
 
     <root>/CASME2_RAW_selected/sub01/EP02_01f/img46.jpg      raw release, 640x480
     <root>/Cropped/sub01/EP02_01f/reg_img46.jpg               cropped release

@@ -1,6 +1,6 @@
 """SAMM as distributed: the v2 FACS coding sheet and the ``SAMM/<subject>/<clip>/`` frames.
 
-Layout (DATASETS.md, SAMM)::
+Layout (docs/datasets.md, SAMM)::
 
     <root>/SAMM/006/006_1_2/006_05562.jpg      {subject}/{filename}/{subject}_{frame:05d}.jpg
     <root>/006/006_1_2/006_05562.jpg           root = the SAMM folder itself
@@ -45,6 +45,8 @@ MEGC2019_3CLASS: dict[str, str] = {
     "surprise": "surprise",
 }
 KNOWN_EMOTIONS = frozenset({*CLASSES_5, *MEGC2019_3CLASS})
+#: The paper's 5-class SAMM (159 clips): fear, disgust and sadness join "other".
+MERGED_INTO_OTHER = frozenset({"fear", "disgust", "sadness"})
 
 SHEET_NAME = "MICRO_ONLY"
 #: The v2 sheet has 13 rows of notes (title, symbol key, AU help) above its header row 14.
@@ -53,9 +55,15 @@ REQUIRED_COLUMNS = ("Subject", "Filename", "Onset Frame", "Apex Frame", "Offset 
 _SHEET_GLOBS = ("SAMM_Micro_FACS_Codes*.xlsx",)
 
 
-def label_for(emotion: str, classes: int) -> str | None:
-    """The class of a SAMM emotion (lower case) under ``classes`` (3 or 5), or ``None`` outside it."""
+def label_for(emotion: str, classes: int, merge_other: bool = False) -> str | None:
+    """The class of a SAMM emotion (lower case) under ``classes`` (3 or 5), or ``None`` outside it.
+
+    ``merge_other`` (5 classes): fear, disgust and sadness count as "other", as the paper
+    describes its SAMM set (136 + 23 = 159 clips); the field's usual set leaves them out.
+    """
     if classes == 5:
+        if merge_other and emotion in MERGED_INTO_OTHER:
+            return "other"
         return emotion if emotion in CLASSES_5 else None
     return MEGC2019_3CLASS.get(emotion)
 
@@ -68,14 +76,20 @@ class SAMM:
     ``SAMM/`` itself. ``sheet`` defaults to the ``SAMM_Micro_FACS_Codes*.xlsx`` inside
     either. ``classes``: 5 -> anger, contempt, happiness, surprise, other; 3 -> negative,
     positive, surprise (MEGC 2019). Clips outside the class set get ``label=None``.
+    ``merge_other=True`` (5 classes only) puts fear, disgust and sadness into "other": the
+    paper's 159-clip SAMM.
     """
 
     name = "samm"
     fps = 200.0
 
-    def __init__(self, root: str | Path, sheet: str | Path | None = None, classes: int = 5, **extra: Any) -> None:
-        check_options("samm", extra, "sheet, classes")
+    def __init__(self, root: str | Path, sheet: str | Path | None = None, classes: int = 5,
+                 merge_other: bool = False, **extra: Any) -> None:
+        check_options("samm", extra, "sheet, classes, merge_other")
         self.classes = check_classes("samm", classes, (5, 3))
+        if merge_other and self.classes != 5:
+            raise MestiError("samm", "merge_other applies to the 5 classes only (MEGC's 3 classes already map fear, disgust and sadness to negative)")
+        self.merge_other = bool(merge_other)
         self.root = existing_folder(root, "the SAMM folder or the folder holding it")
         self.data_root = release_folder(self.root, "SAMM")
         self.sheet_path = find_sheet(sheet, [self.root, self.data_root], _SHEET_GLOBS, "the SAMM coding sheet")
@@ -144,7 +158,7 @@ class SAMM:
     def records(self) -> list[ClipRecord]:
         """Every usable clip of the sheet, in sheet order; ``label`` is ``None`` outside the class set."""
         return [
-            r.clip_record(self.name, label_for(r.emotion, self.classes), self.data_root / r.subject / r.filename,
-                          f"{r.subject}_{{n:05d}}.jpg", self.fps, root=self.root)
+            r.clip_record(self.name, label_for(r.emotion, self.classes, self.merge_other),
+                          self.data_root / r.subject / r.filename, f"{r.subject}_{{n:05d}}.jpg", self.fps, root=self.root)
             for r in self._table[0]
         ]

@@ -1,6 +1,6 @@
 """SMIC-HS as distributed: the ``HS/<subject>/micro/<emotion>/<clip>/`` tree, 100 fps.
 
-Layout (DATASETS.md, SMIC-HS)::
+Layout (docs/datasets.md, SMIC-HS)::
 
     <root>/HS/s1/micro/negative/s1_ne_01/image106713.bmp     raw release
     <root>/HS/s1/micro/negative/s1_ne_01/reg_image106713.bmp cropped release (SMIC_all_cropped)

@@ -28,7 +28,7 @@ STRAIN_SCHEMES = ("backward", "forward", "central")
 
 @dataclass(frozen=True)
 class TVL1Params:
-    """OpenCV Dual TV-L1 settings; the defaults are OpenCV's own (PEERS.md 7.2)."""
+    """OpenCV Dual TV-L1 settings; the defaults are OpenCV's own."""
 
     tau: float = 0.25
     lambda_: float = 0.15

@@ -1,7 +1,7 @@
 """MESTI and the Dynamic Image: a clip as one weighted sum of its frames.
 
 All three weightings are closed-form approximate rank pooling (Bilen et al., CVPR 2016);
-MESTI (PAPER.md section 1) ranks frames by closeness to the apex, so its weights rise from
+MESTI (docs/method.md, MESTI) ranks frames by closeness to the apex, so its weights rise from
 onset to apex and fall from apex to offset. Every weighting sums to zero: a static clip
 encodes to zero and what remains is motion.
 """
@@ -21,7 +21,7 @@ DEFAULT_SYMMETRIC_RANGE = 16.0
 
 
 def mesti_weights(length: int, apex: int) -> np.ndarray:
-    """PAPER.md Eq. 4: ``alpha_t = 2t - a - 1`` up to the apex, ``T - 2t + a + 1`` after it.
+    """the paper's Eq. 4, docs/method.md: ``alpha_t = 2t - a - 1`` up to the apex, ``T - 2t + a + 1`` after it.
 
     ``length`` is T, ``apex`` the 1-based apex index a (1 <= a <= T). Integer weights.
     """
@@ -41,7 +41,7 @@ def bilen_weights(length: int) -> np.ndarray:
     """Bilen's approximate rank pooling: ``alpha_t = 2(T - t + 1) - (T + 1)(H_T - H_{t-1})``.
 
     ``H_k`` is the k-th harmonic number (``H_0 = 0``). Applied to raw frames, these weights
-    already contain the time-varying mean of the original derivation (PEERS.md 6.3).
+    already contain the time-varying mean of the original derivation.
     """
     t = np.arange(1, length + 1, dtype=np.float64)
     harmonic = np.concatenate([[0.0], np.cumsum(1.0 / t)])  # H_0 .. H_T

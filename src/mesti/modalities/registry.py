@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from mesti.clips.clip import Clip
-from mesti.modalities import apex, flow, rank_pooling
+from mesti.errors import MestiError
+from mesti.modalities import active, apex, flow, rank_pooling
 from mesti.modalities.batch import ClipBatch
 from mesti.modalities.flow import CHANNEL_SETS, DEFAULT_FLOW_RANGE, DEFAULT_STRAIN_RANGE, STRAIN_SCHEMES, TVL1Params
 from mesti.modalities.options import Option, resolve_options
@@ -65,8 +66,18 @@ def list_modalities(pattern: str | None = None) -> list[str]:
     return MODALITIES.list(pattern)
 
 
+#: Modalities of the paper's Table I that cannot be built: their definition was never published.
+UNPUBLISHED = {
+    name: "the Affective motion image (AffectiveNet, Verma et al., IEEE MultiMedia 2021) is not offered: its "
+          "definition is not public (no formula in the paper's text that mesti could check, no released code)"
+    for name in ("affective_motion", "affective_motion_image", "affective_image", "affective")
+}
+
+
 def get_modality(name: str) -> Modality:
     """The spec of modality ``name``; a clear error lists the valid names."""
+    if name in UNPUBLISHED:
+        raise MestiError(name, UNPUBLISHED[name])
     return MODALITIES.get(name)
 
 
@@ -110,7 +121,7 @@ _FLOW = "float32 H x W x 3; minmax (default): each channel 0..255; symmetric: u,
 
 register_modality(Modality(
     "mesti", rank_pooling.mesti_numpy, rank_pooling.mesti_torch, 3, _RANK,
-    "MESTI (PAPER.md Eq. 4): frames weighted by rank towards the apex, onset..offset.", _RANK_OPTIONS,
+    "MESTI (the paper's Eq. 4, docs/method.md): frames weighted by rank towards the apex, onset..offset.", _RANK_OPTIONS,
 ))
 register_modality(Modality(
     "dynamic_image", rank_pooling.dynamic_image_numpy, rank_pooling.dynamic_image_torch, 3, _RANK,
@@ -140,4 +151,14 @@ register_modality(Modality(
     "optical_strain", flow.strain_numpy, flow.strain_torch, 1,
     "float32 H x W x 1; minmax (default) 0..255; symmetric: 0..strain_range -> 0..255; raw: unitless strain",
     "Optical strain magnitude of the TV-L1 flow onset -> apex.", (_SCALE, _SCHEME, _STRAIN_RANGE, _TVL1),
+))
+register_modality(Modality(
+    "active_image", active.active_image_numpy, active.active_image_torch, 3,
+    "float32 H x W x 3, three equal grey channels; minmax (default) 0..255 per image; clip: the signed sum "
+    "clipped to 0..255 as OrigiNet's release saves it; symmetric; raw: the signed sum",
+    "Active image (OrigiNet): grey frames weighted 2t - T - 1 over onset..offset (variant='released' for the release's loop).",
+    (Option("variant", str, "intended", "intended: the paper's 2t - T - 1; released: the released code's loop",
+            choices=active.VARIANTS),
+     Option("scale", str, "minmax", "minmax: 0..255 per image; clip: the signed sum clipped to 0..255 as the release "
+            "saves it; symmetric: a fixed scale around zero; raw: the float values", choices=("clip", *SCALE_MODES))),
 ))

@@ -42,7 +42,7 @@ def _torchvision(builder: Callable[..., nn.Module], first_conv: str, num_classes
     return model
 
 
-_NOTE = "torchvision builder, weights=None; trained with the project's recipe (PAPER.md section 4) as in the paper's Table I"
+_NOTE = "torchvision builder, weights=None; trained with the project's recipe (docs/method.md, Training) as in the paper's Table I"
 
 
 @register_model(

@@ -23,7 +23,7 @@ class ModelInfo:
         description: one line for ``mesti models``.
         native_recipe: the training recipe of the network's own paper (optimizer, lr,
             weight_decay, batch_size, epochs, loss, augment, notes), or ``None`` when the
-            network is trained with this project's recipe (PAPER.md section 4). A key set to
+            network is trained with this project's recipe (docs/method.md, Training). A key set to
             ``None`` is one the source does not state.
         first_conv: modules whose input is the image (their weights follow ``in_chans``).
         classifier: modules whose output is the logits (their weights follow

@@ -1,9 +1,9 @@
-"""MEGANet (PAPER.md section 3): Gradient Attention, a ResNet stem, Residual-Attention blocks.
+"""MEGANet (docs/method.md, MEGANet): Gradient Attention, a ResNet stem, Residual-Attention blocks.
 
 Nguyen, Khuong, Le, Ngo, "MESTI-MEGANet: Micro-expression Spatio-Temporal Image and
 Micro-expression Gradient Attention Networks for Micro-expression Recognition",
 arXiv 2509.00056. No official code exists; the points the paper leaves open are constructor
-arguments whose defaults are the ones PAPER.md settles on.
+arguments whose defaults are those of docs/method.md.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ STEM_WIDTH = 64
 
 
 class ResidualAttentionBlock(nn.Module):
-    """Residual part, SAGAN self-attention, ReLU, dropout (PAPER.md section 3 step 3).
+    """Residual part, SAGAN self-attention, ReLU, dropout (docs/method.md, MEGANet step 3).
 
     The ablation switches remove a part and its weights: without ``use_residual`` only the
     shortcut remains (the identity, or the 1x1 projection that changes width and stride), so
@@ -72,10 +72,10 @@ class MEGANet(nn.Module):
             default ``len(widths)`` when widths are given, else 3.
         widths: block widths; default the first ``num_blocks`` of 64, 128, 256, 512.
         strides: block strides; default 1, then 2 for every later block.
-        drop_rate: dropout after each block's ReLU (PAPER.md default 0.5).
+        drop_rate: dropout after each block's ReLU (docs/method.md default 0.5).
         use_ga, use_residual, use_attention: the ablations of the paper's Table V.
-        ga_bias: bias in the GA block's 3x3 conv (PAPER.md default: yes).
-        attention_residual: self-attention adds its input back (SAGAN; PAPER.md default).
+        ga_bias: bias in the GA block's 3x3 conv (docs/method.md default: yes).
+        attention_residual: self-attention adds its input back (SAGAN; docs/method.md default).
         attn_reduction: query/key width is ``C // attn_reduction`` (SAGAN: 8).
         attn_gamma_init: initial gamma (SAGAN: 0, so each block starts as its residual part).
         attn_scale: factor on ``q . k`` before the softmax; SAGAN has none (1.0), ``None``
@@ -158,7 +158,7 @@ def _block_layout(
 _SOURCE = (
     "Nguyen, Khuong, Le, Ngo. MESTI-MEGANet: Micro-expression Spatio-Temporal Image and "
     "Micro-expression Gradient Attention Networks for Micro-expression Recognition. "
-    "arXiv 2509.00056 (2025), section 3; open points per PAPER.md"
+    "arXiv 2509.00056 (2025), section 3; open points per docs/method.md"
 )
 
 

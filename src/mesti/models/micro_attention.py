@@ -1,4 +1,4 @@
-"""Micro-Attention network (PEERS.md section 3): ResNet-10 with one micro-attention unit per stage.
+"""Micro-Attention network: ResNet-10 with one micro-attention unit per stage.
 
 Wang, Peng, Bi, Chen. "Micro-attention for micro-expression recognition". Neurocomputing 410
 (2020) 354-362, DOI 10.1016/j.neucom.2020.06.005, arXiv 1811.02360. Ported from the authors'
@@ -22,7 +22,7 @@ STAGE_WIDTHS = (64, 128, 256, 512)
 
 
 class MicroAttentionUnit(nn.Module):
-    """``O = T + T * sigmoid(mean_c(conv1x1([shortcut, a, b])))`` (PEERS.md 3.3).
+    """``O = T + T * sigmoid(mean_c(conv1x1([shortcut, a, b])))``.
 
     ``a`` and ``b`` are the block's two conv outputs (``a`` after its ReLU, ``b`` raw) and
     ``T = b + shortcut``. The channel mean is Caffe's fixed 1x1 conv with weights ``1/C``,
@@ -73,7 +73,7 @@ class MicroAttentionNet(nn.Module):
 
     Args:
         in_chans: 1 as published (grayscale apex frame). The MESTI paper feeds it MESTI
-            without saying how (PEERS.md 3.7): pass 3 to widen the stem for RGB, or feed a
+            without saying how: pass 3 to widen the stem for RGB, or feed a
             grayscale MESTI with 1, and record the choice.
     """
 

@@ -1,4 +1,4 @@
-"""OFF-ApexNet (PEERS.md section 2): two LeNet streams on the onset->apex flow (u, v).
+"""OFF-ApexNet: two LeNet streams on the onset->apex flow (u, v).
 
 Gan, Liong, Yau, Huang, Tan. "OFF-ApexNet on micro-expression recognition system". Signal
 Processing: Image Communication 74 (2019) 129-139, DOI 10.1016/j.image.2019.02.005. No
@@ -42,7 +42,7 @@ class OffApexNet(nn.Module):
     Args:
         in_chans: streams; the network is defined for 2 (u, v). No weights are shared.
         relu_after_conv: ReLU after each conv (default). The re-implementation has none; a
-            ReLU is the usual LeNet practice and probably the paper's (PEERS.md 8.3 item 3).
+            ReLU is the usual LeNet practice and probably the paper's.
             It adds no parameters.
         drop_rate: dropout after each hidden FC layer (re-implementation: 0.5; unverified).
     """

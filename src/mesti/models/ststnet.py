@@ -1,10 +1,10 @@
-"""STSTNet: Shallow Triple Stream Three-dimensional CNN (PEERS.md section 1).
+"""STSTNet: Shallow Triple Stream Three-dimensional CNN.
 
 Liong, Gan, See, Khor, Huang, FG 2019 (DOI 10.1109/FG.2019.8756567, arXiv 1902.03634).
 Three parallel streams read the same 28 x 28 (u, v, optical strain) image and differ only in
 width (3, 5, 8 filters). Layer order follows the authors' MATLAB graph and PyTorch port
 (christy1206/STSTNet): conv -> ReLU -> BatchNorm -> max-pool -> dropout; ReLU comes before
-BatchNorm. 1,683 learnable parameters for 3 classes (the paper says 1,670; PEERS.md 1.4).
+BatchNorm. 1,683 learnable parameters for 3 classes (the paper says 1,670; docs/networks.md).
 """
 
 from __future__ import annotations

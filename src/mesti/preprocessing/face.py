@@ -1,6 +1,6 @@
 """A raw clip to face crops: find the face once, one transform for all frames, equalise, resize.
 
-Order of operations, per PAPER.md section 4 plus the field's usual alignment:
+Order of operations, per docs/method.md, Training plus the field's usual alignment:
 
 1. find the face and its eyes on the onset frame (dlib HOG + 68 landmarks, or Haar);
 2. build one similarity transform (level the eyes, square box with a margin, scale to

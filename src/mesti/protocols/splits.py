@@ -137,12 +137,16 @@ class HoldOut(Protocol):
     ``by_subject=False`` splits by sample as the paper's Table I appears to; subjects then
     sit on both sides, the guard is off and every report says so. Repeats report the
     spread that a single split hides (one CASME II test clip is 3.8 points).
+
+    ``test_size`` (a clip count) replaces the fraction where a published test set has a
+    known size: the paper's Table I tests on 26 CASME II and 16 SAMM clips (docs/protocols.md).
     """
 
     test_fraction: float = 0.1
     repeats: int = 1
     seed: int = 0
     by_subject: bool = True
+    test_size: int | None = None
     name: str = "holdout"
 
     def __post_init__(self) -> None:
@@ -159,13 +163,17 @@ class HoldOut(Protocol):
         from sklearn.model_selection import StratifiedShuffleSplit
 
         labels = np.asarray(labels)
+        if self.test_size is not None and not 0 < self.test_size < len(labels):
+            raise MestiError("test_size", f"{self.test_size} test clips out of {len(labels)}: it must lie in 1..{len(labels) - 1}")
+        fraction = self.test_fraction if self.test_size is None else self.test_size / len(labels)
         keys = subject_keys(subjects, datasets)
         out = []
         for r in range(self.repeats):
             if self.by_subject:
-                train, test = _stratified_group_split(labels, keys, self.test_fraction, self.seed + r)
+                train, test = _stratified_group_split(labels, keys, fraction, self.seed + r)
             else:
-                sss = StratifiedShuffleSplit(n_splits=1, test_size=self.test_fraction, random_state=self.seed + r)
+                size = self.test_fraction if self.test_size is None else int(self.test_size)
+                sss = StratifiedShuffleSplit(n_splits=1, test_size=size, random_state=self.seed + r)
                 train, test = next(sss.split(np.zeros(len(labels)), labels))
             out.append(Fold(f"repeat{r + 1:02d}", np.sort(train), np.sort(test), {"repeat": r}))
         return out
@@ -176,14 +184,19 @@ class HoldOut(Protocol):
 
     def describe(self) -> str:
         pct = f"{1 - self.test_fraction:.0%}/{self.test_fraction:.0%}"
+        if self.test_size is not None:
+            pct = f"{self.test_size} test clips"
         if self.by_subject:
             return f"hold-out {pct}, stratified, subject-disjoint, {self.repeats} seeded repeat(s)"
         return (f"hold-out {pct}, stratified by sample as in the paper's Table I: SUBJECTS APPEAR IN BOTH "
                 f"TRAIN AND TEST (not subject-independent), {self.repeats} seeded repeat(s)")
 
     def config(self) -> dict[str, object]:
-        return {"name": self.name, "test_fraction": self.test_fraction, "repeats": self.repeats,
-                "seed": self.seed, "by_subject": self.by_subject}
+        out: dict[str, object] = {"name": self.name, "test_fraction": self.test_fraction, "repeats": self.repeats,
+                                  "seed": self.seed, "by_subject": self.by_subject}
+        if self.test_size is not None:
+            out["test_size"] = self.test_size
+        return out
 
 
 def _stratified_group_split(labels: np.ndarray, keys: np.ndarray, fraction: float, seed: int,

@@ -206,3 +206,27 @@ def bar_chart_png(
     fig.suptitle(title or "UF1 and UAR per modality and model", fontsize=11)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def rank_weights_png(length: int, apex: int, path: str | os.PathLike[str]) -> Path:
+    """The paper's Fig. 2: per-frame coefficients of MESTI and of the dynamic image (``apex`` 1-based)."""
+    from mesti.modalities.rank_pooling import bilen_weights, mesti_weights, simplified_rank_weights
+
+    t = np.arange(1, length + 1)
+    series = [
+        ("MESTI: 2t - a - 1, then T - 2t + a + 1", mesti_weights(length, apex), "tab:red", "o"),
+        ("dynamic image, simplified: 2t - T - 1", simplified_rank_weights(length), "tab:blue", "s"),
+        ("dynamic image, Bilen (harmonic numbers)", bilen_weights(length), "tab:green", "^"),
+    ]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, w, colour, marker in series:
+        ax.plot(t, w, marker=marker, color=colour, label=label, lw=1.2, ms=4)
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.axvline(apex, color="tab:red", lw=0.6, ls="--")
+    ax.set_xlabel("frame t (1-based, onset = 1)")
+    ax.set_ylabel("coefficient")
+    ax.set_title(f"Rank-pooling coefficients, T = {length}, apex a = {apex}")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)

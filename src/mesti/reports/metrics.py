@@ -1,4 +1,4 @@
-"""Accuracy, UF1 and UAR the way the MER literature defines them (DATASETS.md, Protocols).
+"""Accuracy, UF1 and UAR the way the MER literature defines them (docs/protocols.md, Metrics).
 
 The headline numbers are computed once, on the predictions of every fold pooled together:
 per class c, ``F1_c = 2TP / (2TP + FP + FN)`` and ``recall_c = TP / N_c``; UF1 is the mean

@@ -104,7 +104,7 @@ EMOTION_AUS: dict[str, tuple[tuple[tuple[int, ...], int], ...]] = {
 }
 
 #: Emotions generated for each class set, with CASME II's clip counts as weights
-#: (DATASETS.md: others 99, disgust 63, happiness 32, repression 27, surprise 25).
+#: (docs/datasets.md: others 99, disgust 63, happiness 32, repression 27, surprise 25).
 EMOTION_WEIGHTS: dict[int, dict[str, int]] = {
     5: {"happiness": 32, "disgust": 63, "repression": 27, "surprise": 25, "others": 99},
     3: {"happiness": 32, "disgust": 63, "repression": 27, "surprise": 25},

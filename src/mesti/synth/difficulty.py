@@ -11,7 +11,7 @@ weights) is scored leave-one-subject-out on four inputs:
   (Lucas-Kanade on the MESTI image) recovers the signed motion, its direction included.
 - ``flow``: TV-L1 flow onset -> apex (u, v) on the grid (slower: one TV-L1 per clip).
 
-Scores are pooled over folds (UAR, UF1, accuracy; DATASETS.md, Protocols).
+Scores are pooled over folds (UAR, UF1, accuracy; docs/protocols.md, Metrics).
 """
 
 from __future__ import annotations

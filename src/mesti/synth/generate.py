@@ -34,7 +34,7 @@ from mesti.synth.render import FaceRig, encode_jpeg, render_clip
 from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
-from mesti.utils.outputs import SYNTH_MARKER, prepare_output_dir
+from mesti.utils.outputs import SYNTH_MARKER, prepare_new_dir
 
 SHEET_NAME = "coding.xlsx"
 TRUTH_NAME = SYNTH_MARKER
@@ -78,16 +78,6 @@ def _check_args(subjects: int, clips_per_subject: int, classes: int, size: int, 
         raise MestiError("--size", f"frames of at most 1024 px, got {size}")
     if noise < 0:
         raise MestiError("--noise", f"sensor noise is a standard deviation, not {noise}")
-
-
-def _check_out_dir(out_dir: Path, overwrite: bool) -> None:
-    """Refuse a file, a non-empty folder (unless ``overwrite``), or a folder ``mesti synth`` did not write."""
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
-        raise MestiError(out_dir, "the folder is not empty; pass --overwrite to replace a set made by mesti synth")
-    prepare_output_dir(out_dir, "synthetic dataset", option="OUT_DIR")  # atomic_dir replaces it once the new set is whole
-    parent = next((p for p in (out_dir.parent, *out_dir.parent.parents) if p.exists()), None)
-    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise MestiError(out_dir, f"cannot write here ({parent} is not a writable folder)")
 
 
 def _umask() -> int:
@@ -188,7 +178,7 @@ def generate_dataset(
     _check_args(subjects, clips_per_subject, classes, size, noise)
     if workers is not None and workers < 1:
         raise MestiError("--workers", f"needs at least 1 worker, got {workers}")
-    _check_out_dir(out, overwrite)
+    prepare_new_dir(out, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")
     start = time.perf_counter()
     photos = available_photos() if real_faces else []
     plan = plan_dataset(seed, subjects, clips_per_subject, classes, photos, noise_level=noise)

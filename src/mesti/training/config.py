@@ -14,7 +14,7 @@ from mesti.utils.devices import check_device
 
 @dataclass
 class TrainConfig:
-    """PAPER.md section 4 by default: focal loss, Adam 1e-3, weight decay 1e-4, 50 epochs,
+    """docs/method.md, Training by default: focal loss, Adam 1e-3, weight decay 1e-4, 50 epochs,
     batch 32, horizontal flip and rotations of +-5 / +-10 degrees.
 
     ``val_fraction`` > 0 carves a validation split from the training subjects only, used for

@@ -18,18 +18,24 @@ import yaml
 
 from mesti.errors import MestiError
 
-OutputKind = Literal["run", "synthetic dataset", "cache", "grid"]
+OutputKind = Literal["run", "synthetic dataset", "cache", "grid", "spotting result", "spotting evaluation", "bundle"]
 
 #: A run's resolved configuration (with ``mesti_version``) beside its ``folds/`` folder.
 RUN_CONFIG = "config.yaml"
 RUN_FOLDS = "folds"
-#: Written by ``mesti synth`` into every dataset it makes.
+#: Written by ``mesti synth`` into every dataset it makes (``synth_long.json`` with ``--long``).
 SYNTH_MARKER = "synth.json"
+SYNTH_LONG_MARKER = "synth_long.json"
 #: Written by ``mesti prepare`` at the top of a cache; each modality folder has an index.
 CACHE_MARKER = "prepare_report.json"
 CACHE_INDEX = "index.json"
 #: Written by ``mesti grid`` when a grid ends; its cells are runs three folders down.
 GRID_MARKER = "summary.json"
+#: ``mesti spot`` / ``mesti analyze`` write intervals.json; ``mesti spot-eval`` a summary with
+#: per_video.csv; ``mesti train`` a bundle with bundle.json.
+SPOT_MARKER = "intervals.json"
+SPOT_EVAL_MARKER = "per_video.csv"
+BUNDLE_MARKER = "bundle.json"
 
 
 def _is_run(path: Path) -> bool:
@@ -53,10 +59,16 @@ def output_kind(path: str | Path) -> OutputKind | None:
         return None
     if _is_run(path):
         return "run"
-    if (path / SYNTH_MARKER).is_file():
+    if (path / SYNTH_MARKER).is_file() or (path / SYNTH_LONG_MARKER).is_file():
         return "synthetic dataset"
     if (path / CACHE_MARKER).is_file() or any(p.is_file() for p in path.glob(f"*/{CACHE_INDEX}")):
         return "cache"
+    if (path / SPOT_EVAL_MARKER).is_file() and (path / GRID_MARKER).is_file():
+        return "spotting evaluation"
+    if (path / SPOT_MARKER).is_file():
+        return "spotting result"
+    if (path / BUNDLE_MARKER).is_file():
+        return "bundle"
     if (path / GRID_MARKER).is_file() or any(_is_run(c.parent) for c in path.glob(f"*/*/*/*/{RUN_CONFIG}")):
         return "grid"
     return None
@@ -89,3 +101,13 @@ def prepare_output_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = 
     if overwrite:
         shutil.rmtree(path)
     return path
+
+
+def prepare_new_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = False, option: str = "--out") -> Path:
+    """Check ``path`` for an output written whole (``atomic_dir`` puts the finished folder in
+    place): a non-empty folder is replaced only with ``overwrite``, and only when it is a
+    mesti ``kind``; nothing is removed here, so a failed run leaves the old folder as it was."""
+    path = Path(path)
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise MestiError(path, f"the folder is not empty; pass --overwrite to replace a mesti {kind} there")
+    return prepare_output_dir(path, kind, option=option)

@@ -1,4 +1,4 @@
-"""Gradient Attention (MEGANet, PAPER.md section 3 step 1): a spatial gate from image edges.
+"""Gradient Attention (MEGANet, docs/method.md, MEGANet step 1): a spatial gate from image edges.
 
 The gate is computed from finite differences of the input itself (not Sobel, not
 back-propagated gradients), so it highlights where intensity changes, which in a MESTI or

@@ -1,4 +1,4 @@
-"""The residual part of a MEGANet block (PAPER.md section 3 step 3)."""
+"""The residual part of a MEGANet block (docs/method.md, MEGANet step 3)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def shortcut(in_chs: int, out_chs: int, stride: int = 1) -> nn.Module:
 class ResidualBlock(nn.Module):
     """3x3 conv-BN-ReLU, 3x3 conv-BN, plus the shortcut.
 
-    There is no ReLU after the addition: PAPER.md places the block's ReLU after the
+    There is no ReLU after the addition: the paper places the block's ReLU after the
     self-attention that follows, so it lives in the Residual-Attention block instead.
     """
 

@@ -27,8 +27,9 @@ from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
 from mesti.synth.plan import VARIANTS_PER_PHOTO
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.outputs import SYNTH_LONG_MARKER, prepare_new_dir
 
-TRUTH_FILE = "synth_long.json"
+TRUTH_FILE = SYNTH_LONG_MARKER
 VIDEO_FOLDER = "SAMM_longvideos"
 
 
@@ -59,17 +60,6 @@ def _check(subjects: int, videos: int, seconds: float, fps: float, size: int, no
         raise MestiError("--noise", f"sensor noise is a standard deviation, not {noise}")
 
 
-def _check_out(out: Path, overwrite: bool) -> None:
-    """Refuse a file, a non-empty folder (unless ``overwrite``), or a folder this did not write."""
-    if out.exists() and not out.is_dir():
-        raise MestiError(out, "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise MestiError(out, "the folder is not empty; pass --overwrite to replace a set made by mesti synth --long")
-        if not (out / TRUTH_FILE).is_file():
-            raise MestiError(out, f"refusing to overwrite: the folder has no {TRUTH_FILE}, so mesti synth --long did not make it")
-
-
 def generate_long_videos(
     out_dir: str | os.PathLike[str],
     subjects: int = 4,
@@ -90,7 +80,7 @@ def generate_long_videos(
     """
     _check(subjects, videos_per_subject, seconds, fps, size, noise)
     out = Path(out_dir)
-    _check_out(out, overwrite)
+    prepare_new_dir(out, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")
     start = time.perf_counter()
     photos = available_photos() if real_faces else []
     sources = [(p, v) for v in range(VARIANTS_PER_PHOTO) for p in photos]

@@ -1,0 +1,24 @@
+"""Every figure the paper reports, shipped as ``mesti/data/paper_results.csv`` (never typed in code).
+
+One row per printed number: ``table, row, dataset, classes, protocol, model, modality,
+metric, printed, value, note``. ``printed`` is the text as the paper prints it (a percentage
+or a fraction); ``value`` the same number on 0..1; ``note`` the sample-count arithmetic.
+"""
+
+from __future__ import annotations
+
+import io
+from importlib import resources
+
+import pandas as pd
+
+COLUMNS = ("table", "row", "dataset", "classes", "protocol", "model", "modality", "metric", "printed", "value", "note")
+
+
+def load_paper_results() -> pd.DataFrame:
+    """The shipped table of the paper's figures."""
+    text = resources.files("mesti").joinpath("data", "paper_results.csv").read_text(encoding="utf-8")
+    df = pd.read_csv(io.StringIO(text), dtype={"printed": str}, keep_default_na=False)
+    df["classes"] = df["classes"].astype(int)
+    df["value"] = df["value"].astype(float)
+    return df
