@@ -43,18 +43,24 @@ def run_cmd(
     face: str | None = typer.Option(None, "--face", help="dlib-hog (shipped), haar, or none (frames are already face crops)."),
     cache: Path | None = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti)."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda ..."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run of every "
+                                     "cell; the report shows mean +- sd beside the paper's single number."),
+    report_oracle: bool = typer.Option(False, "--report-oracle", help="Also report, labelled as leaky, what choosing "
+                                       "each fold's best epoch on its test subject would give (docs/protocols.md)."),
     clip_list: Path | None = typer.Option(None, "--clip-list", help="smic, composite, cross: the clip list in the "
                                                "MEGC 2019 CSV format (default: the shipped 442 real clips; a synthetic stand-in brings its own)."),
 ) -> None:
     """Run one study through the grid engine; re-running the same command skips finished cells."""
     from mesti.paper import Reduction, run_study
+    from mesti.training.study import parse_seeds
 
     def names(text: str | None) -> tuple[str, ...]:
         return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
 
     reduction = Reduction(epochs=epochs, batch_size=batch_size, img_size=img_size, size=size, repeats=repeats,
                           face=face, cache=str(cache) if cache else None, device=device,
-                          models=names(models), modalities=names(modalities))
+                          models=names(models), modalities=names(modalities),
+                          seeds=parse_seeds(seeds, None) if seeds else (), report_oracle=report_oracle)
     with progress() as bar:
         task = bar.add_task(study, total=None)
 

@@ -83,6 +83,8 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
 def _spec(protocol: dict[str, Any], o: dict[str, Any]) -> StudySpec:
     """A command's options (its ``locals()``, by name) as a study spec; unset ones keep the recipe's values."""
     training: dict[str, Any] = {"device": o["device"], "val_fraction": o["val_fraction"], "recipe": o["recipe"]}
+    if o["report_oracle"]:
+        training["report_oracle"] = True
     training.update({k: o[k] for k in ("epochs", "batch_size", "lr") if o[k] is not None})
     paths = {k: str(o[k]) if o[k] is not None else None for k in ("sheet", "manifest", "cache")}
     data = DatasetSpec(name=o["dataset"], root=str(o["root"]), classes=o["classes"], **paths)
@@ -121,6 +123,9 @@ _EQ = typer.Option("frame", "--equalize", help="Histogram equalisation: frame (p
 _DEVICE = typer.Option("auto", "--device", help="auto, cpu, cuda, cuda:1 ...")
 _VAL = typer.Option(0.0, "--val-fraction", help="Early stopping on this fraction of the TRAINING subjects (0: fixed schedule).")
 _RECIPE = typer.Option("paper", "--recipe", help="paper (docs/method.md, Training) or native (the network's own paper).")
+_ORACLE = typer.Option(False, "--report-oracle", help="Also record each fold's test predictions at every epoch and "
+                       "report, beside the honest figure and labelled as leaky, what choosing each fold's best epoch "
+                       "on its test subject would give (as some published code does; docs/protocols.md).")
 _CKPT = typer.Option(False, "--save-checkpoints", help="Keep each fold's weights for `mesti predict`.")
 _OVER = typer.Option(False, "--overwrite", help="Start again even if --out holds a run.")
 _WORKERS = typer.Option(None, "--workers", help="Processes for preparing the modality.")
@@ -137,7 +142,7 @@ def loso_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = _
              batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int | None = _SIZE,
              seed: int | None = _SEED, seeds: str | None = _SEEDS, out: Path = _OUT, cache: Path | None = _CACHE,
              face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE, val_fraction: float = _VAL,
-             recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER, workers: int | None = _WORKERS,
+             recipe: str = _RECIPE, report_oracle: bool = _ORACLE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER, workers: int | None = _WORKERS,
              folds: int | None = typer.Option(None, "--folds", help="Subject-wise k-fold instead of one fold per subject."),
              engine: str = _ENGINE, folds_per_group: int | None = _GROUP, executor: str = _EXECUTOR,
              address: str | None = _ADDRESS, fold_tasks: int | None = _FOLD_TASKS, strict: bool = _STRICT) -> None:
@@ -153,7 +158,7 @@ def holdout_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None 
                 batch_size: int | None = _BATCH, lr: float | None = _LR, img_size: int | None = _IMG, size: int | None = _SIZE,
                 seed: int | None = _SEED, seeds: str | None = _SEEDS, out: Path = _OUT, cache: Path | None = _CACHE,
                 face: str = _FACE, equalize: str = _EQ, device: str = _DEVICE, val_fraction: float = _VAL,
-                recipe: str = _RECIPE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER,
+                recipe: str = _RECIPE, report_oracle: bool = _ORACLE, save_checkpoints: bool = _CKPT, overwrite: bool = _OVER,
                 workers: int | None = _WORKERS,
                 test_fraction: float = typer.Option(0.1, "--test-fraction"),
                 repeats: int = typer.Option(1, "--repeats", help="Seeded repeated splits: mean and spread are reported."),

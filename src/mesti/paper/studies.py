@@ -60,6 +60,8 @@ class Reduction:
     device: str | None = None
     models: Sequence[str] = field(default_factory=tuple)
     modalities: Sequence[str] = field(default_factory=tuple)
+    seeds: Sequence[int] = field(default_factory=tuple)  # each seed a full run (the grid's seeds)
+    report_oracle: bool = False  # not a reduction: adds the leaky figure beside the honest one
 
 
 def _package_text(name: str) -> str:
@@ -127,7 +129,12 @@ def resolve_study(study: Study, roots: dict[str, Path | None], reduction: Reduct
         for key, value in (("epochs", reduction.epochs), ("batch_size", reduction.batch_size), ("device", reduction.device)):
             if value is not None:
                 training[key] = value
+        if reduction.seeds:
+            training.pop("seed", None)
+            doc["seeds"] = [int(s) for s in reduction.seeds]
         doc["training"] = training
+        if reduction.report_oracle:
+            doc["report_oracle"] = True
         for key, value in (("img_size", reduction.img_size), ("size", reduction.size), ("face", reduction.face),
                            ("cache", reduction.cache)):
             if value is not None:

@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from mesti.errors import MestiError
+from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL
 from mesti.utils.atomic import write_text
 
 SUMMARY_COLUMNS = ("dataset", "protocol", "modality", "model", "accuracy", "uf1", "uar", "n")
@@ -217,6 +218,16 @@ def write_run_report(
     protocol = describe_protocol(config, metrics, fold_metrics)
     lines = [f"# {_title(config)}", "", f"**Protocol:** {protocol}", ""]
     lines += [f"## Results: {protocol}", "", _headline(metrics, protocol), ""]
+    oracle = metrics.get(ORACLE_KEY)
+    if oracle:
+        epochs = ", ".join(f"{fold} {e}" for fold, e in oracle["epochs"].items())
+        lines += ["## Leaky oracle (not an estimate)", "",
+                  f"**{oracle['label']}.** The figures above are the honest ones; these pool each fold's test "
+                  "predictions at the epoch with its best test accuracy, which reads the test labels to choose:", "",
+                  _table(("metric", "honest", "oracle (leaky)"),
+                         [(label, metrics[key], oracle[key]) for key, label in
+                          (("accuracy", "accuracy"), ("uf1", "UF1"), ("uar", "UAR"))]), "",
+                  f"Epoch chosen on the test subject per fold: {epochs}.", ""]
     lines += [
         "UF1 and UAR are means of per-class F1 and recall over the classes present in the pooled "
         f"ground truth ({metrics['n_classes_averaged']} of {len(metrics['classes'])}).",
@@ -297,6 +308,8 @@ def write_summary(
              "One row per grid cell; its run report says how the numbers were aggregated (pooled "
              "predictions for LOSO). `*_std` columns are spreads over repeats or folds.", "",
              _table(columns, [[_plain(row.get(c)) for c in columns] for row in rows]), ""]
+    if any(c.startswith(ORACLE_KEY) for c in columns):
+        lines[3:3] = [f"`{ORACLE_KEY}_*` columns: {ORACLE_LABEL}. accuracy, uf1 and uar are the honest figures.", ""]
     for dataset, protocol in dict.fromkeys(zip(frame["dataset"], frame["protocol"], strict=True)):
         lines += [f"## {dataset}, {protocol}: UF1 / UAR", "", _pivot(frame, dataset, protocol), ""]
     for caption, path in (pictures or {}).items():

@@ -20,6 +20,10 @@ class TrainConfig:
     ``val_fraction`` > 0 carves a validation split from the training subjects only, used for
     early stopping (``patience`` epochs); otherwise the model after the last epoch is
     evaluated. Nothing here ever reads the test fold.
+
+    ``report_oracle`` also records each fold's test predictions at every epoch, so the run
+    can report beside its honest figure the leaky one that choosing each fold's best epoch
+    on its test subject would give (docs/protocols.md); no choice of the trainer reads them.
     """
 
     epochs: int = 50
@@ -39,6 +43,7 @@ class TrainConfig:
     amp: bool = True
     channels_last: bool = True
     recipe: str = "paper"
+    report_oracle: bool = False
 
     def __post_init__(self) -> None:
         OPTIMIZERS.get(self.optimizer)  # an unknown name: the registries' one error, listing the valid names

@@ -6,7 +6,8 @@ Layout of ``RUN_DIR``::
     folds/<fold>.json    one finished fold: test predictions, curves, seed (atomic)
     checkpoints/         per-fold model weights (with --save-checkpoints)
     predictions.csv      every test prediction with class probabilities
-    metrics.json         pooled accuracy / UF1 / UAR, per class, per dataset, per fold
+    metrics.json         pooled accuracy / UF1 / UAR, per class, per dataset, per fold (and,
+                         with report_oracle, the leaky ``oracle_leaky`` figure beside them)
     confusion.png, curves.png, report.md
 
 ``metrics.json`` is written last: a run that has one is finished. Re-running the same
@@ -31,6 +32,7 @@ from mesti.protocols.splits import Fold, Protocol, assert_samples_disjoint, asse
 from mesti.training.config import TrainConfig
 from mesti.training.engine import run_sequential
 from mesti.training.folds import FoldResult, fit_input, resolve_device
+from mesti.training.oracle import ORACLE_KEY, oracle_metrics
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
@@ -219,6 +221,9 @@ def finish_run(run_dir: Path, samples: SampleSet, results: list[FoldResult], con
     fold_metrics = per_fold_metrics(y_true, y_pred, list(table["fold"]), names)
     metrics["protocol"] = config["protocol"]["description"]
     metrics["per_fold"] = fold_metrics
+    oracle = oracle_metrics(results, [int(v) for v in samples.labels], names, metrics["protocol"])
+    if oracle is not None:  # reported beside the honest figure, never instead of it
+        metrics[ORACLE_KEY] = oracle
     pictures = {
         "confusion matrix": confusion_matrix_png(metrics["confusion_matrix"], names, run_dir / "confusion.png",
                                                  title=f"{config['model']['name']} on {config.get('modality', 'images')}: {metrics['protocol']}").name,

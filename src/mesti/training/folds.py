@@ -51,6 +51,9 @@ class FoldResult:
     seconds: float
     stopped_epoch: int | None = None
     norm: dict[str, list[float]] = field(default_factory=dict)
+    #: with ``report_oracle``: the test probabilities after every epoch, for the leaky oracle
+    #: figure only (:mod:`mesti.training.oracle`); never read by any choice of the trainer.
+    leaky_test_probs_per_epoch: list[list[list[float]]] | None = None
 
     @property
     def predictions(self) -> list[int]:
@@ -169,6 +172,8 @@ class FoldRun:
     best_val: float = float("inf")
     since_best: int = 0
     stopped: int | None = None
+    report_oracle: bool = False
+    leaky_test_probs: list[list[list[float]]] = field(default_factory=list)
 
     @classmethod
     def start(cls, samples: SampleSet, fold: Fold, cfg: TrainConfig, x_all: Tensor) -> FoldRun:
@@ -180,7 +185,7 @@ class FoldRun:
         train_idx, val_idx = split_fold(samples, fold, cfg)
         mean, std = normalizer(x_all[torch.as_tensor(train_idx, dtype=torch.long, device=x_all.device)], cfg.normalize)
         return cls(fold, seed, generator, train_idx, val_idx, samples.labels, cfg.patience,
-                   mean.to(x_all.device), std.to(x_all.device))
+                   mean.to(x_all.device), std.to(x_all.device), report_oracle=cfg.report_oracle)
 
     @property
     def validates(self) -> bool:
@@ -206,6 +211,8 @@ class FoldRun:
                 self.since_best += 1
             if self.since_best >= self.patience:
                 self.stopped = epoch
+        if self.report_oracle:  # recorded for the leaky report only; nothing above or after reads it
+            self.leaky_test_probs.append(predict(np.asarray(self.fold.test)).tolist())
         self.history["epoch"].append(epoch)
         for k, v in stats.items():
             self.history.setdefault(k, []).append(v)
@@ -223,4 +230,5 @@ class FoldRun:
             seconds=seconds,
             stopped_epoch=self.stopped,
             norm={"mean": self.mean.flatten().tolist(), "std": self.std.flatten().tolist()},
+            leaky_test_probs_per_epoch=self.leaky_test_probs if self.report_oracle else None,
         )

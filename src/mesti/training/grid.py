@@ -20,6 +20,7 @@ import yaml
 from mesti.errors import MestiError
 from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
 from mesti.training.experiment import is_finished
+from mesti.training.oracle import ORACLE_KEY
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import prepare_output_dir
@@ -46,6 +47,7 @@ class GridSpec:
     folds_per_group: int | None = None  # stacked engine only; None: by memory estimate
     seeds: list[int] | None = None  # each seed a full run of every cell; None: training.seed or 0
     executor: str | dict[str, Any] | None = None  # local (default) or {name: ray, address: auto, ...}
+    report_oracle: bool = False  # also the leaky per-fold best-test-epoch figure (TrainConfig.report_oracle)
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridSpec:
@@ -99,6 +101,8 @@ class GridSpec:
     def studies(self, out: Path) -> list[tuple[str, StudySpec, Path]]:
         """``(label, spec, run_dir)`` for every cell, in grid order."""
         seeds, training = self._seeds()
+        if self.report_oracle:
+            training = {**training, "report_oracle": True}
         cells = []
         for d in self._dataset_specs():
             for p in self.protocols:
@@ -184,7 +188,9 @@ def _row(cell: Cell, outcome: Outcome | None, out: Path) -> dict[str, Any]:
     else:
         spread = (None, None)
     name = spec.dataset.label or spec.dataset.name
+    oracle = metrics.get(ORACLE_KEY)
+    leaky = {f"{ORACLE_KEY}_{k}": oracle[k] for k in ("accuracy", "uf1", "uar")} if oracle else {}
     return {**base, "dataset": f"{name} ({len(metrics['classes'])} classes)", "protocol": metrics["protocol"],
             "accuracy": metrics["accuracy"], "uf1": metrics["uf1"], "uar": metrics["uar"], "n": metrics["n"],
             "uf1_std": spread[0], "uar_std": spread[1], "run_dir": str(cell.run_dir.relative_to(out)),
-            "status": "ok", "error": None}
+            "status": "ok", "error": None, **leaky}
