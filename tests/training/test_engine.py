@@ -7,7 +7,7 @@ from torch import nn
 
 from mesti.errors import MestiError
 from mesti.protocols import LeaveOneSubjectOut
-from mesti.training.augment import augment_batch
+from mesti.training.augment import augment_batch, draw_augment
 from mesti.training.config import TrainConfig
 from mesti.training.engine import train_fold
 from mesti.training.folds import fold_seed
@@ -45,6 +45,26 @@ def test_augmentation_flip_is_exact_and_reproducible() -> None:
     b = augment_batch(x, torch.Generator().manual_seed(5), rotations=[-10.0, 10.0])
     assert torch.equal(a, b)
     assert torch.equal(augment_batch(x, g, flip=False, rotations=[0.0]), x)
+
+
+def test_a_random_crop_is_applied_and_drawn_after_flip_and_rotation() -> None:
+    # a 12 x 12 crop of a 16 x 16 image (Micro-Attention's 224 of 240), resampled to 16 x 16
+    x = torch.arange(16 * 16, dtype=torch.float32).view(1, 1, 16, 16).repeat(64, 1, 1, 1)
+    out = augment_batch(x, torch.Generator().manual_seed(0), flip=False, rotations=[0.0], crop=0.75)
+    assert not torch.equal(out, x)
+    # a crop is a zoom: neighbouring pixels differ by 0.75 of a pixel step (16 along a column)
+    assert torch.allclose(out[:, 0, 8, 9] - out[:, 0, 8, 8], torch.full((64,), 0.75), atol=1e-4)
+    assert torch.allclose(out[:, 0, 9, 8] - out[:, 0, 8, 8], torch.full((64,), 12.0), atol=1e-3)
+    # the window's place is random and stays inside the image (16 x 0.125 pixels either way)
+    centre = (out[:, 0, 7:9, 7:9].mean(dim=(1, 2)) - x[0, 0, 7:9, 7:9].mean())
+    assert centre.std() > 1.0
+    assert out.min() >= x.min() and out.max() <= x.max()
+    # the crop is drawn last: flips and rotations draw the same numbers with and without it
+    a = draw_augment(8, torch.Generator().manual_seed(1), True, [-5.0, 5.0])
+    b = draw_augment(8, torch.Generator().manual_seed(1), True, [-5.0, 5.0], crop=0.9)
+    assert a is not None and b is not None
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) and not torch.equal(a[2], b[2])
+    assert draw_augment(8, torch.Generator(), False, [0.0]) is None
 
 
 def test_train_fold_learns_and_is_deterministic() -> None:
@@ -105,8 +125,13 @@ def test_config_validation() -> None:
         TrainConfig().with_native_recipe(None, "meganet")
     from mesti.models import get_model_info
 
-    with pytest.raises(MestiError, match="random 224 x 224 crop"):
-        TrainConfig().with_native_recipe(dict(get_model_info("micro_attention").native_recipe or {}), "micro_attention")
+    micro = TrainConfig().with_native_recipe(dict(get_model_info("micro_attention").native_recipe or {}), "micro_attention")
+    assert (micro.crop, micro.flip, micro.rotations, micro.batch_size, micro.loss) == (224 / 240, False, [0.0], 10,
+                                                                                       "cross_entropy")
+    with pytest.raises(MestiError, match="not available here"):
+        TrainConfig().with_native_recipe({"augment": "colour jitter"}, "somenet")
+    with pytest.raises(MestiError, match="training.crop"):
+        TrainConfig(crop=1.5)
     ststnet = TrainConfig().with_native_recipe(dict(get_model_info("ststnet").native_recipe or {}), "ststnet")
     assert (ststnet.lr, ststnet.batch_size, ststnet.epochs, ststnet.flip) == (5e-5, 256, 500, False)
 

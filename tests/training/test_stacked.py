@@ -72,20 +72,27 @@ def meganet_32() -> nn.Module:
     return create_model("meganet", num_classes=3, img_size=32)
 
 
-@pytest.mark.parametrize(("build", "val_fraction", "epochs"), [(noisy_net, 0.0, 6), (noisy_net, 0.25, 6), (meganet_32, 0.0, 2)])
-def test_a_group_of_one_reproduces_train_fold(build: Callable[[], nn.Module], val_fraction: float, epochs: int) -> None:
+@pytest.mark.parametrize(("build", "val_fraction", "epochs", "crop"),
+                         [(noisy_net, 0.0, 6, 1.0), (noisy_net, 0.25, 6, 1.0), (meganet_32, 0.0, 2, 1.0),
+                          (noisy_net, 0.0, 3, 224 / 240)])
+def test_a_group_of_one_reproduces_train_fold(build: Callable[[], nn.Module], val_fraction: float, epochs: int,
+                                              crop: float) -> None:
     # Every training set (36 samples) is a multiple of the batch: both engines take the same
     # batches, augmentation draws and dropout masks, so only float rounding may differ.
     # MEGANet's dropout sees channels-last input (from its self-attention), whose masks torch
     # draws in memory order.
     samples = toy_samples((12, 12, 12, 12, 12) if val_fraction else (12, 12, 12, 12))
     fold = loso(samples)[0]
-    cfg = TrainConfig(epochs=epochs, batch_size=12, lr=3e-3, device="cpu", seed=3, val_fraction=val_fraction, patience=2)
+    cfg = TrainConfig(epochs=epochs, batch_size=12, lr=3e-3, device="cpu", seed=3, val_fraction=val_fraction, patience=2,
+                      crop=crop)
     assert plan_schedule(samples, [fold], cfg) == StackSchedule(12, 3)
     size = (32, 32) if build is meganet_32 else None
     expected, _ = train_fold(samples, fold, build, cfg, input_size=size)
     got = train_group(samples, [fold], build, cfg, input_size=size).results[0]
     assert_same_fold(got, expected)
+    if crop < 1:  # the crop changes training: the same fold without it ends elsewhere
+        uncropped, _ = train_fold(samples, fold, build, TrainConfig(**{**cfg.to_dict(), "crop": 1.0}), input_size=size)
+        assert not np.allclose(uncropped.probs, expected.probs, atol=1e-4)
     if val_fraction:
         assert "val_loss" in got.history
 

@@ -43,6 +43,9 @@ def run_cmd(
     face: str | None = typer.Option(None, "--face", help="dlib-hog (shipped), haar, or none (frames are already face crops)."),
     cache: Path | None = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti)."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda ..."),
+    recipe: str | None = typer.Option(None, "--recipe", help="native: parts whose networks have a published recipe "
+                                      "train with it (Table II's Micro-Attention: random 224 crops of a 240 resize); "
+                                      "the others keep the paper's."),
     seeds: str | None = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run of every "
                                      "cell; the report shows mean +- sd beside the paper's single number."),
     report_oracle: bool = typer.Option(False, "--report-oracle", help="Also report, labelled as leaky, what choosing "
@@ -60,7 +63,8 @@ def run_cmd(
     reduction = Reduction(epochs=epochs, batch_size=batch_size, img_size=img_size, size=size, repeats=repeats,
                           face=face, cache=str(cache) if cache else None, device=device,
                           models=names(models), modalities=names(modalities),
-                          seeds=parse_seeds(seeds, None) if seeds else (), report_oracle=report_oracle)
+                          seeds=parse_seeds(seeds, None) if seeds else (), report_oracle=report_oracle,
+                          recipe=recipe)
     with progress() as bar:
         task = bar.add_task(study, total=None)
 

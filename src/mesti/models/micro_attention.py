@@ -134,6 +134,7 @@ class MicroAttentionNet(nn.Module):
         "epochs": None,
         "loss": "cross_entropy",
         "augment": "resize to 240 x 240, random 224 x 224 crop, no mirroring; test: resize to 224",
+        "random_crop": {"resize": 240, "crop": 224},
         "notes": "batch, crops and loss from the authors' prototxt [V:code]; no solver file is public. "
         "Transfer learning from ImageNet and macro-expression data per the abstract (not reproducible here). "
         "PRICAI2021-Off-TANet used SGD lr 1e-3, momentum 0.9, weight decay 5e-4, x0.1 every 10 epochs, "

@@ -138,8 +138,10 @@ def _settings(study_dir: Path) -> str:
         spec = yaml.safe_load(part.read_text(encoding="utf-8"))
         roots = ", ".join(f"{d['name']} at {d['root']}" for d in spec["datasets"])
         training = spec.get("training") or {}
+        seeds = f", seeds {', '.join(str(x) for x in spec['seeds'])}" if spec.get("seeds") else ""
         parts.append(f"{part.name}: {roots}; epochs {training.get('epochs', 50)}, face crop {spec.get('size', 224)} px, "
-                     f"network input {spec.get('img_size') or 'the model default'}")
+                     f"network input {spec.get('img_size') or 'the model default'}, "
+                     f"{training.get('recipe', 'paper')} recipe{seeds}")
     return "; ".join(parts)
 
 

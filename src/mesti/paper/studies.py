@@ -62,6 +62,7 @@ class Reduction:
     modalities: Sequence[str] = field(default_factory=tuple)
     seeds: Sequence[int] = field(default_factory=tuple)  # each seed a full run (the grid's seeds)
     report_oracle: bool = False  # not a reduction: adds the leaky figure beside the honest one
+    recipe: str | None = None  # native: each part whose networks all have a published recipe trains with it
 
 
 def _package_text(name: str) -> str:
@@ -112,9 +113,13 @@ def resolve_study(study: Study, roots: dict[str, Path | None], reduction: Reduct
             raise MestiError(filled[k], f"{ROOT_FLAGS[k]}: no such folder")
     _check_subset("models", reduction.models, study.documents, study.name)
     _check_subset("modalities", reduction.modalities, study.documents, study.name)
+    if reduction.recipe not in (None, "paper", "native"):
+        raise MestiError("--recipe", f"{reduction.recipe!r} must be paper or native")
     out = []
     for doc in study.documents:
         doc = copy.deepcopy(doc)
+        if reduction.recipe == "native" and all(_has_recipe(m) for m in doc["models"]):
+            doc["training"] = {**(doc.get("training") or {}), "recipe": "native"}
         # A reduction keeps the named networks and modalities; a part left with none is dropped.
         doc["models"] = [m for m in doc["models"] if not reduction.models or m in reduction.models]
         doc["modalities"] = [m for m in doc["modalities"] if not reduction.modalities or m in reduction.modalities]
@@ -142,7 +147,15 @@ def resolve_study(study: Study, roots: dict[str, Path | None], reduction: Reduct
         if reduction.repeats is not None:
             doc["protocols"] = [{**p, "repeats": reduction.repeats} if p.get("name") == "holdout" else p for p in doc["protocols"]]
         out.append(doc)
+    if reduction.recipe == "native" and not any((d.get("training") or {}).get("recipe") == "native" for d in out):
+        raise MestiError("--recipe native", f"no network of {study.name} has a published recipe; use --recipe paper")
     return out
+
+
+def _has_recipe(model: str) -> bool:
+    from mesti.models import get_model_info
+
+    return bool(get_model_info(model).native_recipe)
 
 
 def _settled(path: Path, text: str, write: bool) -> None:

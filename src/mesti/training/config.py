@@ -43,6 +43,7 @@ class TrainConfig:
     amp: bool = True
     channels_last: bool = True
     recipe: str = "paper"
+    crop: float = 1.0  # random training crops keep this fraction of each side (1: none)
     report_oracle: bool = False
 
     def __post_init__(self) -> None:
@@ -58,6 +59,7 @@ class TrainConfig:
             (0 <= self.val_fraction < 1, "val_fraction", "must lie in [0, 1)"),
             (self.normalize in ("train_mean_std", "unit", "none"), "normalize", "must be train_mean_std, unit or none"),
             (self.recipe in ("paper", "native"), "recipe", "must be paper or native"),
+            (0 < self.crop <= 1, "crop", "must lie in (0, 1]: the fraction of each side a random crop keeps"),
         ]
         for ok, name, what in checks:
             if not ok:
@@ -77,7 +79,8 @@ class TrainConfig:
 
     def with_native_recipe(self, recipe: dict[str, Any] | None, model: str) -> TrainConfig:
         """The published network's own recipe (e.g. STSTNet: Adam 5e-5, batch 256, 500 epochs,
-        cross-entropy, no augmentation) in place of the paper's."""
+        cross-entropy, no augmentation; Micro-Attention: random 224 crops of a 240 resize, as
+        ``random_crop: {resize: 240, crop: 224}``) in place of the paper's."""
         if not recipe:
             raise MestiError("--recipe native", f"model {model!r} has no published recipe; use --recipe paper")
         data = self.to_dict()
@@ -86,10 +89,12 @@ class TrainConfig:
                 data[key] = recipe[key]
         loss = str(recipe.get("loss", data["loss"])).replace("-", "_").lower()
         data["loss"] = "cross_entropy" if loss in ("ce", "cross_entropy", "crossentropy") else loss
-        augment = recipe.get("augment")
-        if augment in (False, None, "none", []):
+        augment, crop = recipe.get("augment"), recipe.get("random_crop")
+        if crop:  # e.g. Micro-Attention: resize to 240, random 224 crops, no mirroring; test images whole
+            data["flip"], data["rotations"], data["crop"] = False, [0.0], float(crop["crop"]) / float(crop["resize"])
+        elif augment in (False, None, "none", []):
             data["flip"], data["rotations"] = False, [0.0]
-        else:  # e.g. Micro-Attention's random 224 crops of a 240 resize: not something this trainer does
+        else:
             raise MestiError("--recipe native", f"{model}'s own augmentation ({augment}) is not available here; use --recipe paper")
         data["recipe"] = "native"
         return TrainConfig.from_dict(data)

@@ -75,7 +75,7 @@ def train_fold(
             idx = order[s : s + cfg.batch_size]
             if len(idx) < 2 and n >= 2:  # BatchNorm cannot train on a batch of one
                 continue
-            xb = augment_batch(x_train[idx.to(device)], run.generator, cfg.flip, cfg.rotations)
+            xb = augment_batch(x_train[idx.to(device)], run.generator, cfg.flip, cfg.rotations, cfg.crop)
             yb = y_train[idx.to(device)]
             if use_cuda and cfg.channels_last:
                 xb = xb.contiguous(memory_format=torch.channels_last)

@@ -9,7 +9,7 @@ whole group (a convolution becomes a grouped convolution).
 
 Each fold stays its own training, through the same fold layer as the sequential engine
 (:class:`~mesti.training.folds.FoldRun`: seed, generator, validation subjects, normaliser,
-early stopping, prediction; :func:`~mesti.training.augment.draw_flip_rotate`: augmentation
+early stopping, prediction; :func:`~mesti.training.augment.draw_augment`: augmentation
 draws). What is the stacked engine's own lives in this package's modules: ``options``
 (engine choice, group options), ``schedule`` (one batch schedule, epochs drawn ahead),
 ``noise`` (per-fold dropout masks), ``group`` (stacking and the ``vmap`` step), ``memory``

@@ -185,7 +185,7 @@ def train_group(
 
 
 def augment(x: Tensor, plan: EpochPlan, step: int) -> Tensor:
-    """Flip and rotate ``F x B`` images in one ``grid_sample`` (augment_batch's transform);
+    """Flip, rotate and crop ``F x B`` images in one ``grid_sample`` (augment_batch's transform);
     folds whose draws say "unchanged" keep their batch as it is."""
     if plan.theta is None or plan.all_keep[step]:
         return x

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold
-from mesti.training.augment import draw_flip_rotate, flip_rotate_theta
+from mesti.training.augment import augment_theta, draw_augment
 from mesti.training.config import TrainConfig
 from mesti.training.folds import split_fold
 from mesti.training.samples import SampleSet
@@ -92,7 +92,7 @@ class EpochPlan:
     """
 
     idx: Tensor  # steps x F x B
-    theta: Tensor | None  # steps x FB x 2 x 3 flip-and-rotate matrices; None: nothing to augment all epoch
+    theta: Tensor | None  # steps x FB x 2 x 3 flip, rotate and crop matrices; None: nothing to augment all epoch
     keep: Tensor | None  # steps x F x 1 x 1 x 1: True where a fold's draws leave its batch unchanged
     any_keep: list[bool]  # per step, known on the host: some fold keeps its batch
     all_keep: list[bool]  # per step: every fold does (no warp at all)
@@ -107,11 +107,12 @@ def plan_epoch(streams: Sequence[FoldStream], steps: int, b: int, cfg: TrainConf
     for s in range(steps):
         for k, stream in enumerate(streams):
             idx[s, k] = stream.take(b)
-        draws = [draw_flip_rotate(b, stream.generator, cfg.flip, cfg.rotations) for stream in streams]
+        draws = [draw_augment(b, stream.generator, cfg.flip, cfg.rotations, cfg.crop) for stream in streams]
         keep[s] = torch.tensor([d is None for d in draws])
         angles = torch.cat([torch.zeros(b) if d is None else d[0] for d in draws])
         sign = torch.cat([torch.ones(b) if d is None else d[1] for d in draws])
-        theta[s] = flip_rotate_theta(angles, sign)
+        shift = torch.cat([torch.zeros(b, 2) if d is None else d[2] for d in draws])
+        theta[s] = augment_theta(angles, sign, shift, cfg.crop)
     any_keep, all_keep = keep.any(dim=1).tolist(), keep.all(dim=1).tolist()
     warps = not all(all_keep)
     return EpochPlan(to_device(idx, device), to_device(theta, device) if warps else None,
