@@ -16,7 +16,7 @@ from mesti.cli.main import app
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.paper import Reduction, list_studies, load_paper_results, load_study, run_study
-from mesti.paper.compare import compare
+from mesti.paper.compare import compare, write_paper_report
 from mesti.synth.layouts import relayout
 from tests.training.study_tree import write_study_tree
 
@@ -26,8 +26,9 @@ TINY = dict(epochs=1, batch_size=16, img_size=32, size=32, repeats=1, face="none
 
 def _standins(base: Path, subjects: int) -> dict[str, Path]:
     """CASME II, SAMM and SMIC-HS stand-ins (``subjects`` x 9 clips) and one clip list for all three."""
-    tree = write_study_tree(base / "tree", subjects=subjects, per_class=3)
-    roots = {name: relayout(tree, base / name, name) for name in ("casme2", "samm", "smic")}
+    # one tree per dataset (its own textures): a composite of the three holds no clip twice
+    roots = {name: relayout(write_study_tree(base / f"tree-{name}", subjects=subjects, per_class=3, seed=i), base / name, name)
+             for i, name in enumerate(("casme2", "samm", "smic"))}
     rows = []
     for root in roots.values():
         with open(root / "clip_list.csv", newline="") as f:
@@ -99,10 +100,27 @@ def test_table1_and_table2(holdout_standins: dict[str, Path], standins: dict[str
     rows = _run("table1", holdout_standins, tmp_path, models=("efficientnet_b0",), modalities=("active_image",))
     assert [(r["dataset"], r["n"]) for r in rows] == [("casme2 (5 classes)", 26), ("samm (5 classes)", 16)]
     assert all("SUBJECTS APPEAR IN BOTH" in r["protocol"] for r in rows)
-    rows = _run("table2", standins, tmp_path, models=("micro_attention",), modalities=("mesti",))
-    assert len(rows) == 2 and all("LOSO" in r["protocol"] for r in rows)
+    # Table II with Micro-Attention's own recipe (random crops), two seeds and the leaky oracle beside
+    rows = _run("table2", standins, tmp_path, models=("micro_attention",), modalities=("mesti",), recipe="native",
+                seeds=(0, 1), report_oracle=True)
+    assert len(rows) == 2 and all("LOSO" in r["protocol"] and "2 seeds" in r["protocol"] for r in rows)
     assert not (tmp_path / "table2" / "part2.yaml").exists()  # the VGG19 part was reduced away
+    part = yaml.safe_load((tmp_path / "table2" / "part1.yaml").read_text())
+    assert part["training"]["recipe"] == "native" and part["seeds"] == [0, 1] and part["report_oracle"] is True
+    cell = next((tmp_path / "table2" / "part1").rglob("seed-1/config.yaml"))
+    training = yaml.safe_load(cell.read_text())["training"]
+    assert (training["crop"], training["flip"], training["report_oracle"]) == (224 / 240, False, True)
+    with pytest.raises(MestiError, match="no network of table5 has a published recipe"):
+        _run("table5", standins, tmp_path / "native", recipe="native")
     report = compare(tmp_path)
+    t2 = [r for r in report if r["study"] == "table2" and r["ours"] is not None]
+    assert len(t2) == 6  # CASME II and SAMM x UF1, UAR, accuracy
+    for r in t2:  # the spread over seeds; the oracle's mean accuracy over seeds never below the honest mean
+        assert r["ours_sd"] is not None and r["oracle_leaky"] is not None
+        assert r["metric"] != "accuracy" or r["oracle_leaky"] >= r["ours"] - 1e-9
+    md = (write_paper_report(tmp_path)).read_text()
+    assert "oracle (leaky)" in md and "best epoch chosen on the test subject" in md and " +- " in md
+    assert "native recipe, seeds 0, 1" in md
     t1 = [r for r in report if r["study"] == "table1"]
     mine = [r for r in t1 if r["ours"] is not None]
     assert {(r["dataset"], r["model"], r["modality"]) for r in mine} == {("casme2", "efficientnet_b0", "active_image"),

@@ -115,8 +115,15 @@ class GridSpec:
                             size=self.size, face=self.face, equalize=self.equalize, training=training,
                             engine=self.engine, folds_per_group=self.folds_per_group, seeds=seeds)
                         cells.append((f"{d.tag} {protocol_tag(p)} {modality} {model}", spec,
-                                      out / d.tag / protocol_tag(p) / modality / model))
+                                      cell_dir(out, d, p, modality, model)))
         return cells
+
+
+def cell_dir(out: Path, dataset: DatasetSpec | dict[str, Any], protocol: dict[str, Any], modality: str, model: str) -> Path:
+    """A cell's run folder: ``OUT/<dataset tag>/<protocol tag>/<modality>/<model>``; ``dataset``
+    a spec or its grid entry."""
+    d = dataset if isinstance(dataset, DatasetSpec) else DatasetSpec.from_entry(dataset)
+    return out / d.tag / protocol_tag(protocol) / modality / model
 
 
 def protocol_tag(protocol: dict[str, Any]) -> str:
