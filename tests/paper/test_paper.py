@@ -1,9 +1,8 @@
 """Every shipped study of the paper runs end to end on tiny synthetic stand-ins, and the report
-puts the paper's figures beside ours. Tiny settings: 32 px, one epoch, one network per part."""
+puts the paper's figures beside ours. Tiny settings: 16 px, one epoch, one network per part."""
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -17,37 +16,9 @@ from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.paper import Reduction, list_studies, load_paper_results, load_study, run_study
 from mesti.paper.compare import compare, write_paper_report
-from mesti.synth.layouts import relayout
-from tests.training.study_tree import write_study_tree
+from tests.paper.conftest import TINY
 
 runner = CliRunner()
-TINY = dict(epochs=1, batch_size=16, img_size=32, size=32, repeats=1, face="none", device="cpu")
-
-
-def _standins(base: Path, subjects: int) -> dict[str, Path]:
-    """CASME II, SAMM and SMIC-HS stand-ins (``subjects`` x 9 clips) and one clip list for all three."""
-    # one tree per dataset (its own textures): a composite of the three holds no clip twice
-    roots = {name: relayout(write_study_tree(base / f"tree-{name}", subjects=subjects, per_class=3, seed=i), base / name, name)
-             for i, name in enumerate(("casme2", "samm", "smic"))}
-    rows = []
-    for root in roots.values():
-        with open(root / "clip_list.csv", newline="") as f:
-            rows.extend(list(csv.reader(f))[1:])
-    with open(base / "clip_list.csv", "w", newline="") as f:
-        csv.writer(f).writerows([["dataset", "sub", "filename_o", "label", "apex", "imagename", "sub_filename"], *rows])
-    return {**roots, "list": base / "clip_list.csv", "cache": base / "cache"}
-
-
-@pytest.fixture(scope="module")
-def standins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two subjects: LOSO has two folds, so every LOSO study stays quick."""
-    return _standins(tmp_path_factory.mktemp("standins"), subjects=2)
-
-
-@pytest.fixture(scope="module")
-def holdout_standins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Four subjects (36 clips): room for Table I's 26 CASME II test clips."""
-    return _standins(tmp_path_factory.mktemp("holdout_standins"), subjects=4)
 
 
 def _run(name: str, standins: dict[str, Path], out: Path, **reduce: object) -> list[dict]:  # type: ignore[type-arg]
@@ -114,7 +85,7 @@ def test_table1_and_table2(holdout_standins: dict[str, Path], standins: dict[str
         _run("table5", standins, tmp_path / "native", recipe="native")
     report = compare(tmp_path)
     t2 = [r for r in report if r["study"] == "table2" and r["ours"] is not None]
-    assert len(t2) == 6  # CASME II and SAMM x UF1, UAR, accuracy
+    assert {(r["dataset"], r["metric"]) for r in t2} == {("casme2", "accuracy"), ("samm", "accuracy")}  # as printed
     for r in t2:  # the spread over seeds; the oracle's mean accuracy over seeds never below the honest mean
         assert r["ours_sd"] is not None and r["oracle_leaky"] is not None
         assert r["metric"] != "accuracy" or r["oracle_leaky"] >= r["ours"] - 1e-9
