@@ -99,3 +99,11 @@ def test_cli_seeds_and_grid_label_the_oracle(tmp_path: Path) -> None:
     assert ORACLE_LABEL in md and f"{ORACLE_KEY}_accuracy" in md
     row = json.loads((tmp_path / "grid" / "summary.json").read_text())[0]
     assert row[f"{ORACLE_KEY}_accuracy"] >= row["accuracy"]
+
+
+def test_a_bundle_estimate_does_not_depend_on_the_oracle() -> None:
+    from mesti.bundle.estimate import comparable
+
+    with_oracle = comparable({"training": {"epochs": 2, "report_oracle": True}, "classes": ["a", "b"]})
+    assert with_oracle == comparable({"training": {"epochs": 2}, "classes": ["a", "b"]})
+    assert with_oracle != comparable({"training": {"epochs": 3}, "classes": ["a", "b"]})

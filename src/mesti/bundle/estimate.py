@@ -17,9 +17,10 @@ import yaml
 
 from mesti.errors import MestiError
 
-# Settings that do not change what is learned: where it ran and the run seed (the estimate
-# is of the procedure; both seeds are recorded).
-_IGNORED_TRAINING = ("device", "amp", "channels_last", "seed")
+# Settings that do not change what is learned: where it ran, the run seed (the estimate
+# is of the procedure; both seeds are recorded), and whether the leaky oracle was recorded
+# beside it (it changes no honest prediction).
+_IGNORED_TRAINING = ("device", "amp", "channels_last", "seed", "report_oracle")
 _HONEST = ("loso", "kfold")
 
 

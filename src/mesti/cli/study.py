@@ -83,7 +83,7 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
 def _spec(protocol: dict[str, Any], o: dict[str, Any]) -> StudySpec:
     """A command's options (its ``locals()``, by name) as a study spec; unset ones keep the recipe's values."""
     training: dict[str, Any] = {"device": o["device"], "val_fraction": o["val_fraction"], "recipe": o["recipe"]}
-    if o["report_oracle"]:
+    if o.get("report_oracle"):  # mesti train has no test side, so no such option
         training["report_oracle"] = True
     training.update({k: o[k] for k in ("epochs", "batch_size", "lr") if o[k] is not None})
     paths = {k: str(o[k]) if o[k] is not None else None for k in ("sheet", "manifest", "cache")}
