@@ -12,6 +12,7 @@ from rich.table import Table
 
 from mesti.cli.common import MANIFEST_HELP, console, err_console, handles_errors, progress, show_skipped
 from mesti.errors import MestiError
+from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.study import DatasetSpec, StudySpec, parse_seeds
 from mesti.utils.devices import check_device
 from mesti.utils.outputs import prepare_output_dir
@@ -77,6 +78,10 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
             bar.update(folds_task, completed=bar.tasks[folds_task].total)
             label = f"{spec.model} on {meta['modality']}"
     console.print(f"{label}: {summarize(metrics)}")
+    leaky = metrics.get(ORACLE_KEY)
+    if leaky:  # after the honest line, never instead of it
+        console.print(f"{ORACLE_LABEL}: accuracy {leaky['accuracy']:.3f}  UF1 {leaky['uf1']:.3f}  UAR {leaky['uar']:.3f}",
+                      markup=False, highlight=False)
     console.print(f"report: {out / ('seeds.md' if len(spec.seeds) > 1 else 'report.md')}")
 
 
