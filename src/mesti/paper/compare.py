@@ -39,7 +39,8 @@ def _fmt(metric: str, value: float | None) -> str:
 
 def _cells(study_dir: Path) -> list[dict[str, Any]]:
     """Every cell of every part of one study run: its grid entries and its metrics (or None)."""
-    from mesti.training.grid import cell_dir
+    from mesti.training.grid import protocol_tag
+    from mesti.training.study import DatasetSpec
 
     cells = []
     for part in sorted(study_dir.glob("part*.yaml")):
@@ -49,7 +50,7 @@ def _cells(study_dir: Path) -> list[dict[str, Any]]:
             for p in spec["protocols"]:
                 for modality in spec["modalities"]:
                     for model in spec["models"]:
-                        run = cell_dir(out, d, p, modality, model)
+                        run = out / DatasetSpec.from_entry(d).tag / protocol_tag(p) / modality / model
                         metrics_file = run / "metrics.json"
                         metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
                         cells.append({"dataset": d, "protocol": p, "modality": modality, "model": model,
