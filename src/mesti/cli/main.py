@@ -7,7 +7,7 @@ import os
 import typer
 
 from mesti import __version__
-from mesti.cli import data, demo, encode, predict, spot, study, synth, train
+from mesti.cli import analyze, data, demo, encode, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
@@ -53,6 +53,7 @@ models_cli.register(app)
 modalities_cli.register(app)
 synth.register(app)
 spot.register(app)
+analyze.register(app)
 
 
 def main() -> None:

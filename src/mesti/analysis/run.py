@@ -1,0 +1,158 @@
+"""Analyse a video end to end: spot, read each interval's frames, classify, collect pictures.
+
+Spotting streams the video once; a second pass reads only the frames of the spotted
+intervals (:class:`~mesti.analysis.frames.IntervalFrames`), each becomes a
+:class:`~mesti.clips.Clip` with the spotted onset, apex and offset, and the trained model's
+own pipeline preprocesses, encodes and classifies it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from mesti.analysis.frames import IntervalFrames
+from mesti.clips.clip import Clip
+from mesti.clips.intervals import Interval
+from mesti.clips.stream import open_stream
+from mesti.reports.analysis import write_analysis
+from mesti.reports.html import ReportInterval
+from mesti.reports.strs import STRSResult
+from mesti.spotting.output import video_key
+from mesti.spotting.registry import create_spotter
+from mesti.spotting.result import SpotResult
+
+#: ``progress(stage, done, total)``: stage is "spot" (frames) or "classify" (intervals).
+StageProgress = Callable[[str, int, int], None]
+#: Apex frames in the report are scaled down to this height (a SAMM frame is 1088 px high).
+APEX_HEIGHT = 240
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyze` found: intervals with classes and pictures, the spotting result,
+    the time each stage took, and (with truth) the spot-then-recognise scores."""
+
+    video: str
+    fps: float
+    method: str
+    model: str
+    modality: str
+    classes: list[str]
+    spot: SpotResult
+    intervals: list[ReportInterval]
+    timings: dict[str, float]
+    frames_held: int = 0
+    truth: list[Interval] | None = None
+    scores: STRSResult | None = None
+    matches: list[tuple[int, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """The analysis as JSON-ready data (without pictures)."""
+        out: dict[str, Any] = {"video": self.video, "fps": self.fps, "frames": self.spot.frames, "method": self.method,
+                               "model": self.model, "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
+                               "intervals": len(self.intervals)}
+        if self.scores is not None:
+            out["protocol"] = ("spot-then-recognise (MEGC 2023-2025): spotting IoU >= 0.5 one-to-one within each type; "
+                               "recognition on the correctly spotted intervals; STRS = spotting F1 x recognition F1")
+            out["scores"] = self.scores.to_dict()
+        return out
+
+    def write(self, out: str | os.PathLike[str]) -> Path:
+        """``intervals.csv``, ``intervals.json``, ``timeline.png`` and ``report.html`` in ``out`` (atomic)."""
+        return write_analysis(out, self.intervals, fps=self.fps, video=self.video, classes=self.classes,
+                              scores=np.nan_to_num(self.spot.score), threshold=self.spot.threshold, model=self.model,
+                              modality=self.modality, method=self.method, notes=self.report_notes(),
+                              summary=self.summary())
+
+    def report_notes(self) -> list[str]:
+        lines = list(self.notes)
+        s = self.scores
+        if s is not None:
+            lines.insert(0, f"Against the truth ({len(self.truth or [])} expressions): spotting TP {s.spot_tp}, "
+                            f"FP {s.spot_fp}, FN {s.spot_fn}, F1 {s.spot_f1:.3f}; recognition F1 on the correctly "
+                            f"spotted intervals {s.recognition_f1:.3f} (UF1 {s.recognition_uf1:.3f}); "
+                            f"STRS {s.strs:.3f} (MEGC 2023-2025 spot-then-recognise).")
+        return lines
+
+
+def _apex_picture(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if h <= APEX_HEIGHT:
+        return frame
+    return cv2.resize(frame, (max(1, round(w * APEX_HEIGHT / h)), APEX_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def classify_intervals(model: Any, source: str | Path, fps: float, intervals: list[Interval],
+                       progress: StageProgress | None = None) -> tuple[list[ReportInterval], dict[str, float], int]:
+    """Read each interval's frames from the stream and classify them with ``model``.
+
+    Returns one :class:`ReportInterval` per interval (in the given order), the seconds spent
+    reading and encoding and classifying, and the most frames held at once.
+    """
+    reader = IntervalFrames(open_stream(source, fps), intervals)
+    out: list[ReportInterval | None] = [None] * len(intervals)
+    timings = {"encoding": 0.0, "classification": 0.0}
+    start = time.perf_counter()
+    for done, (i, frames) in enumerate(reader, start=1):
+        iv = intervals[i]
+        clip = Clip(frames, 0, iv.apex - iv.onset, iv.offset - iv.onset, fps=fps, clip_id=f"{video_key(source)}@{iv.onset}",
+                    source=f"{source} frames {iv.onset}-{iv.offset}")
+        image = model.encode(clip)
+        t1 = time.perf_counter()
+        timings["encoding"] += t1 - start
+        probs, attention = model.classify(image)
+        probabilities = dict(zip(model.classes, map(float, probs), strict=True))
+        out[i] = ReportInterval(iv.onset, iv.apex, iv.offset, iv.kind, iv.score, model.classes[int(np.argmax(probs))],
+                                probabilities, _apex_picture(frames[iv.apex - iv.onset]), image, attention)
+        start = time.perf_counter()
+        timings["classification"] += start - t1
+        if progress is not None:
+            progress("classify", done, len(intervals))
+    missing = [intervals[i] for i, r in enumerate(out) if r is None]
+    if missing:
+        from mesti.errors import MestiError
+
+        raise MestiError(source, f"the video ended before frame {missing[0].offset}, where a spotted interval ends")
+    return [r for r in out if r is not None], timings, reader.max_held
+
+
+def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | None = None,
+            truth: str | Path | None = None, spotter_options: dict[str, Any] | None = None,
+            progress: StageProgress | None = None) -> Analysis:
+    """Spot the expressions of ``video`` with ``method``, classify each with ``model`` (a path
+    to a bundle, fold checkpoint or run directory, or what :func:`mesti.load_model` returned),
+    and with ``truth`` (sheet or interval CSV) score spot-then-recognise.
+    ``Analysis.write(folder)`` writes the report."""
+    from mesti.analysis.truth import read_truth, score_video
+    from mesti.training.inference import load_model
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    stream = open_stream(video, fps)
+    spotter = create_spotter(method, **(spotter_options or {}))
+    t0 = time.perf_counter()
+    result = spotter.spot(stream, progress=None if progress is None else lambda d, t: progress("spot", d, t))
+    timings = {"spotting": time.perf_counter() - t0}
+    intervals, more, held = classify_intervals(model, video, stream.fps, list(result.intervals), progress)
+    timings.update(more)
+    pipeline = model.pipeline
+    analysis = Analysis(str(video), stream.fps, method, model.name, pipeline.modality or "encoded", list(model.classes),
+                        result, intervals, timings, held, notes=result.gap_warnings())
+    if not intervals:
+        analysis.notes.append("Nothing was spotted, so nothing was classified.")
+    if truth is not None:
+        gt, notes = read_truth(truth, video, stream.fps, result.frames)
+        analysis.truth = gt
+        analysis.notes += notes
+        analysis.scores, analysis.matches = score_video(list(result.intervals), [iv.label or "" for iv in intervals], gt,
+                                                        analysis.classes)
+    return analysis

@@ -1,0 +1,178 @@
+"""`mesti analyze` and `mesti.analyze`: spot, classify each interval from the stream, report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+import mesti
+from mesti.analysis import Analysis
+from mesti.analysis.frames import IntervalFrames
+from mesti.analysis.truth import score_video, truth_class
+from mesti.cli.main import app
+from mesti.clips.intervals import Interval
+from mesti.synth.long import LongSynthResult, generate_long_videos
+from mesti.training.config import TrainConfig
+from mesti.training.final import train_bundle
+from mesti.training.inputs import load_samples
+from tests.training.study_tree import write_study_tree
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    tree = write_study_tree(tmp_path_factory.mktemp("casme2"))
+    samples, meta = load_samples("casme2", tree, modality="mesti", classes=3, size=32, face="none",
+                                 cache=tmp_path_factory.mktemp("cache"))
+    out = tmp_path_factory.mktemp("b") / "bundle"
+    train_bundle(samples, meta, "meganet", TrainConfig(epochs=1, device="cpu"), out, img_size=32,
+                 command="mesti train (test)")
+    return out
+
+
+@pytest.fixture(scope="module")
+def long_set(tmp_path_factory: pytest.TempPathFactory) -> LongSynthResult:
+    return generate_long_videos(tmp_path_factory.mktemp("long") / "set", subjects=1, videos_per_subject=1, seconds=12,
+                                fps=30, size=96, seed=3)
+
+
+@pytest.fixture(scope="module")
+def video(long_set: LongSynthResult) -> Path:
+    return long_set.path / "SAMM_longvideos" / "001_1"
+
+
+def _blocks(page: str) -> int:
+    return len(re.findall(r'<section class="interval"', page))
+
+
+def test_analyze_end_to_end_writes_every_output(bundle: Path, video: Path, tmp_path: Path) -> None:
+    out = tmp_path / "analysis"
+    res = runner.invoke(app, ["analyze", str(video), "--model", str(bundle), "--out", str(out), "--fps", "30"])
+    assert res.exit_code == 0, res.output + str(res.exception)
+    assert {p.name for p in out.iterdir()} == {"intervals.csv", "intervals.json", "timeline.png", "report.html"}
+    data = json.loads((out / "intervals.json").read_text())
+    rows = data["intervals"]
+    assert rows, "the synthetic video holds expressions; some must be spotted"
+    assert data["classes"] == ["negative", "positive", "surprise"] and data["timings_s"]["spotting"] > 0
+    for row in rows:
+        probs = [row[f"prob_{c}"] for c in data["classes"]]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-5)
+        assert row["prediction"] == data["classes"][int(np.argmax(probs))]
+        assert row["onset"] <= row["apex"] <= row["offset"] and row["type"] in ("micro", "macro")
+        assert row["onset_s"] == pytest.approx(row["onset"] / 30, abs=1e-3)
+    with open(out / "intervals.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == len(rows)
+    page = (out / "report.html").read_text()
+    assert _blocks(page) == len(rows)
+    assert page.count('alt="gradient attention"') == len(rows)  # MEGANet: one attention map per interval
+    assert "http://" not in page and "https://" not in page
+    Image.open(out / "timeline.png").verify()
+
+
+def test_interval_frames_are_read_without_holding_the_video(bundle: Path, video: Path) -> None:
+    analysis = mesti.analyze(video, mesti.load_model(bundle), fps=30)
+    longest = max(iv.offset - iv.onset + 1 for iv in analysis.intervals)
+    assert 0 < analysis.frames_held <= longest < analysis.spot.frames // 4
+    # The reader alone: overlapping intervals share frames, and reading stops after the last offset.
+    frames = (np.full((4, 4, 3), i, np.uint8) for i in range(1000))
+    ivs = [Interval(10, 12, 20, "micro"), Interval(15, 16, 25, "micro"), Interval(40, 41, 44, "micro")]
+    reader = IntervalFrames(frames, ivs)
+    got = dict(reader)
+    assert [int(got[i][0, 0, 0, 0]) for i in range(3)] == [10, 15, 40]
+    assert [len(got[i]) for i in range(3)] == [11, 11, 5]
+    assert reader.max_held == 11 and next(frames)[0, 0, 0] == 45  # 10..20, then 15..25; nothing read past 44
+
+
+def test_api_returns_intervals_and_pictures(bundle: Path, video: Path, tmp_path: Path) -> None:
+    analysis = mesti.analyze(video, bundle, method="flow", fps=30)
+    assert isinstance(analysis, Analysis)
+    iv = analysis.intervals[0]
+    assert iv.label in analysis.classes and iv.apex_frame is not None and iv.apex_frame.dtype == np.uint8
+    assert iv.image is not None and iv.attention is not None and iv.attention.shape == (32, 32)
+    assert set(analysis.timings) == {"spotting", "encoding", "classification"}
+    assert (analysis.write(tmp_path / "out") / "report.html").is_file()
+
+
+def test_nothing_spotted_is_a_valid_empty_report(bundle: Path, video: Path, tmp_path: Path) -> None:
+    still = tmp_path / "still"
+    still.mkdir()
+    first = sorted(video.iterdir())[0]
+    for i in range(90):  # 3 s of one frame: a face that never moves
+        shutil.copy(first, still / f"f_{i:05d}.jpg")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(still), "--model", str(bundle), "--out", str(out), "--fps", "30"])
+    assert res.exit_code == 0, res.output + str(res.exception)
+    assert json.loads((out / "intervals.json").read_text())["intervals"] == []
+    page = (out / "report.html").read_text()
+    assert 'id="nothing-spotted"' in page and _blocks(page) == 0
+    assert (out / "intervals.csv").read_text().startswith("onset,apex,offset")
+
+
+def test_a_video_without_a_face_is_one_line_and_no_output(bundle: Path, tmp_path: Path) -> None:
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(blank / f"f_{i:05d}.png")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(blank), "--model", str(bundle), "--out", str(out), "--fps", "30"])
+    assert res.exit_code == 2
+    errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no face" in errors[0] and res.stderr.strip().endswith(errors[0])
+    assert not out.exists()
+
+
+def test_strs_through_truth_on_a_hand_checked_case(bundle: Path, video: Path, tmp_path: Path) -> None:
+    spotted = mesti.analyze(video, bundle, fps=30).intervals
+    n = len(spotted)
+    assert n >= 2
+    a, b = spotted[0], spotted[1]
+    # Truth: the first spotted interval with its predicted class (right), the second labelled
+    # "others" (no class of the model: wrong whatever was predicted). Spotting: TP 2, FP n-2,
+    # FN 0, F1 4/(n+2). Recognition over {p1, others, p2}: precision and recall 1/3 each
+    # (p1 == p2 or not), F1 1/3. STRS = 4/(3(n+2)).
+    truth = tmp_path / "truth.csv"
+    truth.write_text("video,onset,apex,offset,type,label\n"
+                     f"001_1,{a.onset},{a.apex},{a.offset},{a.type},{a.label}\n"
+                     f"001_1,{b.onset},{b.apex},{b.offset},{b.type},others\n")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(video), "--model", str(bundle), "--out", str(out), "--fps", "30",
+                              "--truth", str(truth)])
+    assert res.exit_code == 0, res.output + str(res.exception)
+    scores = json.loads((out / "intervals.json").read_text())["scores"]
+    assert (scores["spot_tp"], scores["spot_fp"], scores["spot_fn"]) == (2, n - 2, 0)
+    assert scores["spot_f1"] == pytest.approx(4 / (n + 2))
+    assert scores["recognition_f1"] == pytest.approx(1 / 3)
+    assert scores["strs"] == pytest.approx(4 / (3 * (n + 2)))
+    assert "STRS" in (out / "report.html").read_text()
+
+
+def test_truth_classes_map_emotions_onto_the_model_classes() -> None:
+    classes = ["negative", "positive", "surprise"]
+    assert [truth_class(e, classes) for e in ("disgust", "repression", "happiness", "Surprise", "others")] == \
+        ["negative", "negative", "positive", "surprise", "others"]
+    # A prediction overlapping a truth of the other type is no match: types are matched separately.
+    result, pairs = score_video([Interval(0, 2, 5, "micro"), Interval(20, 25, 40, "macro")], ["negative", "positive"],
+                                [Interval(0, 2, 5, "macro", label="disgust"), Interval(21, 25, 40, "macro", label="happiness")],
+                                classes)
+    assert pairs == [(1, 1)] and (result.spot_tp, result.spot_fp, result.spot_fn) == (1, 1, 1)
+    assert result.recognition_f1 == 1.0 and result.strs == pytest.approx(0.5)
+
+
+def test_synthetic_long_sheet_labels_map_onto_the_synthetic_clip_classes(long_set: LongSynthResult) -> None:
+    from mesti.datasets.samm_long import SAMMLong
+
+    videos = SAMMLong(long_set.path, fps=30).videos()
+    labels = [iv.label for v in videos for iv in v.intervals]
+    assert labels and all(label for label in labels)
+    mapped = {truth_class(label, ["negative", "positive", "surprise"]) for label in labels}
+    assert mapped <= {"negative", "positive", "surprise", "others"}
