@@ -176,3 +176,26 @@ def test_synthetic_long_sheet_labels_map_onto_the_synthetic_clip_classes(long_se
     assert labels and all(label for label in labels)
     mapped = {truth_class(label, ["negative", "positive", "surprise"]) for label in labels}
     assert mapped <= {"negative", "positive", "surprise", "others"}
+
+
+def test_spot_eval_recognise_scores_strs_on_a_long_video_set(bundle: Path, long_set: LongSynthResult, tmp_path: Path) -> None:
+    from mesti.reports.strs import strs
+
+    out = tmp_path / "eval"
+    res = runner.invoke(app, ["spot-eval", "--dataset", "samm-long", "--root", str(long_set.path), "--opt", "fps=30",
+                              "--method", "flow", "--recognise", str(bundle), "--out", str(out)])
+    assert res.exit_code == 0, res.output + str(res.exception)
+    summary = json.loads((out / "summary.json").read_text())
+    overall, rec = summary["scores"]["overall"], summary["recognition"]["scores"]
+    assert (rec["spot_tp"], rec["spot_fp"], rec["spot_fn"]) == (overall["tp"], overall["fp"], overall["fn"])
+    with open(out / "recognition.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    with open(out / "predictions.csv", newline="") as fh:
+        assert len(rows) == len(list(csv.DictReader(fh)))
+    matched = [r for r in rows if r["truth"]]
+    assert len(matched) == overall["tp"]
+    again = strs(overall["tp"], overall["fp"], overall["fn"], [r["truth"] for r in matched], [r["prediction"] for r in matched])
+    assert rec["strs"] == pytest.approx(again.strs) and "STRS" in res.stdout
+    res = runner.invoke(app, ["spot-eval", "--dataset", "samm-long", "--root", str(long_set.path), "--predictions",
+                              str(out / "predictions.csv"), "--recognise", str(bundle), "--out", str(tmp_path / "e2")])
+    assert res.exit_code == 2 and "--recognise" in res.stderr and not (tmp_path / "e2").exists()
