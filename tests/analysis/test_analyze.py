@@ -153,7 +153,10 @@ def test_strs_through_truth_on_a_hand_checked_case(bundle: Path, video: Path, tm
     assert scores["spot_f1"] == pytest.approx(4 / (n + 2))
     assert scores["recognition_f1"] == pytest.approx(1 / 3)
     assert scores["strs"] == pytest.approx(4 / (3 * (n + 2)))
-    assert "STRS" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "STRS" in page and f"#1 matches the true {a.type} expression at frames {a.onset}-{a.offset}" in page
+    truth_rows = json.loads((out / "intervals.json").read_text())["truth"]
+    assert [(t["class"], t["spotted_as"]) for t in truth_rows] == [(a.label, 1), ("others", 2)]
 
 
 def test_truth_classes_map_emotions_onto_the_model_classes() -> None:

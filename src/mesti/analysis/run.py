@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from mesti.analysis.frames import IntervalFrames
+from mesti.analysis.truth import truth_class
 from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
 from mesti.clips.stream import open_stream
@@ -64,6 +65,10 @@ class Analysis:
             out["protocol"] = ("spot-then-recognise (MEGC 2023-2025): spotting IoU >= 0.5 one-to-one within each type; "
                                "recognition on the correctly spotted intervals; STRS = spotting F1 x recognition F1")
             out["scores"] = self.scores.to_dict()
+            out["truth"] = [{"onset": t.onset, "apex": t.apex, "offset": t.offset, "type": t.kind, "label": t.label,
+                             "class": truth_class(t.label, self.classes),
+                             "spotted_as": next((i + 1 for i, j in self.matches if j == n), None)}
+                            for n, t in enumerate(self.truth or [])]
         return out
 
     def write(self, out: str | os.PathLike[str]) -> Path:
@@ -74,14 +79,18 @@ class Analysis:
                               summary=self.summary())
 
     def report_notes(self) -> list[str]:
-        lines = list(self.notes)
+        """The lines above the report's timeline: the truth scores and matches, then warnings."""
         s = self.scores
-        if s is not None:
-            lines.insert(0, f"Against the truth ({len(self.truth or [])} expressions): spotting TP {s.spot_tp}, "
-                            f"FP {s.spot_fp}, FN {s.spot_fn}, F1 {s.spot_f1:.3f}; recognition F1 on the correctly "
-                            f"spotted intervals {s.recognition_f1:.3f} (UF1 {s.recognition_uf1:.3f}); "
-                            f"STRS {s.strs:.3f} (MEGC 2023-2025 spot-then-recognise).")
-        return lines
+        if s is None:
+            return list(self.notes)
+        truth = self.truth or []
+        head = [f"Against the truth ({len(truth)} expressions): spotting TP {s.spot_tp}, FP {s.spot_fp}, FN {s.spot_fn}, "
+                f"F1 {s.spot_f1:.3f}; recognition F1 on the correctly spotted intervals {s.recognition_f1:.3f} "
+                f"(UF1 {s.recognition_uf1:.3f}); STRS {s.strs:.3f} (MEGC 2023-2025 spot-then-recognise)."]
+        head += [f"#{i + 1} matches the true {truth[j].kind} expression at frames {truth[j].onset}-{truth[j].offset}, "
+                 f"class {truth_class(truth[j].label, self.classes)} (predicted {self.intervals[i].label})."
+                 for i, j in self.matches]
+        return head + list(self.notes)
 
 
 def _apex_picture(frame: np.ndarray) -> np.ndarray:
