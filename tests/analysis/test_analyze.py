@@ -202,3 +202,15 @@ def test_spot_eval_recognise_scores_strs_on_a_long_video_set(bundle: Path, long_
     res = runner.invoke(app, ["spot-eval", "--dataset", "samm-long", "--root", str(long_set.path), "--predictions",
                               str(out / "predictions.csv"), "--recognise", str(bundle), "--out", str(tmp_path / "e2")])
     assert res.exit_code == 2 and "--recognise" in res.stderr and not (tmp_path / "e2").exists()
+
+
+def test_the_analysis_report_renders_in_a_headless_browser(bundle: Path, video: Path, tmp_path: Path) -> None:
+    from tests.reports.test_html import BROWSER, _browser
+
+    if BROWSER is None:
+        pytest.skip("no Chromium binary found (apt-get install chromium)")
+    out = mesti.analyze(video, bundle, fps=30).write(tmp_path / "out")
+    n = len(json.loads((out / "intervals.json").read_text())["intervals"])
+    dom = _browser("--dump-dom", (out / "report.html").as_uri(), profile=tmp_path / "p").stdout
+    assert n and len(re.findall(r'<section class="interval" id="interval-\d+">', dom)) == n
+    assert len(re.findall(r'<img src="data:image/png;base64,', dom)) == 1 + 3 * n  # timeline; apex, mesti, attention
