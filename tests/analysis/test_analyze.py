@@ -15,9 +15,10 @@ from typer.testing import CliRunner
 
 import mesti
 from mesti.analysis import Analysis
-from mesti.analysis.frames import IntervalFrames
+from mesti.analysis.frames import IntervalFrames, pipeline_crop
 from mesti.analysis.truth import score_video, truth_class
 from mesti.cli.main import app
+from mesti.clips.stream import open_stream
 from mesti.clips.intervals import Interval
 from mesti.synth.long import LongSynthResult, generate_long_videos
 from mesti.training.config import TrainConfig
@@ -79,17 +80,41 @@ def test_analyze_end_to_end_writes_every_output(bundle: Path, video: Path, tmp_p
 
 
 def test_interval_frames_are_read_without_holding_the_video(bundle: Path, video: Path) -> None:
-    analysis = mesti.analyze(video, mesti.load_model(bundle), fps=30)
+    model = mesti.load_model(bundle)
+    analysis = mesti.analyze(video, model, fps=30)
     longest = max(iv.offset - iv.onset + 1 for iv in analysis.intervals)
     assert 0 < analysis.frames_held <= longest < analysis.spot.frames // 4
-    # The reader alone: overlapping intervals share frames, and reading stops after the last offset.
+    # Cropped frame by frame from the stream, an interval is classified as the whole clip would be.
+    iv = analysis.intervals[0]
+    whole = np.stack([f for n, f in zip(range(iv.offset + 1), open_stream(video, 30), strict=False) if n >= iv.onset])
+    direct = model.predict(mesti.Clip(whole, 0, iv.apex - iv.onset, len(whole) - 1, fps=30))
+    assert direct.probabilities == pytest.approx(iv.probabilities, abs=1e-6)
+    # The reader alone: overlapping intervals each keep their frames; reading stops after the last offset.
     frames = (np.full((4, 4, 3), i, np.uint8) for i in range(1000))
     ivs = [Interval(10, 12, 20, "micro"), Interval(15, 16, 25, "micro"), Interval(40, 41, 44, "micro")]
     reader = IntervalFrames(frames, ivs)
-    got = dict(reader)
+    read = {i: (f, apex) for i, f, apex in reader}
+    got = {i: f for i, (f, _) in read.items()}
+    assert [int(read[i][1][0, 0, 0]) for i in range(3)] == [12, 16, 41]  # the apex frames
     assert [int(got[i][0, 0, 0, 0]) for i in range(3)] == [10, 15, 40]
     assert [len(got[i]) for i in range(3)] == [11, 11, 5]
-    assert reader.max_held == 11 and next(frames)[0, 0, 0] == 45  # 10..20, then 15..25; nothing read past 44
+    assert reader.max_held == 17 and next(frames)[0, 0, 0] == 45  # 10..20 and 15..20 at frame 20; nothing past 44
+
+
+@pytest.mark.parametrize("face", ["none", "dlib-hog"])
+def test_frames_cropped_from_the_stream_are_what_preprocessing_makes(video: Path, face: str) -> None:
+    from mesti.preprocessing import PreprocessConfig, preprocess_clip
+
+    iv = Interval(60, 65, 75, "micro")
+    pre = {"face": face, "size": 48, "equalize": "off", "version": "2"}
+    crop_for = pipeline_crop(pre, str(video))
+    assert crop_for is not None
+    [(_, crops, apex)] = list(IntervalFrames(open_stream(video, 30), [iv], crop_for))
+    whole = np.stack([f for n, f in zip(range(iv.offset + 1), open_stream(video, 30), strict=False) if n >= iv.onset])
+    config = PreprocessConfig(**{k: v for k, v in pre.items() if k != "version"})
+    expected = preprocess_clip(mesti.Clip(whole, 0, 5, len(whole) - 1), config)
+    assert crops.shape == (16, 48, 48, 3) and np.array_equal(crops, expected.frames)
+    assert np.array_equal(apex, whole[5])
 
 
 def test_api_returns_intervals_and_pictures(bundle: Path, video: Path, tmp_path: Path) -> None:

@@ -1,9 +1,9 @@
 """Analyse a video end to end: spot, read each interval's frames, classify, collect pictures.
 
 Spotting streams the video once; a second pass reads only the frames of the spotted
-intervals (:class:`~mesti.analysis.frames.IntervalFrames`), each becomes a
-:class:`~mesti.clips.Clip` with the spotted onset, apex and offset, and the trained model's
-own pipeline preprocesses, encodes and classifies it.
+intervals (:class:`~mesti.analysis.frames.IntervalFrames`), cut to the model's face crop as
+they arrive; each interval becomes a :class:`~mesti.clips.Clip` with the spotted onset,
+apex and offset, and the trained model's own pipeline equalises, encodes and classifies it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mesti.analysis.frames import IntervalFrames
+from mesti.analysis.frames import IntervalFrames, pipeline_crop
 from mesti.analysis.truth import truth_class
 from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
@@ -107,21 +107,22 @@ def classify_intervals(model: Any, source: str | Path, fps: float, intervals: li
     Returns one :class:`ReportInterval` per interval (in the given order), the seconds spent
     reading and encoding and classifying, and the most frames held at once.
     """
-    reader = IntervalFrames(open_stream(source, fps), intervals)
+    crop_for = pipeline_crop(model.pipeline.preprocess or {}, str(source))
+    reader = IntervalFrames(open_stream(source, fps), intervals, crop_for, _apex_picture)
     out: list[ReportInterval | None] = [None] * len(intervals)
     timings = {"encoding": 0.0, "classification": 0.0}
     start = time.perf_counter()
-    for done, (i, frames) in enumerate(reader, start=1):
+    for done, (i, frames, apex_frame) in enumerate(reader, start=1):
         iv = intervals[i]
         clip = Clip(frames, 0, iv.apex - iv.onset, iv.offset - iv.onset, fps=fps, clip_id=f"{video_key(source)}@{iv.onset}",
                     source=f"{source} frames {iv.onset}-{iv.offset}")
-        image = model.encode(clip)
+        image = model.encode(clip, cropped=crop_for is not None)
         t1 = time.perf_counter()
         timings["encoding"] += t1 - start
         probs, attention = model.classify(image)
         probabilities = dict(zip(model.classes, map(float, probs), strict=True))
         out[i] = ReportInterval(iv.onset, iv.apex, iv.offset, iv.kind, iv.score, model.classes[int(np.argmax(probs))],
-                                probabilities, _apex_picture(frames[iv.apex - iv.onset]), image, attention)
+                                probabilities, apex_frame, image, attention)
         start = time.perf_counter()
         timings["classification"] += start - t1
         if progress is not None:
