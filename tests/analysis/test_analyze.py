@@ -239,3 +239,28 @@ def test_the_analysis_report_renders_in_a_headless_browser(bundle: Path, video: 
     dom = _browser("--dump-dom", (out / "report.html").as_uri(), profile=tmp_path / "p").stdout
     assert n and len(re.findall(r'<section class="interval" id="interval-\d+">', dom)) == n
     assert len(re.findall(r'<img src="data:image/png;base64,', dom)) == 1 + 3 * n  # timeline; apex, mesti, attention
+
+
+def test_an_interval_without_a_face_stays_unclassified_and_said(bundle: Path, video: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mesti.analysis import classify_intervals
+    from mesti.errors import MestiError
+    from mesti.training.inference import Predictor
+
+    lost = tmp_path / "lost"
+    lost.mkdir()
+    for n, src in enumerate(sorted(video.iterdir())[:200]):
+        if 100 <= n < 160:  # the face leaves the picture for 2 s
+            Image.fromarray(np.full((96, 96, 3), 128, np.uint8)).save(lost / f"f_{n:05d}.png")
+        else:
+            shutil.copy(src, lost / f"f_{n:05d}{src.suffix}")
+    base = Predictor.from_bundle(bundle)
+    detecting = Predictor(base.model, replace(base.pipeline, preprocess={"face": "dlib-hog", "size": 32, "version": "2"}))
+    ivs = [Interval(60, 65, 75, "micro"), Interval(110, 115, 125, "micro")]
+    out, _, _, notes = classify_intervals(detecting, lost, 30.0, ivs)
+    assert out[0].label in base.classes and sum(out[0].probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+    assert out[1].label is None and out[1].probabilities == {} and (out[1].onset, out[1].offset) == (110, 125)
+    assert len(notes) == 1 and notes[0].startswith("interval 2 (frames 110-125) not classified:") and "no face" in notes[0]
+    with pytest.raises(MestiError, match="none of the 1 spotted intervals could be classified"):
+        classify_intervals(detecting, lost, 30.0, ivs[1:])

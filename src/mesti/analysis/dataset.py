@@ -29,9 +29,11 @@ def recognise_spotted(model: Any, videos: list[LongVideo], results: list[SpotRes
     and the true class when the interval was correctly spotted)."""
     matched: list[tuple[str, str]] = []
     rows: list[dict[str, Any]] = []
+    notes: list[str] = []
     n_spotted = n_truth = 0
     for v, r in zip(videos, results, strict=True):
-        intervals, _, _ = classify_intervals(model, v.path, v.fps, list(r.intervals), progress)
+        intervals, _, _, more = classify_intervals(model, v.path, v.fps, list(r.intervals), progress)
+        notes += [f"{v.video_id}: {n}" for n in more]
         truth_of = {i: truth_class(v.intervals[j].label, model.classes) for i, j in match_by_type(r.intervals, v.intervals)}
         matched += [(truth_of[i], intervals[i].label or "") for i in sorted(truth_of)]
         n_spotted += len(r.intervals)
@@ -41,5 +43,6 @@ def recognise_spotted(model: Any, videos: list[LongVideo], results: list[SpotRes
     scores = strs_from(n_spotted, n_truth, matched)
     columns = ["video", "onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "type", "score", "prediction",
                *(f"prob_{c}" for c in model.classes), "truth"]
-    return {"protocol": PROTOCOL, "model": model.name, "classes": list(model.classes), "scores": scores.to_dict()}, \
+    return {"protocol": PROTOCOL, "model": model.name, "classes": list(model.classes), "scores": scores.to_dict(),
+            "notes": notes}, \
         pd.DataFrame(rows, columns=columns).to_csv(index=False)

@@ -17,6 +17,7 @@ import numpy as np
 
 from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
+from mesti.errors import MestiError
 
 #: ``crop_for(interval_index, onset_frame)`` -> the function applied to each of its frames.
 CropFactory = Callable[[int, np.ndarray], Callable[[np.ndarray], np.ndarray]]
@@ -31,7 +32,9 @@ class IntervalFrames:
     ``crop_for``), ``apex_frame`` the uncropped apex frame through ``apex_picture``.
 
     ``max_held`` is the most frames held at once (over every open interval), so a test or a
-    user can check that the reader never held more than the intervals being read.
+    user can check that the reader never held more than the intervals being read. An interval
+    whose crop cannot be made (no face on its onset frame) is skipped, its reason kept in
+    ``failed[index]``.
     """
 
     def __init__(self, stream: Iterable[np.ndarray], intervals: Sequence[Interval], crop_for: CropFactory | None = None,
@@ -41,6 +44,7 @@ class IntervalFrames:
         self.crop_for = crop_for or (lambda _i, _f: _identity)
         self.apex_picture = apex_picture
         self.max_held = 0
+        self.failed: dict[int, str] = {}
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
         if not self.intervals:
@@ -54,8 +58,13 @@ class IntervalFrames:
         for pos, frame in enumerate(self.stream):
             while nxt < len(order) and self.intervals[order[nxt]].onset <= pos:
                 i = order[nxt]
-                buffers[i], crops[i] = [], self.crop_for(i, frame)
                 nxt += 1
+                try:
+                    crops[i] = self.crop_for(i, frame)
+                except MestiError as exc:
+                    self.failed[i] = str(exc)
+                    continue
+                buffers[i] = []
             for i, buf in buffers.items():
                 buf.append(crops[i](frame))
                 if self.intervals[i].apex == pos:

@@ -23,6 +23,7 @@ from mesti.analysis.truth import truth_class
 from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
 from mesti.clips.stream import open_stream
+from mesti.errors import MestiError
 from mesti.reports.analysis import write_analysis
 from mesti.reports.html import ReportInterval
 from mesti.reports.strs import STRSResult
@@ -101,11 +102,14 @@ def _apex_picture(frame: np.ndarray) -> np.ndarray:
 
 
 def classify_intervals(model: Any, source: str | Path, fps: float, intervals: list[Interval],
-                       progress: StageProgress | None = None) -> tuple[list[ReportInterval], dict[str, float], int]:
+                       progress: StageProgress | None = None
+                       ) -> tuple[list[ReportInterval], dict[str, float], int, list[str]]:
     """Read each interval's frames from the stream and classify them with ``model``.
 
     Returns one :class:`ReportInterval` per interval (in the given order), the seconds spent
-    reading and encoding and classifying, and the most frames held at once.
+    reading and encoding and classifying, the most frames held at once, and a note per
+    interval that could not be classified (no face on its onset frame: it stays in the
+    outputs, unclassified). When no interval can be classified, that is an error.
     """
     crop_for = pipeline_crop(model.pipeline.preprocess or {}, str(source))
     reader = IntervalFrames(open_stream(source, fps), intervals, crop_for, _apex_picture)
@@ -127,12 +131,18 @@ def classify_intervals(model: Any, source: str | Path, fps: float, intervals: li
         timings["classification"] += start - t1
         if progress is not None:
             progress("classify", done, len(intervals))
+    if reader.failed and len(reader.failed) == len(intervals):
+        raise MestiError(source, f"none of the {len(intervals)} spotted intervals could be classified; first: "
+                                 f"{reader.failed[min(reader.failed)]}")
+    notes = []
+    for i, reason in sorted(reader.failed.items()):
+        iv = intervals[i]
+        notes.append(f"interval {i + 1} (frames {iv.onset}-{iv.offset}) not classified: {reason}")
+        out[i] = ReportInterval(iv.onset, iv.apex, iv.offset, iv.kind, iv.score)
     missing = [intervals[i] for i, r in enumerate(out) if r is None]
     if missing:
-        from mesti.errors import MestiError
-
         raise MestiError(source, f"the video ended before frame {missing[0].offset}, where a spotted interval ends")
-    return [r for r in out if r is not None], timings, reader.max_held
+    return [r for r in out if r is not None], timings, reader.max_held, notes
 
 
 def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | None = None,
@@ -152,11 +162,11 @@ def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | No
     t0 = time.perf_counter()
     result = spotter.spot(stream, progress=None if progress is None else lambda d, t: progress("spot", d, t))
     timings = {"spotting": time.perf_counter() - t0}
-    intervals, more, held = classify_intervals(model, video, stream.fps, list(result.intervals), progress)
+    intervals, more, held, notes = classify_intervals(model, video, stream.fps, list(result.intervals), progress)
     timings.update(more)
     pipeline = model.pipeline
     analysis = Analysis(str(video), stream.fps, method, model.name, pipeline.modality or "encoded", list(model.classes),
-                        result, intervals, timings, held, notes=result.gap_warnings())
+                        result, intervals, timings, held, notes=result.gap_warnings() + notes)
     if not intervals:
         analysis.notes.append("Nothing was spotted, so nothing was classified.")
     if truth is not None:
