@@ -117,8 +117,15 @@ def test_frames_cropped_from_the_stream_are_what_preprocessing_makes(video: Path
     assert np.array_equal(apex, whole[5])
 
 
-def test_api_returns_intervals_and_pictures(bundle: Path, video: Path, tmp_path: Path) -> None:
-    analysis = mesti.analyze(video, bundle, method="flow", fps=30)
+def test_api_returns_intervals_and_pictures(bundle: Path, video: Path, long_set: LongSynthResult, tmp_path: Path) -> None:
+    from mesti.datasets.samm_long import SAMMLong
+
+    sheet = next(long_set.path.glob("*.xlsx"))
+    analysis = mesti.analyze(video, bundle, method="flow", fps=30, truth=sheet)
+    truth = SAMMLong(long_set.path, fps=30).videos()[0].intervals
+    assert analysis.truth == list(truth) and analysis.scores is not None
+    assert analysis.scores.spot_tp + analysis.scores.spot_fn == len(truth)
+    assert analysis.scores.spot_tp + analysis.scores.spot_fp == len(analysis.intervals)
     assert isinstance(analysis, Analysis)
     iv = analysis.intervals[0]
     assert iv.label in analysis.classes and iv.apex_frame is not None and iv.apex_frame.dtype == np.uint8
