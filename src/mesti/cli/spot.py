@@ -86,16 +86,27 @@ def spot_eval_cmd(
     predictions: Path | None = typer.Option(None, "--predictions", help="Evaluate this intervals CSV instead of running a method."),
     out: Path = typer.Option(Path("spot_eval"), "--out", "-o", help="Folder for summary.json, per_video.csv, predictions.csv, plots."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluation in --out."),
+    recognise: Path | None = typer.Option(None, "--recognise", help="Also classify each spotted interval with this model "
+                                          "(bundle, fold checkpoint or run directory) and score spot-then-recognise (STRS)."),
 ) -> None:
-    """MEGC spotting evaluation: IoU >= 0.5, one to one, P/R/F1 pooled for micro, macro and overall."""
+    """MEGC spotting evaluation: IoU >= 0.5, one to one, P/R/F1 pooled for micro, macro and overall;
+    with --recognise, the MEGC 2023-2025 spot-then-recognise score too."""
     from mesti.cli.data import parse_options
     from mesti.datasets.registry import create_dataset
     from mesti.spotting.run import evaluate_dataset
 
     if (method is None) == (predictions is None):
         raise MestiError("--method", "give exactly one of --method NAME or --predictions CSV")
+    if recognise is not None and method is None:
+        raise MestiError("--recognise", "recognition needs spotted intervals: give --method, not --predictions")
     if not root.is_dir():
         raise MestiError("--root", f"{root}: no such folder")
+    recogniser = None
+    if recognise is not None:
+        from mesti.analysis.dataset import recognise_spotted
+        from mesti.training.inference import load_model
+
+        model = load_model(recognise)
     adapter = create_dataset(dataset, root, **parse_options(opt))
     if not hasattr(adapter, "videos"):
         raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
@@ -104,8 +115,16 @@ def spot_eval_cmd(
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     with _bar() as bar:
         task = bar.add_task(f"spot-eval {method or predictions}", total=None)
+        if recognise is not None:
+            rtask = bar.add_task("classify spotted intervals", total=None)
+
+            def recogniser(videos, results):  # type: ignore[no-untyped-def]
+                return recognise_spotted(model, videos, results,
+                                         progress=lambda _s, done, total: bar.update(rtask, completed=done, total=total))
+
         report = evaluate_dataset(adapter, out, method=method, predictions=predictions,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                  recognise=recogniser)
     for line in report.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     table = Table(title=f"{report.protocol}")
@@ -114,6 +133,10 @@ def spot_eval_cmd(
     for kind, row in report.table.items():
         table.add_row(kind, *(str(row[k]) for k in ("tp", "fp", "fn")), *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")))
     console.print(table)
+    if report.recognition is not None:
+        r = report.recognition["scores"]
+        console.print(f"spot-then-recognise ({report.recognition['model']}): spotting F1 {r['spot_f1']:.3f}, recognition F1 "
+                      f"{r['recognition_f1']:.3f} on {r['spot_tp']} correctly spotted, STRS {r['strs']:.3f}")
     console.print(f"per-video counts and predictions -> {out}/")
 
 
