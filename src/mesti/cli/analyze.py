@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mesti.cli.common import console, err_console, handles_errors
-from mesti.cli.spot import METHOD_HELP, _bar
+from mesti.cli.common import console, err_console, handles_errors, progress_until_error
+from mesti.cli.spot import METHOD_HELP
 from mesti.utils.outputs import prepare_new_dir
 
 
@@ -35,7 +35,7 @@ def analyze_cmd(
     prepare_new_dir(out, "analysis", overwrite=overwrite)
     predictor = load_model(model)
     stream = open_stream(video, fps)
-    with _bar() as bar:
+    with progress_until_error() as bar:
         tasks = {"spot": bar.add_task(f"spot {method} {Path(video).name}", total=stream.count),
                  "classify": bar.add_task("classify intervals", total=None)}
 

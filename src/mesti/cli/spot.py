@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.cli.common import console, err_console, handles_errors, progress_until_error
 from mesti.errors import MestiError
 from mesti.utils.outputs import prepare_new_dir
 
 METHOD_HELP = "Spotting method (`mesti spot list`): flow, lbp, naive, learned."
-
-
-@contextlib.contextmanager
-def _bar() -> Iterator[Progress]:
-    """A progress bar that vanishes when the command fails, so the error stays one line."""
-    bar = progress()
-    bar.start()
-    try:
-        yield bar
-    except BaseException:
-        bar.live.transient = True
-        raise
-    finally:
-        bar.stop()
 
 
 def _list() -> None:
@@ -66,7 +49,7 @@ def spot_cmd(
     if method == "learned" and model is None:
         raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")
     prepare_new_dir(out, "spotting result", overwrite=overwrite)
-    with _bar() as bar:
+    with progress_until_error() as bar:
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
     for line in result.gap_warnings():
@@ -113,7 +96,7 @@ def spot_eval_cmd(
     prepare_new_dir(out, "spotting evaluation", overwrite=overwrite)
     for line in adapter.issues:
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    with _bar() as bar:
+    with progress_until_error() as bar:
         task = bar.add_task(f"spot-eval {method or predictions}", total=None)
         if recognise is not None:
             rtask = bar.add_task("classify spotted intervals", total=None)
