@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mesti-installed
 
-.PHONY: demo test bench gpu-check clean-venv
+.PHONY: demo test bench gpu-check system-deps clean-venv
 
 $(STAMP): pyproject.toml requirements/dev.lock requirements/face.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,17 @@ bench: $(STAMP)
 gpu-check:
 	@test -n "$(OUT)" || { echo "usage: make gpu-check OUT=folder" >&2; exit 2; }
 	bash benchmarks/gpu_check.sh "$(OUT)"
+
+# Distribution packages the tests use when present (Debian): a headless browser for the HTML
+# report. Installs what is missing, as root; elsewhere it says what to install and goes on.
+SYSTEM_PACKAGES := $(shell grep -v '^\#' requirements/system.txt)
+system-deps:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "system packages present: $(SYSTEM_PACKAGES)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  { apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; } || \
+	  echo "could not install: $$missing (tests that need them are skipped)"; \
+	else echo "not installed: $$missing (tests that need them are skipped; see requirements/system.txt)"; fi
 
 clean-venv:
 	rm -rf $(VENV)

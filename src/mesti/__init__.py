@@ -15,6 +15,7 @@ from mesti.errors import MestiError
 from mesti.modalities import encode, encode_batch, get_modality, list_modalities
 
 if TYPE_CHECKING:
+    from mesti.analysis import Analysis
     from mesti.training.inference import FoldEnsemble, Predictor
 
 __version__ = "0.1.0"
@@ -28,7 +29,20 @@ def load_model(path: str | Path) -> Predictor | FoldEnsemble:
     return _load_model(path)
 
 
+def analyze(video: str | Path, model: str | Path | Predictor | FoldEnsemble, method: str = "flow",
+            fps: float | None = None, truth: str | Path | None = None) -> Analysis:
+    """Spot the expressions of a long video and classify each with a trained model.
+
+    ``model`` is what :func:`load_model` takes or returns; ``truth`` (a sheet or interval CSV)
+    adds the spot-then-recognise scores. ``.intervals`` holds onset/apex/offset, type, spot
+    score, class, probabilities and pictures; ``.write(folder)`` writes the HTML report."""
+    from mesti.analysis import analyze as _analyze
+
+    return _analyze(video, model, method=method, fps=fps, truth=truth)
+
+
 __all__ = [
+    "analyze",
     "Clip",
     "MestiError",
     "encode",

@@ -141,7 +141,7 @@ def test_train_cli_writes_a_bundle_that_predict_and_export_accept(tree: Path, tm
     prov = read_bundle(out).provenance
     assert prov["command"].startswith("mesti ") and "val_loss" in prov["history"]  # validation subjects carved
     res = runner.invoke(app, args)
-    assert res.exit_code == 2 and "already exists" in res.stderr
+    assert res.exit_code == 2 and "pass --overwrite" in res.stderr
     res = runner.invoke(app, ["predict", str(tree / "sub02" / "EP07_01f"), "--model", str(out), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout.strip().splitlines()[-1])["model"].startswith("bundle")

@@ -71,5 +71,5 @@ def test_bad_options() -> None:
     clip = load_clip(np.zeros((3, 2, 2, 3), dtype=np.uint8))
     with pytest.raises(MestiError, match="variant"):
         encode(clip, "active_image", variant="paper")
-    with pytest.raises(MestiError, match="scaling"):
+    with pytest.raises(MestiError, match="unknown scale"):
         encode(clip, "active_image", scale="log")

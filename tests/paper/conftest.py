@@ -16,8 +16,8 @@ TINY = dict(epochs=1, batch_size=16, img_size=16, size=16, repeats=1, face="none
 
 
 def _standins(base: Path, subjects: int) -> dict[str, Path]:
-    """CASME II, SAMM and SMIC-HS stand-ins (``subjects`` x 9 clips) and one clip list for all three."""
-    # one tree per dataset (its own textures): a composite of the three holds no clip twice
+    """CASME II, SAMM and SMIC-HS stand-ins (``subjects`` x 9 clips each, other clips in each: a
+    composite of one set under three names would rightly be refused as leaking) and one clip list."""
     roots = {name: relayout(write_study_tree(base / f"tree-{name}", subjects=subjects, per_class=3, seed=i), base / name, name)
              for i, name in enumerate(("casme2", "samm", "smic"))}
     rows = []

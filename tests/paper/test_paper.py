@@ -132,7 +132,7 @@ def test_loso_tables_run_and_report_through_the_cli(standins: dict[str, Path], t
 
 def test_composite_and_cross(standins: dict[str, Path], tmp_path: Path) -> None:
     rows = _run("composite", standins, tmp_path)
-    assert len(rows) == 1 and rows[0]["n"] == 3 * 18
+    assert len(rows) == 1 and rows[0]["n"] == 3 * 18, rows[0].get("error")
     rows = _run("cross", standins, tmp_path)
     assert len(rows) == 6 and all("cross-dataset" in r["protocol"] for r in rows)
     report = compare(tmp_path)

@@ -24,7 +24,7 @@ def motion_frames(emotion: str, seed: int, size: int = 32, length: int = 6, apex
 
 
 def write_study_tree(root: Path, subjects: int = 4, per_class: int = 2, size: int = 32, seed: int = 0) -> Path:
-    """``seed`` shifts every clip's texture seed, so trees of other seeds share no clip."""
+    """``seed`` shifts every clip's frames, so trees of other seeds hold other clips."""
     clips = []
     n = 0
     for s in range(1, subjects + 1):
@@ -32,5 +32,5 @@ def write_study_tree(root: Path, subjects: int = 4, per_class: int = 2, size: in
             for k in range(per_class):
                 n += 1
                 clips.append(FakeClip(s, f"EP{n:02d}_{k + 1:02d}f", emotion, onset=5, apex_offset=3,
-                                      frames=motion_frames(emotion, seed=seed * 10_000 + n, size=size)))
+                                      frames=motion_frames(emotion, seed=n + 1000 * seed, size=size)))
     return write_tree(root, tuple(clips), size=size)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -144,3 +145,17 @@ def progress() -> Progress:
         console=err_console,
         transient=False,
     )
+
+
+@contextlib.contextmanager
+def progress_until_error() -> Iterator[Progress]:
+    """A progress bar that vanishes when the command fails, so the error stays one line."""
+    bar = progress()
+    bar.start()
+    try:
+        yield bar
+    except BaseException:
+        bar.live.transient = True
+        raise
+    finally:
+        bar.stop()

@@ -13,14 +13,16 @@ def demo_cmd(
     out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Where the data, cache, runs and report go."),
     quick: bool = typer.Option(False, "--quick", help="A seconds-long version (tiny data, one epoch) to check an install."),
 ) -> None:
-    """Synthetic dataset -> apex / flow / dynamic image / MESTI -> MEGANet and ResNet-50 -> report."""
+    """Synthetic clips -> four inputs x two networks (report) -> one MESTI + MEGANet bundle ->
+    a synthetic long video spotted and every expression classified (report.html)."""
     from mesti.cli.study import print_summary
-    from mesti.training.demo import DemoSettings, run_demo
+    from mesti.demo import DemoSettings, run_demo
 
     settings = DemoSettings.quick() if quick else DemoSettings()
     with progress() as bar:
         gen = bar.add_task("generating the synthetic dataset", total=None)
         grid = bar.add_task("grid", total=None)
+        stage = bar.add_task("then: bundle, long video, analysis", total=None)
 
         def on_generate(done: int, total: int) -> None:
             bar.update(gen, completed=done, total=total)
@@ -28,12 +30,20 @@ def demo_cmd(
         def on_progress(done: int, total: int, description: str) -> None:
             bar.update(grid, total=total, completed=done, description=description)
 
-        rows = run_demo(out, settings, on_generate=on_generate, on_progress=on_progress,
-                        command="mesti demo" + (" --quick" if quick else "") + f" --out {out}")
-        bar.update(grid, completed=len(rows))
+        def on_stage(done: int, total: int, description: str) -> None:
+            bar.update(stage, total=total, completed=done, description=description)
+
+        result = run_demo(out, settings, on_generate=on_generate, on_progress=on_progress, on_stage=on_stage,
+                          command="mesti demo" + (" --quick" if quick else "") + f" --out {out}")
         bar.update(gen, completed=bar.tasks[gen].total or 1, total=bar.tasks[gen].total or 1)
-    print_summary(rows)
-    console.print(f"report: {out / 'grid' / 'summary.md'} (each cell's report.md is linked from it)")
+    print_summary([r for r in result.rows if r["status"] == "ok"])
+    console.print(f"grid report: {out / 'grid' / 'summary.md'} (each cell's report.md is linked from it)")
+    console.print(f"model bundle (MESTI + MEGANet on every subject): {result.bundle} (card: {result.bundle / 'model.md'})")
+    if result.scores:
+        sc = result.scores
+        console.print(f"long video {result.video.name}: spotting F1 {sc['spot_f1']:.3f}, recognition F1 "
+                      f"{sc['recognition_f1']:.3f}, STRS {sc['strs']:.3f} (MEGC spot-then-recognise, flow spotting)")
+    console.print(f"analysis: {result.analysis / 'report.html'} (open it in a browser)")
 
 
 def register(app: typer.Typer) -> None:

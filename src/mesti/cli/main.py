@@ -7,7 +7,7 @@ import os
 import typer
 
 from mesti import __version__
-from mesti.cli import data, demo, encode, paper, plot, predict, spot, study, synth, train
+from mesti.cli import analyze, data, demo, encode, paper, plot, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
@@ -56,6 +56,7 @@ synth.register(app)
 spot.register(app)
 paper.register(app)
 plot.register(app)
+analyze.register(app)
 
 
 def main() -> None:

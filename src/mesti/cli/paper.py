@@ -76,7 +76,7 @@ def run_cmd(
     print_summary([r for r in rows if r["status"] == "ok"])
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
-        err_console.print(f"error: cell {r['run_dir']}: {r['error']}", markup=False, highlight=False)
+        err_console.print(f"error: cell {r['run_dir']}: {r['error']}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
     console.print(f"summaries: {out / study}/part*/summary.md; compare with the paper: mesti paper report {out}")

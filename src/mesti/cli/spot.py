@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import Progress
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.cli.common import console, err_console, handles_errors, progress_until_error
 from mesti.errors import MestiError
 from mesti.utils.outputs import prepare_new_dir
 
 METHOD_HELP = "Spotting method (`mesti spot list`): flow, lbp, naive, learned."
-
-
-@contextlib.contextmanager
-def _bar() -> Iterator[Progress]:
-    """A progress bar that vanishes when the command fails, so the error stays one line."""
-    bar = progress()
-    bar.start()
-    try:
-        yield bar
-    except BaseException:
-        bar.live.transient = True
-        raise
-    finally:
-        bar.stop()
 
 
 def _list() -> None:
@@ -66,7 +49,7 @@ def spot_cmd(
     if method == "learned" and model is None:
         raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")
     prepare_new_dir(out, "spotting result", overwrite=overwrite)
-    with _bar() as bar:
+    with progress_until_error() as bar:
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
     for line in result.gap_warnings():
@@ -86,26 +69,45 @@ def spot_eval_cmd(
     predictions: Path | None = typer.Option(None, "--predictions", help="Evaluate this intervals CSV instead of running a method."),
     out: Path = typer.Option(Path("spot_eval"), "--out", "-o", help="Folder for summary.json, per_video.csv, predictions.csv, plots."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluation in --out."),
+    recognise: Path | None = typer.Option(None, "--recognise", help="Also classify each spotted interval with this model "
+                                          "(bundle, fold checkpoint or run directory) and score spot-then-recognise (STRS)."),
 ) -> None:
-    """MEGC spotting evaluation: IoU >= 0.5, one to one, P/R/F1 pooled for micro, macro and overall."""
+    """MEGC spotting evaluation: IoU >= 0.5, one to one, P/R/F1 pooled for micro, macro and overall;
+    with --recognise, the MEGC 2023-2025 spot-then-recognise score too."""
     from mesti.cli.data import parse_options
     from mesti.datasets.registry import create_dataset
     from mesti.spotting.run import evaluate_dataset
 
     if (method is None) == (predictions is None):
         raise MestiError("--method", "give exactly one of --method NAME or --predictions CSV")
+    if recognise is not None and method is None:
+        raise MestiError("--recognise", "recognition needs spotted intervals: give --method, not --predictions")
     if not root.is_dir():
         raise MestiError("--root", f"{root}: no such folder")
+    recogniser = None
+    if recognise is not None:
+        from mesti.analysis.dataset import recognise_spotted
+        from mesti.training.inference import load_model
+
+        model = load_model(recognise)
     adapter = create_dataset(dataset, root, **parse_options(opt))
     if not hasattr(adapter, "videos"):
         raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
     prepare_new_dir(out, "spotting evaluation", overwrite=overwrite)
     for line in adapter.issues:
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    with _bar() as bar:
+    with progress_until_error() as bar:
         task = bar.add_task(f"spot-eval {method or predictions}", total=None)
+        if recognise is not None:
+            rtask = bar.add_task("classify spotted intervals", total=None)
+
+            def recogniser(videos, results):  # type: ignore[no-untyped-def]
+                return recognise_spotted(model, videos, results,
+                                         progress=lambda _s, done, total: bar.update(rtask, completed=done, total=total))
+
         report = evaluate_dataset(adapter, out, method=method, predictions=predictions,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total),
+                                  recognise=recogniser)
     for line in report.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     table = Table(title=f"{report.protocol}")
@@ -114,6 +116,10 @@ def spot_eval_cmd(
     for kind, row in report.table.items():
         table.add_row(kind, *(str(row[k]) for k in ("tp", "fp", "fn")), *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")))
     console.print(table)
+    if report.recognition is not None:
+        r = report.recognition["scores"]
+        console.print(f"spot-then-recognise ({report.recognition['model']}): spotting F1 {r['spot_f1']:.3f}, recognition F1 "
+                      f"{r['recognition_f1']:.3f} on {r['spot_tp']} correctly spotted, STRS {r['strs']:.3f}")
     console.print(f"per-video counts and predictions -> {out}/")
 
 

@@ -203,7 +203,7 @@ def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modal
     console.print(f"summary: {out / 'summary.md'}")
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
-        err_console.print(f"error: cell {r['run_dir']}: {r['error']}", markup=False, highlight=False)
+        err_console.print(f"error: cell {r['run_dir']}: {r['error']}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
 

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from mesti.clips.intervals import Interval
-from mesti.datasets.base import ClipRecord
 from mesti.datasets.layout import existing_folder, release_folder
-from mesti.datasets.long import CLASS_NAMES, LongVideo, first_frame_number, frame_count, interval_records, parse_fps, settle_intervals
+from mesti.datasets.long import LongVideoAdapter, LongVideo, first_frame_number, frame_count, parse_fps, settle_intervals
 from mesti.datasets.registry import register_dataset
 from mesti.datasets.sheets import cell_int, cell_text, check_options, find_sheet, is_blank, read_excel
 from mesti.errors import MestiError
@@ -41,7 +40,7 @@ def _pairs(path: Path, sheet: int) -> list[tuple[str, str]]:
 
 
 @register_dataset("casme-sq")
-class CASMESquare:
+class CASMESquare(LongVideoAdapter):
     """CAS(ME)^2 long videos (spotting): CAS(ME)^2code_final*.xlsx and rawpic/sNN/NN_<code>*/img<n>.jpg.
 
     ``CASMESquare(root, sheet=None, classes=2, fps=30)``: classes are micro and macro;
@@ -135,17 +134,3 @@ class CASMESquare:
             issues += more
             videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames", tuple(kept), n))
         return videos, issues
-
-    def videos(self) -> list[LongVideo]:
-        return list(self._table[0])
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(CLASS_NAMES)
-
-    @property
-    def issues(self) -> list[str]:
-        return list(self._table[1])
-
-    def records(self) -> list[ClipRecord]:
-        return interval_records(self.videos())

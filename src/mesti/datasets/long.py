@@ -115,3 +115,25 @@ def interval_records(videos: list[LongVideo]) -> list[ClipRecord]:
                 frame_pattern=None, fps=v.fps, kind="frames" if v.kind == "frames" else "video",
             ))
     return out
+
+
+class LongVideoAdapter:
+    """What every long-video adapter shares: ``_table`` (the settled videos and the sheet
+    issues, read once) gives its videos, classes, issues and one record per expression."""
+
+    _table: tuple[list[LongVideo], list[str]]
+
+    def videos(self) -> list[LongVideo]:
+        """Every video the sheet names that exists, with its settled expression intervals."""
+        return list(self._table[0])
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(CLASS_NAMES)
+
+    @property
+    def issues(self) -> list[str]:
+        return list(self._table[1])
+
+    def records(self) -> list[ClipRecord]:
+        return interval_records(self.videos())

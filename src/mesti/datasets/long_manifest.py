@@ -19,9 +19,8 @@ import cv2
 
 from mesti.clips.intervals import KINDS, Interval, kind_for
 from mesti.clips.io import IMAGE_SUFFIXES
-from mesti.datasets.base import ClipRecord
 from mesti.datasets.layout import existing_folder, resolve_inside
-from mesti.datasets.long import CLASS_NAMES, LongVideo, frame_count, interval_records, parse_fps, settle_intervals
+from mesti.datasets.long import LongVideoAdapter, LongVideo, frame_count, parse_fps, settle_intervals
 from mesti.datasets.registry import register_dataset
 from mesti.datasets.sheets import cell_int, check_options
 from mesti.errors import MestiError
@@ -50,7 +49,7 @@ def read_csv_rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict
 
 
 @register_dataset("long-manifest")
-class LongManifest:
+class LongManifest(LongVideoAdapter):
     """Your own long videos: videos.csv (video, subject, fps) and intervals.csv (video, onset, apex, offset, type, label).
 
     ``LongManifest(root, sheet=None, classes=2, manifest=None)``: ``sheet`` is the interval
@@ -127,17 +126,3 @@ class LongManifest:
             video_id = path.name if kind == "frames" else path.stem
             videos.append(LongVideo(self.name, subject, video_id, path, fps, kind, tuple(kept), n))
         return videos, issues
-
-    def videos(self) -> list[LongVideo]:
-        return list(self._table[0])
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(CLASS_NAMES)
-
-    @property
-    def issues(self) -> list[str]:
-        return list(self._table[1])
-
-    def records(self) -> list[ClipRecord]:
-        return interval_records(self.videos())

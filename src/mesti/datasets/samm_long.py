@@ -20,9 +20,8 @@ from typing import Any
 import pandas as pd
 
 from mesti.clips.intervals import Interval
-from mesti.datasets.base import ClipRecord
 from mesti.datasets.layout import existing_folder, release_folder
-from mesti.datasets.long import CLASS_NAMES, parse_fps, LongVideo, first_frame_number, frame_count, interval_records, settle_intervals
+from mesti.datasets.long import LongVideoAdapter, parse_fps, LongVideo, first_frame_number, frame_count, settle_intervals
 from mesti.datasets.registry import register_dataset
 from mesti.datasets.sheets import cell_int, cell_text, check_options, find_sheet, is_blank, read_excel
 from mesti.errors import MestiError
@@ -50,7 +49,7 @@ def read_header_sheet(path: Path, required: tuple[str, ...], first_guess: int) -
 
 
 @register_dataset("samm-long")
-class SAMMLong:
+class SAMMLong(LongVideoAdapter):
     """SAMM Long Videos (spotting): SAMM_LongVideos_V*_Release.xlsx and SAMM_longvideos/<video>/ frames.
 
     ``SAMMLong(root, sheet=None, classes=2, fps=200)``: the two classes are the expression
@@ -115,18 +114,3 @@ class SAMMLong:
             issues += more
             videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(kept), n))
         return videos, issues
-
-    def videos(self) -> list[LongVideo]:
-        """Every video the sheet names that exists, with its settled expression intervals."""
-        return list(self._table[0])
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(CLASS_NAMES)
-
-    @property
-    def issues(self) -> list[str]:
-        return list(self._table[1])
-
-    def records(self) -> list[ClipRecord]:
-        return interval_records(self.videos())

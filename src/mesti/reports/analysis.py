@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +70,11 @@ def timeline_png(scores: np.ndarray, fps: float, intervals: Sequence[ReportInter
 
 def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterval], *, fps: float, video: str,
                    classes: Sequence[str], scores: np.ndarray | None = None, threshold: float | None = None,
-                   model: str = "", modality: str = "encoded", method: str = "", notes: Sequence[str] = ()) -> Path:
+                   model: str = "", modality: str = "encoded", method: str = "", notes: Sequence[str] = (),
+                   summary: Mapping[str, Any] | None = None) -> Path:
     """Write ``intervals.csv``, ``intervals.json``, ``timeline.png`` (when ``scores`` are given)
-    and ``report.html`` into ``out``. An empty ``intervals`` is a valid analysis: nothing spotted."""
+    and ``report.html`` into ``out``. An empty ``intervals`` is a valid analysis: nothing spotted.
+    ``summary`` (timings, truth scores) is added to ``intervals.json``."""
     import pandas as pd
 
     if not fps > 0:
@@ -85,6 +87,7 @@ def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterv
         write_text(tmp / "intervals.csv", pd.DataFrame(rows, columns=columns).to_csv(index=False))
         write_text(tmp / "intervals.json", json.dumps(
             {"video": video, "fps": fps, "method": method, "model": model, "classes": list(classes),
+             **{k: v for k, v in (summary or {}).items() if k != "intervals"}, "notes": list(notes),
              "intervals": rows}, indent=2) + "\n")
         if timeline is not None:
             write_bytes(tmp / "timeline.png", timeline)

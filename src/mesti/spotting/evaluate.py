@@ -43,6 +43,17 @@ def match(predicted: Sequence[Interval], truth: Sequence[Interval], threshold: f
     return sorted(out)
 
 
+def match_by_type(predicted: Sequence[Interval], truth: Sequence[Interval]) -> list[tuple[int, int]]:
+    """One-to-one ``(prediction, truth)`` index pairs, matched within each type (micro with
+    micro, macro with macro): the true positives the evaluation counts."""
+    out = []
+    for kind in KINDS:
+        pi = [i for i, x in enumerate(predicted) if x.kind == kind]
+        ti = [j for j, x in enumerate(truth) if x.kind == kind]
+        out += [(pi[a], ti[b]) for a, b in match([predicted[i] for i in pi], [truth[j] for j in ti])]
+    return sorted(out)
+
+
 @dataclass(frozen=True)
 class Counts:
     tp: int = 0
@@ -110,10 +121,9 @@ def evaluate_spotting(
     for video, gt in truth.items():
         preds = predicted.get(video, [])
         per: dict[str, Counts] = {}
+        pairs = match_by_type(preds, gt)
         for kind in KINDS:
-            p = [i for i in preds if i.kind == kind]
-            t = [i for i in gt if i.kind == kind]
-            tp = len(match(p, t))
-            per[kind] = Counts(tp, len(p) - tp, len(t) - tp)
+            tp = sum(preds[i].kind == kind for i, _ in pairs)
+            per[kind] = Counts(tp, sum(i.kind == kind for i in preds) - tp, sum(i.kind == kind for i in gt) - tp)
         result.per_video[video] = per
     return result

@@ -89,7 +89,8 @@ def video_key(source: str | Path) -> str:
 
 
 def read_intervals_csv(path: Path) -> dict[str, list[Interval]]:
-    """Predicted intervals per video from a CSV in :data:`CSV_COLUMNS` (what ``mesti spot`` writes)."""
+    """Intervals per video from a CSV in :data:`CSV_COLUMNS` (what ``mesti spot`` writes); an
+    optional ``label`` column (an expression's class, for ground truth) is kept."""
     from mesti.datasets.long_manifest import read_csv_rows
     from mesti.errors import MestiError
 
@@ -106,5 +107,6 @@ def read_intervals_csv(path: Path) -> dict[str, list[Interval]]:
             raise MestiError(where, f"onset {onset} and offset {offset} are no interval (reversed or negative)")
         if cells["type"] not in ("micro", "macro"):
             raise MestiError(where, f"type {cells['type']!r} is neither micro nor macro")
-        out.setdefault(video_key(cells["video"]), []).append(Interval(onset, apex, offset, cells["type"], score))
+        out.setdefault(video_key(cells["video"]), []).append(
+            Interval(onset, apex, offset, cells["type"], score, cells.get("label", "")))
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,12 @@ class EvalReport:
     results: list[SpotResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     folds: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    recognition: dict[str, Any] | None = None
+
+
+#: Recognition on top of spotting (from the analysis layer): given the videos and their spotting
+#: results, the scores to add to ``summary.json`` and the text of ``recognition.csv``.
+RecogniseFn = Callable[[list[LongVideo], list[SpotResult]], tuple[dict[str, Any], str]]
 
 
 def spot_videos(
@@ -67,9 +74,11 @@ def spot_videos(
 
 
 def evaluate_dataset(
-    adapter: Any, out: Path, method: str | None = None, predictions: Path | None = None, progress: ProgressFn | None = None
+    adapter: Any, out: Path, method: str | None = None, predictions: Path | None = None, progress: ProgressFn | None = None,
+    recognise: RecogniseFn | None = None,
 ) -> EvalReport:
-    """Spot (or read predictions for) every video of ``adapter``, evaluate, write into ``out``."""
+    """Spot (or read predictions for) every video of ``adapter``, evaluate, write into ``out``;
+    with ``recognise``, also classify the spotted intervals and score spot-then-recognise."""
     videos: list[LongVideo] = adapter.videos()
     if not videos:
         raise MestiError(adapter.sheet_path, "no video of the sheet could be matched (see the notes above)")
@@ -90,6 +99,11 @@ def evaluate_dataset(
     protocol = (f"{adapter.name}: {name}, {proto}IoU >= {IOU_THRESHOLD} one-to-one, counts pooled over "
                 f"{len(videos)} videos of {len({v.subject for v in videos})} subjects")
     report = EvalReport(protocol, evaluation.table(), results, folds=folds)
+    recognition_csv = ""
+    if recognise is not None:
+        if not results:
+            raise MestiError("--recognise", "recognition needs spotted intervals: give --method, not --predictions")
+        report.recognition, recognition_csv = recognise(videos, results)
     for r in results:
         report.warnings += r.gap_warnings()
     by_id = {v.video_id: v for v in videos}
@@ -99,6 +113,9 @@ def evaluate_dataset(
                    "warnings": report.warnings, "folds": {k: list(v) for k, v in folds.items()}}
         if method == "learned":
             summary["settings"] = {k: v for k, v in summary["settings"].items() if k != "trained_on"}
+        if report.recognition is not None:
+            summary["recognition"] = report.recognition
+            (tmp / "recognition.csv").write_text(recognition_csv, encoding="utf-8")
         (tmp / "summary.json").write_text(_json(summary), encoding="utf-8")
         buf = io.StringIO()
         w = csv.DictWriter(buf, ["video", "type", "tp", "fp", "fn"], lineterminator="\n")

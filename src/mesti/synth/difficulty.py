@@ -1,4 +1,4 @@
-"""The difficulty check of a synthetic set (issue 3, item 5): is the label in motion only?
+"""The difficulty check of a synthetic set: is the label in motion only?
 
 A simple classifier (standardised features, logistic regression with balanced class
 weights) is scored leave-one-subject-out on four inputs:

@@ -15,7 +15,7 @@ from mesti.datasets.casme2 import label_for
 from mesti.synth.action_units import EMOTION_AUS, EMOTION_WEIGHTS, au_code
 
 FPS = 200.0
-#: Peak skin displacement of a clip, pixels at 224 px face width (issue 3).
+#: Peak skin displacement of a clip, pixels at 224 px face width.
 AMPLITUDE_RANGE = (0.3, 2.0)
 #: Onset-to-offset length in frames at 200 fps.
 LENGTH_RANGE = (20, 100)

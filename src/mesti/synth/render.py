@@ -20,7 +20,7 @@ from mesti.synth.faces import Face
 from mesti.synth.landmarks import face_width
 from mesti.synth.plan import FPS, ClipSpec
 
-#: Face width at which amplitudes are quoted (issue 3: "0.3-2 px at 224 px face width").
+#: Face width at which amplitudes are quoted (the generator's promise: 0.3-2 px at 224 px face width).
 REFERENCE_FACE_WIDTH = 224.0
 
 

@@ -33,6 +33,11 @@ def coding_sheet_bytes(clips: Sequence[ClipSpec]) -> bytes:
     for c in clips:
         ws.append([f"{c.subject:02d}", c.filename, None, c.onset_frame, c.apex_frame, c.offset_frame, None, c.au_text, c.emotion])
         ws.cell(row=ws.max_row, column=1).number_format = "@"  # text, as the real sheet stores it
+    return workbook_bytes(wb)
+
+
+def workbook_bytes(wb: Workbook) -> bytes:
+    """The ``.xlsx`` bytes of ``wb`` with fixed metadata, so a seed always gives the same bytes."""
     wb.properties.creator = "mesti synth"
     wb.properties.lastModifiedBy = "mesti synth"
     wb.properties.created = _FIXED_TIME

@@ -72,12 +72,16 @@ class Predictor:
         bundle = read_bundle(folder)
         return cls(bundle.model, bundle.pipeline, f"bundle {bundle.path}")
 
-    def encode(self, clip: Clip) -> np.ndarray:
-        """The clip, preprocessed and encoded as in training (H x W x C)."""
+    def encode(self, clip: Clip, cropped: bool = False) -> np.ndarray:
+        """The clip, preprocessed and encoded as in training (H x W x C). ``cropped``: its frames
+        already are the pipeline's face crops (cut frame by frame from a stream), so only the
+        rest of preprocessing (equalisation) is applied."""
         from mesti.modalities import encode
         from mesti.preprocessing import PreprocessConfig, preprocess_clip
 
         pre = {k: v for k, v in (self.pipeline.preprocess or {}).items() if k != "version"}
+        if pre and cropped:
+            pre["face"] = "none"
         if pre:
             clip = preprocess_clip(clip, PreprocessConfig(**pre))
         if not self.pipeline.modality or self.pipeline.modality == "precomputed images":
@@ -128,12 +132,19 @@ class FoldEnsemble:
         members = [Predictor.from_checkpoint(p) for p in found]
         return cls(members, f"fold ensemble: mean of {len(members)} fold models of {run_dir}")
 
-    def predict(self, clip: Clip) -> Prediction:
-        image = self.members[0].encode(clip)
+    def encode(self, clip: Clip, cropped: bool = False) -> np.ndarray:
+        """The clip, preprocessed and encoded once for every fold model (they share the pipeline)."""
+        return self.members[0].encode(clip, cropped)
+
+    def classify(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The mean of the fold models' probabilities (and attention maps) for an encoded image."""
         outputs = [m.classify(image) for m in self.members]
-        probs = np.mean([p for p, _ in outputs], axis=0)
         maps = [a for _, a in outputs if a is not None]
-        attention = np.mean(maps, axis=0) if maps else None
+        return np.mean([p for p, _ in outputs], axis=0), (np.mean(maps, axis=0) if maps else None)
+
+    def predict(self, clip: Clip) -> Prediction:
+        image = self.encode(clip)
+        probs, attention = self.classify(image)
         return _prediction(self.classes, probs, image, attention, self.name)
 
 

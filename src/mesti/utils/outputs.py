@@ -18,7 +18,7 @@ import yaml
 
 from mesti.errors import MestiError
 
-OutputKind = Literal["run", "synthetic dataset", "cache", "grid", "spotting result", "spotting evaluation", "bundle"]
+OutputKind = Literal["run", "synthetic dataset", "cache", "grid", "spotting result", "spotting evaluation", "analysis", "bundle"]
 
 #: A run's resolved configuration (with ``mesti_version``) beside its ``folds/`` folder.
 RUN_CONFIG = "config.yaml"
@@ -35,6 +35,8 @@ GRID_MARKER = "summary.json"
 #: per_video.csv; ``mesti train`` a bundle with bundle.json.
 SPOT_MARKER = "intervals.json"
 SPOT_EVAL_MARKER = "per_video.csv"
+#: ``mesti analyze`` adds report.html beside its intervals.
+ANALYSIS_MARKER = "report.html"
 BUNDLE_MARKER = "bundle.json"
 
 
@@ -66,7 +68,7 @@ def output_kind(path: str | Path) -> OutputKind | None:
     if (path / SPOT_EVAL_MARKER).is_file() and (path / GRID_MARKER).is_file():
         return "spotting evaluation"
     if (path / SPOT_MARKER).is_file():
-        return "spotting result"
+        return "analysis" if (path / ANALYSIS_MARKER).is_file() else "spotting result"
     if (path / BUNDLE_MARKER).is_file():
         return "bundle"
     if (path / GRID_MARKER).is_file() or any(_is_run(c.parent) for c in path.glob(f"*/*/*/*/{RUN_CONFIG}")):

@@ -14,7 +14,7 @@ import numpy as np
 
 from mesti.synth.action_units import EMOTION_AUS
 
-#: Micro-expressions last 0.2-0.5 s, macro-expressions 0.5-4 s (issue 11).
+#: Micro-expressions last 0.2-0.5 s, macro-expressions 0.5-4 s.
 MICRO_SECONDS = (0.2, 0.5)
 MACRO_SECONDS = (0.6, 3.5)
 #: Peak skin displacement (px at 224 px face width): micro subtle, macro several times larger.

@@ -7,14 +7,13 @@ Filename ``<subject>_<inducement>_<n>``, Type ``Micro - 1/2`` or ``Macro``.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 
 from openpyxl import Workbook
 
 from mesti.synth.action_units import au_code
 from mesti.synth.long.plan import LongVideoSpec
-from mesti.synth.sheet import _FIXED_TIME, _pin_zip
+from mesti.synth.sheet import workbook_bytes
 
 SHEET_FILE = "SAMM_LongVideos_V3_Release.xlsx"
 PREAMBLE_ROWS = 10
@@ -40,10 +39,4 @@ def long_sheet_bytes(videos: Sequence[LongVideoSpec]) -> bytes:
             ws.append([v.subject, f"{v.video}_{n}", int(inducement), e.onset + 1, e.apex + 1, e.offset + 1,
                        e.offset - e.onset + 1, kind, aus, e.emotion])
             ws.cell(row=ws.max_row, column=1).number_format = "@"
-    wb.properties.creator = "mesti synth"
-    wb.properties.lastModifiedBy = "mesti synth"
-    wb.properties.created = _FIXED_TIME
-    wb.properties.modified = _FIXED_TIME
-    buf = io.BytesIO()
-    wb.save(buf)
-    return _pin_zip(buf.getvalue())
+    return workbook_bytes(wb)

@@ -1,0 +1,68 @@
+"""Ground truth for one analysed video and the spot-then-recognise score against it.
+
+``--truth`` is either a SAMM long-video sheet (``.xlsx``, read by the ``samm-long`` adapter
+with the video's folder beside it) or an interval CSV with columns video, onset, apex,
+offset, type and label (0-based frames, what ``mesti spot`` writes plus ``label``).
+A truth label is the class of the expression: a class of the model as it is, or an
+emotion that the MEGC 3-class mapping takes to one (disgust -> negative, ...); a label with
+no class of the model (``others``) stays as written and so counts as misrecognised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from mesti.clips.intervals import Interval
+from mesti.datasets.casme2 import MEGC2019_3CLASS
+from mesti.datasets.long import settle_intervals
+from mesti.datasets.samm import MEGC2019_3CLASS as SAMM_3CLASS
+from mesti.errors import MestiError
+from mesti.reports.strs import STRSResult, strs
+from mesti.spotting.evaluate import match_by_type
+from mesti.spotting.output import read_intervals_csv, video_key
+
+
+def truth_class(label: str, classes: Sequence[str]) -> str:
+    """The model's class for a truth label (itself, or its MEGC 3-class group), else the label."""
+    text = label.strip().lower()
+    by_lower = {c.lower(): c for c in classes}
+    if text in by_lower:
+        return by_lower[text]
+    mapped = MEGC2019_3CLASS.get(text) or SAMM_3CLASS.get(text)
+    return by_lower.get(mapped or "", label.strip())
+
+
+def read_truth(path: str | Path, video: str | Path, fps: float, frames: int) -> tuple[list[Interval], list[str]]:
+    """The true intervals of ``video`` (0-based frames) in the sheet or CSV ``path``, and notes."""
+    path = Path(path)
+    if not path.is_file():
+        raise MestiError(path, "no such truth file (a SAMM long-video .xlsx sheet or an interval .csv)")
+    key = video_key(video)
+    notes: list[str] = []
+    if path.suffix.lower() == ".xlsx":
+        from mesti.datasets.samm_long import SAMMLong
+
+        adapter = SAMMLong(path.parent, sheet=path, fps=fps)
+        found = [v for v in adapter.videos() if v.video_id == key]
+        notes += [n for n in adapter.issues if key in n]
+        return (list(found[0].intervals) if found else []), notes
+    if path.suffix.lower() != ".csv":
+        raise MestiError(path, "a truth file is a SAMM long-video sheet (.xlsx) or an interval CSV (.csv)")
+    rows = read_intervals_csv(path).get(key, [])
+    kept, more = settle_intervals([(iv, f"{path.name} ({key})") for iv in rows], frames, key, strict=True)
+    return kept, notes + more
+
+
+def score_video(spotted: Sequence[Interval], predicted: Sequence[str], truth: Sequence[Interval],
+                classes: Sequence[str]) -> tuple[STRSResult, list[tuple[int, int]]]:
+    """STRS of one video's spotted intervals (with their predicted classes) against ``truth``,
+    and the matched ``(spotted, truth)`` index pairs."""
+    pairs = match_by_type(spotted, truth)
+    return strs_from(len(spotted), len(truth), [(truth_class(truth[j].label, classes), predicted[i]) for i, j in pairs]), pairs
+
+
+def strs_from(n_spotted: int, n_truth: int, matched: Sequence[tuple[str, str]]) -> STRSResult:
+    """STRS from pooled counts and the (true class, predicted class) of every matched interval."""
+    tp = len(matched)
+    return strs(tp, n_spotted - tp, n_truth - tp, [t for t, _ in matched], [p for _, p in matched])

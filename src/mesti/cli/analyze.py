@@ -1,0 +1,66 @@
+"""``mesti analyze``: spot the expressions of a video, classify each, write an HTML report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from mesti.cli.common import console, err_console, handles_errors, progress_until_error
+from mesti.cli.spot import METHOD_HELP
+from mesti.utils.outputs import prepare_new_dir
+
+
+def analyze_cmd(
+    video: str = typer.Argument(..., help="A video file or a folder of frames."),
+    model: Path = typer.Option(..., "--model", help="A bundle (`mesti train`), a fold checkpoint, or a run directory "
+                                                    "with saved checkpoints (a fold ensemble)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for intervals.csv, intervals.json, timeline.png, report.html."),
+    method: str = typer.Option("flow", "--method", "-m", help=METHOD_HELP),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate (required for a folder of frames; overrides a file's)."),
+    truth: Path | None = typer.Option(None, "--truth", help="Ground truth (a SAMM long-video .xlsx sheet or an interval CSV "
+                                                            "with a label column): adds spot-then-recognise scores (STRS)."),
+    spot_model: Path | None = typer.Option(None, "--spot-model", help="For --method learned: a model saved by `mesti spot-eval`."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier analysis in --out."),
+) -> None:
+    """Find micro- and macro-expressions in a video and classify each: intervals, a timeline and one self-contained report.html."""
+    from mesti.analysis import analyze
+    from mesti.clips.stream import open_stream
+    from mesti.errors import MestiError
+    from mesti.training.inference import load_model
+
+    if method == "learned" and spot_model is None:
+        raise MestiError("--spot-model", "the learned method needs a spotting model: run mesti spot-eval --method learned first")
+    prepare_new_dir(out, "analysis", overwrite=overwrite)
+    predictor = load_model(model)
+    stream = open_stream(video, fps)
+    with progress_until_error() as bar:
+        tasks = {"spot": bar.add_task(f"spot {method} {Path(video).name}", total=stream.count),
+                 "classify": bar.add_task("classify intervals", total=None)}
+
+        def step(stage: str, done: int, total: int) -> None:
+            bar.update(tasks[stage], completed=done, total=max(total, done))
+
+        analysis = analyze(video, predictor, method=method, fps=fps, truth=truth,
+                           spotter_options={"model": spot_model} if spot_model is not None else None, progress=step)
+        if not analysis.intervals:
+            bar.update(tasks["classify"], completed=0, total=0)
+    for line in analysis.spot.gap_warnings():
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+    analysis.write(out)
+    counts: dict[str, int] = {}
+    for iv in analysis.intervals:
+        counts[iv.label or ""] = counts.get(iv.label or "", 0) + 1
+    seconds = analysis.spot.frames / analysis.fps
+    what = ", ".join(f"{n} {c}" for c, n in sorted(counts.items())) or "nothing spotted"
+    console.print(f"{len(analysis.intervals)} interval(s) in {seconds:.1f} s of video ({what}); {analysis.model}")
+    if analysis.scores is not None:
+        s = analysis.scores
+        console.print(f"truth: spotting F1 {s.spot_f1:.3f} (TP {s.spot_tp}, FP {s.spot_fp}, FN {s.spot_fn}), "
+                      f"recognition F1 {s.recognition_f1:.3f}, STRS {s.strs:.3f}")
+    console.print(f"report: {out / 'report.html'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(handles_errors(analyze_cmd))
