@@ -31,6 +31,11 @@ EXCLUDED_NOTE = (
     "still counts as a false negative of the sample's true class"
 )
 
+#: The key and the label the leaky "oracle" figure (best epoch chosen on the test subject, see
+#: :mod:`mesti.training.oracle`) carries wherever a report shows it.
+ORACLE_KEY = "oracle_leaky"
+ORACLE_LABEL = "oracle: best epoch chosen on the test subject, as some published code does (leaky, not an estimate)"
+
 
 def _indices(values: ArrayLike, name: str, n_classes: int) -> np.ndarray:
     arr = np.asarray(values)

@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 
 from mesti.errors import MestiError
-from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.utils.atomic import write_text
 
 SUMMARY_COLUMNS = ("dataset", "protocol", "modality", "model", "accuracy", "uf1", "uar", "n")

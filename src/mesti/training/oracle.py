@@ -14,12 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.folds import FoldResult
 
-#: The key and the label the oracle figure carries wherever it appears.
-ORACLE_KEY = "oracle_leaky"
-ORACLE_LABEL = "oracle: best epoch chosen on the test subject, as some published code does (leaky, not an estimate)"
-
+__all__ = ["ORACLE_KEY", "ORACLE_LABEL", "best_test_epochs", "oracle_metrics"]
 
 def best_test_epochs(result: FoldResult, labels: Sequence[int]) -> tuple[int, list[list[float]]]:
     """The fold's epoch (1-based, the earliest on ties) with the most correct test predictions,
