@@ -227,7 +227,7 @@ def summarize(rows: list[dict[str, Any]], engines: list[str]) -> dict[str, dict[
 
 
 def base_config(args: argparse.Namespace) -> TrainConfig:
-    """The paper's recipe (PAPER.md section 4) or the network's own (``--recipe native``, e.g.
+    """The paper's recipe (docs/method.md, Training) or the network's own (``--recipe native``, e.g.
     STSTNet: Adam 5e-5, batch 256, 500 epochs, no augmentation); --epochs and --batch-size,
     when given, override either."""
     cfg = TrainConfig(device=args.device, amp=not args.no_amp)
@@ -242,7 +242,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="meganet")
     ap.add_argument("--recipe", choices=("paper", "native"), default="paper",
-                    help="paper (PAPER.md section 4) or native (the network's own published recipe).")
+                    help="paper (docs/method.md, Training) or native (the network's own published recipe).")
     ap.add_argument("--epochs", type=int, default=None, help="Default: the recipe's (50 for the paper's).")
     ap.add_argument("--seeds", type=int, default=1, help="How many run seeds, from --first-seed on.")
     ap.add_argument("--first-seed", type=int, default=0)
