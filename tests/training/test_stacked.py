@@ -31,6 +31,7 @@ from mesti.training.stacked import (
     sequential_steps,
     train_group,
 )
+from tests.training.image_tree import image_folder
 from tests.training.toys import toy_samples
 
 
@@ -239,24 +240,6 @@ def test_grid_and_cli_take_the_engine(tmp_path: Path) -> None:
                                    "--engine", "turbo", "--out", str(tmp_path / "run")])
     assert res.exit_code == 2 and "unknown engine" in res.stderr
     assert not (tmp_path / "run").exists()
-
-
-def image_folder(root: Path) -> Path:
-    """Three subjects of six 20 x 20 PNGs and their manifest (no modality to prepare)."""
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    rows = ["path,subject,label,clip"]
-    for s in range(3):
-        for i in range(6):
-            img = rng.integers(0, 60, size=(20, 20, 3), dtype=np.uint8)
-            img[:, (10 if i % 2 else 0) : (20 if i % 2 else 10)] += 150
-            rel = Path(f"s{s}") / f"c{i}.png"
-            (root / rel.parent).mkdir(parents=True, exist_ok=True)
-            Image.fromarray(img).save(root / rel)
-            rows.append(f"{rel.as_posix()},s{s},{i % 2},c{i}")
-    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
-    return root / "manifest.csv"
 
 
 def test_cli_and_grid_run_the_stacked_engine(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from mesti.errors import MestiError
+from mesti.utils.registry import Registry
 from mesti.reports.report import skip_line
 
 console = Console()
@@ -159,3 +160,16 @@ def progress_until_error() -> Iterator[Progress]:
         raise
     finally:
         bar.stop()
+
+
+def print_registry(registry: Registry[Any], title: str, what: str) -> None:
+    """One table of a registry's names and their one-line descriptions (``mesti data list``,
+    ``mesti spot list``)."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("name", style="bold")
+    table.add_column(what)
+    for name in registry.list():
+        table.add_row(name, escape(registry.describe(name)))
+    console.print(table)

@@ -9,9 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesti.cli.common import MANIFEST_HELP, console, handles_errors, progress, sheet_or_manifest
+from mesti.cli.common import MANIFEST_HELP, console, handles_errors, print_registry, progress, sheet_or_manifest
 from mesti.datasets.check import CheckReport, Finding, check_dataset
-from mesti.datasets.registry import create_dataset, dataset_summary, list_datasets
+from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 
 data_app = typer.Typer(help="Dataset adapters: list them, check a copy against its sheet.", no_args_is_help=True)
@@ -33,12 +33,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 
 def list_cmd() -> None:
     """List the dataset adapters (the names --dataset takes)."""
-    table = Table(title="dataset adapters")
-    table.add_column("name", style="bold")
-    table.add_column("what it reads")
-    for name in list_datasets():
-        table.add_row(name, escape(dataset_summary(name)))
-    console.print(table)
+    from mesti.datasets.registry import DATASETS
+
+    print_registry(DATASETS, "dataset adapters", "what it reads")
 
 
 def check_cmd(

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress_until_error
+from mesti.cli.common import console, err_console, handles_errors, print_registry, progress_until_error
 from mesti.errors import MestiError
 from mesti.utils.outputs import prepare_new_dir
 
@@ -16,14 +16,9 @@ METHOD_HELP = "Spotting method (`mesti spot list`): flow, lbp, naive, learned."
 
 
 def _list() -> None:
-    from mesti.spotting import list_spotters, spotter_summary
+    from mesti.spotting.registry import SPOTTERS
 
-    table = Table(title="spotting methods")
-    table.add_column("name", style="bold")
-    table.add_column("what it does")
-    for name in list_spotters():
-        table.add_row(name, escape(spotter_summary(name)))
-    console.print(table)
+    print_registry(SPOTTERS, "spotting methods", "what it does")
 
 
 def spot_cmd(
