@@ -23,7 +23,7 @@ from mesti.errors import MestiError
 from mesti.protocols.splits import LeaveOneSubjectOut
 from mesti.training.config import TrainConfig
 from mesti.training.experiment import run_experiment
-from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from tests.training.image_tree import image_folder
 from tests.training.toys import toy_samples
 

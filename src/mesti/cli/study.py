@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mesti.cli.common import MANIFEST_HELP, console, err_console, handles_errors, progress, show_skipped
 from mesti.errors import MestiError
-from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.study import DatasetSpec, StudySpec, parse_seeds
 from mesti.utils.devices import check_device
 from mesti.utils.outputs import prepare_output_dir

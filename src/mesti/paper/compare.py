@@ -23,7 +23,7 @@ import yaml  # noqa: E402
 from mesti.errors import MestiError  # noqa: E402
 from mesti.paper.results import load_paper_results  # noqa: E402
 from mesti.paper.studies import load_study  # noqa: E402
-from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL  # noqa: E402
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL  # noqa: E402
 from mesti.utils.atomic import write_bytes, write_text  # noqa: E402
 
 METRICS = ("uf1", "uar", "accuracy")

@@ -29,10 +29,11 @@ import yaml
 from mesti import __version__
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, Protocol, assert_samples_disjoint, assert_subject_disjoint, subject_keys
+from mesti.reports.metrics import ORACLE_KEY
 from mesti.training.config import TrainConfig
 from mesti.training.engine import run_sequential
 from mesti.training.folds import FoldResult, fit_input, resolve_device
-from mesti.training.oracle import ORACLE_KEY, oracle_metrics
+from mesti.training.oracle import oracle_metrics
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text

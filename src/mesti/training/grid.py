@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 
 from mesti.errors import MestiError
+from mesti.reports.metrics import ORACLE_KEY
 from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
 from mesti.training.experiment import is_finished
-from mesti.training.oracle import ORACLE_KEY
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import prepare_output_dir

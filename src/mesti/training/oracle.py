@@ -14,10 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
+from mesti.reports.metrics import ORACLE_LABEL, compute_metrics
 from mesti.training.folds import FoldResult
 
-__all__ = ["ORACLE_KEY", "ORACLE_LABEL", "best_test_epochs", "oracle_metrics"]
 
 def best_test_epochs(result: FoldResult, labels: Sequence[int]) -> tuple[int, list[list[float]]]:
     """The fold's epoch (1-based, the earliest on ties) with the most correct test predictions,
@@ -34,8 +33,6 @@ def oracle_metrics(results: Sequence[FoldResult], labels: Sequence[int], class_n
                    protocol: str) -> dict[str, Any] | None:
     """Pooled metrics of each fold's best-test-accuracy epoch, labelled; None when the run
     recorded no per-epoch test predictions."""
-    from mesti.reports.metrics import compute_metrics
-
     if not results or any(not r.leaky_test_probs_per_epoch for r in results):
         return None
     y_true: list[int] = []

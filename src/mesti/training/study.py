@@ -25,8 +25,8 @@ from rich.progress import Progress
 
 from mesti.errors import MestiError
 from mesti.protocols import Protocol, protocol_from_config
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.config import TrainConfig
-from mesti.training.oracle import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.samples import SampleSet
 
 Inputs = tuple[SampleSet, dict[str, Any]]
