@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from mesti.clips import load_clip
 from mesti.errors import MestiError
-from mesti.modalities import encode, encode_batch, get_modality
+from mesti.modalities import encode, encode_batch
 from mesti.modalities.active import active_weights
 
 
@@ -45,6 +46,8 @@ def test_hand_worked_grey_clip() -> None:
 def test_matches_the_pair_sum_on_colour_frames(variant: str) -> None:
     frames = np.random.default_rng(3).integers(0, 256, size=(9, 5, 4, 3), dtype=np.uint8)
     grey = frames.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    if variant == "released":  # the release's grey frames are OpenCV's, rounded to 8 bits
+        grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float64)
     expected = _pair_sum(grey, skip_previous=variant == "released")
     got = encode(load_clip(frames), "active_image", variant=variant, scale="raw")
     np.testing.assert_allclose(got[..., 0], expected, rtol=1e-5, atol=1e-2)
@@ -61,10 +64,20 @@ def test_torch_path_agrees_with_numpy(scale: str) -> None:
         np.testing.assert_allclose(batch[i].transpose(1, 2, 0), one, rtol=1e-4, atol=1e-2)
 
 
-def test_affective_motion_image_is_refused_with_the_reason() -> None:
-    for name in ("affective_motion", "affective_image"):
-        with pytest.raises(MestiError, match="definition is not public"):
-            get_modality(name)
+def test_released_variant_rounds_the_grey_image_to_8_bits_as_opencv_does() -> None:
+    # OrigiNet's code converts each 8-bit frame with cv2.cvtColor(..., COLOR_BGR2GRAY): an 8-bit grey image.
+    rng = np.random.default_rng(11)
+    frames = rng.integers(0, 256, size=(6, 40, 50, 3), dtype=np.uint8)
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]).astype(np.float64)
+    expected = _pair_sum(grey, skip_previous=True)
+    clip = load_clip(frames)
+    got = encode(clip, "active_image", variant="released", scale="raw")[..., 0]
+    np.testing.assert_array_equal(got, expected)
+    batch = encode_batch([clip, load_clip(frames[:4])], "active_image", variant="released", scale="raw").numpy()
+    np.testing.assert_array_equal(batch[0, 0], expected)
+    # The unrounded luma differs: the rounding is what the release does, not a no-op.
+    assert not np.array_equal(encode(clip, "active_image", variant="intended", scale="raw")[..., 0],
+                              _pair_sum(grey, skip_previous=False))
 
 
 def test_bad_options() -> None:

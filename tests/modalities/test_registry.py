@@ -14,12 +14,10 @@ MODALITIES = list_modalities()
 
 def test_registry_lists_every_paper_modality() -> None:
     for name in ["mesti", "dynamic_image", "dynamic_image_simplified", "apex", "flow_onset_apex", "flow_apex_offset",
-                 "optical_strain", "active_image"]:
+                 "optical_strain", "active_image", "affective_motion"]:
         assert name in MODALITIES
         spec = get_modality(name)
         assert spec.output and spec.description and spec.channels in (1, 3)
-    with pytest.raises(MestiError, match="not public"):
-        get_modality("affective_image")
     with pytest.raises(MestiError, match="unknown modality"):
         get_modality("optical_flow")
 

@@ -4,10 +4,13 @@ OrigiNet's released code adds up ``I_j - I_k`` over frame pairs ``k < j`` of the
 grey frames. With every pair (``variant="intended"``) each frame gets the simplified
 rank-pooling weight ``2t - T - 1`` (1-based ``t``); the released loop skips the frame just
 before ``j`` (``variant="released"``), which changes only the two end frames to ``-(T - 2)``
-and ``T - 2``. The release writes the sum to an 8-bit image without rescaling, so values
-saturate at 0 and 255: ``scale="clip"`` reproduces that; the default is the per-image
-min-max of every other rank-pooling modality. Output: three equal channels, as OrigiNet
-reads its single-channel image back with OpenCV's default flags.
+and ``T - 2``. The release reads each frame as 8 bits and converts it to grey with OpenCV,
+which rounds the grey image to 8 bits: ``variant="released"`` does the same (OpenCV's own
+fixed-point formula, in both paths); ``"intended"`` keeps the luma unrounded. The release
+writes the sum to an 8-bit image without rescaling, so values saturate at 0 and 255:
+``scale="clip"`` reproduces that; the default is the per-image min-max of every other
+rank-pooling modality. Output: three equal channels, as OrigiNet reads its single-channel
+image back with OpenCV's default flags.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from mesti.modalities.scaling import SCALE_MODES, scale_numpy, scale_torch
 VARIANTS = ("intended", "released")
 #: ITU-R BT.601 luma, the weights of OpenCV's RGB -> grey conversion (kept unrounded).
 LUMA = (0.299, 0.587, 0.114)
+#: OpenCV's 8-bit RGB -> grey: ``(9798 R + 19235 G + 3735 B + 2**14) >> 15``, the luma in 15-bit
+#: fixed point, rounded (equal to ``cv2.cvtColor(..., COLOR_RGB2GRAY)`` on every 8-bit colour).
+LUMA_FIXED = (9798, 19235, 3735)
+_FIXED_SHIFT = 15
 
 
 def released_active_weights(length: int) -> np.ndarray:
@@ -50,17 +57,38 @@ def _check_scale(scale: str) -> None:
         raise MestiError("--scale", f"unknown scaling {scale!r} for active_image; choose clip or one of {', '.join(SCALE_MODES)}")
 
 
-def _grey_numpy(window: np.ndarray) -> np.ndarray:
+def _grey_numpy(window: np.ndarray, variant: str) -> np.ndarray:
+    if variant == "released":  # frames read as 8 bits, grey rounded to 8 bits as OpenCV does
+        eight = np.clip(np.rint(window), 0, 255).astype(np.int64)
+        if eight.shape[-1] == 1:
+            return eight.astype(np.float32)
+        fixed = eight @ np.asarray(LUMA_FIXED, dtype=np.int64) + (1 << (_FIXED_SHIFT - 1))
+        return (fixed >> _FIXED_SHIFT).astype(np.float32)[..., None]
     if window.shape[-1] == 1:
         return window.astype(np.float32)
     return np.tensordot(window.astype(np.float32), np.asarray(LUMA, dtype=np.float32), axes=([-1], [0]))[..., None]
+
+
+def _grey_torch(frames: torch.Tensor, variant: str) -> torch.Tensor:
+    """``B x T x 1 x H x W`` grey frames; the twin of :func:`_grey_numpy`."""
+    if variant == "released":
+        eight = frames.round().clamp(0, 255).to(torch.int64)
+        if eight.shape[2] == 1:
+            return eight.to(frames.dtype)
+        weights = torch.tensor(LUMA_FIXED, dtype=torch.int64, device=frames.device).view(1, 1, 3, 1, 1)
+        fixed = (eight * weights).sum(dim=2, keepdim=True) + (1 << (_FIXED_SHIFT - 1))
+        return (fixed >> _FIXED_SHIFT).to(frames.dtype)
+    if frames.shape[2] == 3:
+        luma = torch.tensor(LUMA, dtype=frames.dtype, device=frames.device).view(1, 1, 3, 1, 1)
+        return (frames * luma).sum(dim=2, keepdim=True)
+    return frames
 
 
 def active_image_numpy(clip: Clip, variant: str = "intended", scale: str = "minmax") -> np.ndarray:
     """Active image of the onset..offset window as ``H x W x 3`` float32 (three equal channels)."""
     _check_scale(scale)
     w = active_weights(clip.length, variant)
-    acc = _weighted_sum(_grey_numpy(clip.window()), w)
+    acc = _weighted_sum(_grey_numpy(clip.window(), variant), w)
     if scale == "clip":
         acc = np.clip(acc, 0.0, 255.0)
     elif scale != "raw":
@@ -72,11 +100,7 @@ def active_image_torch(batch: ClipBatch, variant: str = "intended", scale: str =
     """Active images of a batch as ``B x 3 x H x W`` float32; the twin of :func:`active_image_numpy`."""
     _check_scale(scale)
     w = _table_batch_weights(batch, lambda n: active_weights(n, variant))
-    frames = batch.frames
-    if frames.shape[2] == 3:
-        luma = torch.tensor(LUMA, dtype=frames.dtype, device=frames.device).view(1, 1, 3, 1, 1)
-        frames = (frames * luma).sum(dim=2, keepdim=True)
-    acc = torch.einsum("bt,btchw->bchw", w, frames)
+    acc = torch.einsum("bt,btchw->bchw", w, _grey_torch(batch.frames, variant))
     if scale == "clip":
         acc = acc.clamp(0.0, 255.0)
     elif scale != "raw":

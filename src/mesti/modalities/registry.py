@@ -16,8 +16,7 @@ import numpy as np
 import torch
 
 from mesti.clips.clip import Clip
-from mesti.errors import MestiError
-from mesti.modalities import active, apex, flow, rank_pooling
+from mesti.modalities import active, affective, apex, flow, rank_pooling
 from mesti.modalities.batch import ClipBatch
 from mesti.modalities.flow import CHANNEL_SETS, DEFAULT_FLOW_RANGE, DEFAULT_STRAIN_RANGE, STRAIN_SCHEMES, TVL1Params
 from mesti.modalities.options import Option, resolve_options
@@ -66,18 +65,8 @@ def list_modalities(pattern: str | None = None) -> list[str]:
     return MODALITIES.list(pattern)
 
 
-#: Modalities of the paper's Table I that cannot be built: their definition was never published.
-UNPUBLISHED = {
-    name: "the Affective motion image (AffectiveNet, Verma et al., IEEE MultiMedia 2021) is not offered: its "
-          "definition is not public (no formula in the paper's text that mesti could check, no released code)"
-    for name in ("affective_motion", "affective_motion_image", "affective_image", "affective")
-}
-
-
 def get_modality(name: str) -> Modality:
     """The spec of modality ``name``; a clear error lists the valid names."""
-    if name in UNPUBLISHED:
-        raise MestiError(name, UNPUBLISHED[name])
     return MODALITIES.get(name)
 
 
@@ -161,4 +150,11 @@ register_modality(Modality(
             choices=active.VARIANTS),
      Option("scale", str, "minmax", "minmax: 0..255 per image; clip: the signed sum clipped to 0..255 as the release "
             "saves it; symmetric: a fixed scale around zero; raw: the float values", choices=("clip", *SCALE_MODES))),
+))
+register_modality(Modality(
+    "affective_motion", affective.affective_motion_numpy, affective.affective_motion_torch, 3,
+    "float32 H x W x C, non-negative; minmax (default) 0..255 per image; symmetric: 0..symmetric_range grey levels "
+    "of mean change per frame step -> 0..255; raw: the sum",
+    "Affective motion image (AffectiveNet), mesti's reading: |I_t+1 - I_t| summed over onset..offset; "
+    "the paper's own equation could not be checked (docs/method.md).", _RANK_OPTIONS,
 ))
