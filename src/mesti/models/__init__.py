@@ -11,7 +11,7 @@ from mesti.models.info import ModelInfo, model_config, model_info
 from mesti.models.meganet import MEGANet
 from mesti.models.micro_attention import MicroAttentionNet
 from mesti.models.off_apexnet import OffApexNet, OffApexNetMEB
-from mesti.models.registry import create_model, get_model_info, list_models, num_params, register_model
+from mesti.models.registry import create_model, get_model_info, input_channels, list_models, num_params, register_model
 from mesti.models.ststnet import STSTNet
 from mesti.models.weights import adapt_input_conv, load_pretrained, load_weights, read_state_dict
 
@@ -26,6 +26,7 @@ __all__ = [
     "config_path",
     "create_model",
     "get_model_info",
+    "input_channels",
     "list_models",
     "load_checkpoint",
     "load_pretrained",

@@ -74,6 +74,20 @@ def get_model_info(name: str) -> ModelInfo:
     return _entry(name).info
 
 
+def input_channels(name: str, kwargs: Mapping[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """The channels network ``name`` takes and the rest of its options.
+
+    ``in_chans`` among a network's options (a grid's ``model_kwargs: {micro_attention:
+    {in_chans: 3}}``) sets what the data pipeline must feed, not only the network: callers
+    fit the images to it and pass it to :func:`create_model` once.
+    """
+    rest = dict(kwargs or {})
+    chans = rest.pop("in_chans", get_model_info(name).in_chans)
+    if isinstance(chans, bool) or not isinstance(chans, int) or chans < 1:
+        raise MestiError(f"model {name}", f"in_chans must be a positive int, got {chans!r}")
+    return chans, rest
+
+
 def _img_size(value: int | tuple[int, int] | list[int] | None, default: tuple[int, int]) -> tuple[int, int]:
     if value is None:
         return default

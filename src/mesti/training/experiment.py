@@ -120,15 +120,15 @@ def run_experiment(
     :data:`~mesti.training.stacked.AUTO_ENGINE`). A stacked run
     records its engine and batch schedule in ``config.yaml``, so a resume keeps the engine.
     """
-    from mesti.models import create_model, get_model_info
+    from mesti.models import create_model, get_model_info, input_channels
 
     run_dir = Path(run_dir)
-    model_kwargs = dict(model_kwargs or {})
     info = get_model_info(model_name)
+    in_chans, built_with = input_channels(model_name, model_kwargs)
+    model_kwargs = dict(model_kwargs or {})
     if img_size is not None and not 8 <= img_size <= 4096:
         raise MestiError("--img-size", f"the network input size must lie in 8..4096 pixels, got {img_size}")
     size = (img_size, img_size) if img_size else info.img_size
-    in_chans = info.in_chans
     folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
     keys = subject_keys(samples.subjects, samples.datasets)
     identities = samples.fingerprints()
@@ -159,7 +159,7 @@ def run_experiment(
     all_keys = samples.keys
 
     def build() -> torch.nn.Module:
-        return create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=size, **model_kwargs)
+        return create_model(model_name, num_classes=num_classes, in_chans=in_chans, img_size=size, **built_with)
 
     def finished(fold: Fold) -> FoldResult | None:
         path = run_dir / "folds" / f"{fold.name}.json"

@@ -31,13 +31,14 @@ ALL_SUBJECTS = "all-subjects"
 def final_settings(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, *,
                    model_kwargs: dict[str, Any] | None = None, img_size: int | None = None) -> dict[str, Any]:
     """The settings in the shape of a run's ``config.yaml`` (what ``--estimate`` compares)."""
-    from mesti.models import get_model_info
+    from mesti.models import get_model_info, input_channels
 
     info = get_model_info(model_name)
     size = (img_size, img_size) if img_size else tuple(info.img_size)
+    in_chans, _ = input_channels(model_name, model_kwargs)
     return {
         **meta,
-        "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": [info.in_chans, *size]},
+        "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": [in_chans, *size]},
         "classes": list(samples.class_names),
         "samples": samples.describe(),
         "training": cfg.to_dict(),
@@ -48,21 +49,22 @@ def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_
                 img_size: int | None = None,
                 on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[nn.Module, FoldResult]:
     """Train one network on every sample (no test side); returns it with its fold record."""
-    from mesti.models import create_model, get_model_info
+    from mesti.models import create_model, get_model_info, input_channels
 
     info = get_model_info(model_name)
     size = (img_size, img_size) if img_size else tuple(info.img_size)
+    in_chans, built_with = input_channels(model_name, model_kwargs)
     everyone = np.arange(len(samples))
     fold = Fold(ALL_SUBJECTS, everyone, everyone[:0],
                 {"train_subjects": sorted(set(subject_keys(samples.subjects, samples.datasets)))})
-    fitted = SampleSet(fit_input(samples.images, size, info.in_chans), samples.labels, samples.subjects,
+    fitted = SampleSet(fit_input(samples.images, size, in_chans), samples.labels, samples.subjects,
                        samples.datasets, samples.clip_ids, samples.class_names)
 
     def build() -> nn.Module:
-        return create_model(model_name, num_classes=len(samples.class_names), in_chans=info.in_chans, img_size=size,
-                            **dict(model_kwargs or {}))
+        return create_model(model_name, num_classes=len(samples.class_names), in_chans=in_chans, img_size=size,
+                            **built_with)
 
-    result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=info.in_chans, on_epoch=on_epoch)
+    result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
     return model.cpu().eval(), result
 
 

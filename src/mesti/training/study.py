@@ -121,12 +121,12 @@ class StudySpec:
     def check(self) -> None:
         """Refuse unknown names and bad options now, before any data is read or run started."""
         from mesti.datasets.registry import list_datasets
-        from mesti.models import get_model_info
+        from mesti.models import input_channels
         from mesti.training.stacked import StackedOptions, resolve_engine
 
         if self.dataset.name not in list_datasets():
             raise MestiError("--dataset", f"unknown dataset {self.dataset.name!r}; choose one of {', '.join(list_datasets())}")
-        get_model_info(self.model)
+        input_channels(self.model, self.model_kwargs)  # an unknown network or a bad in_chans, named now
         if self.modality is not None and self.dataset.name != "images":  # precomputed images take no modality
             from mesti.modalities.registry import get_modality
 
