@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 
@@ -56,6 +58,13 @@ def test_feature_maps_run_at_56_28_14_and_attention_sees_3136_positions() -> Non
         logits = model(torch.randn(1, 3, 224, 224))
     assert seen == [(1, 64, 56, 56), (1, 128, 28, 28), (1, 256, 14, 14)]
     assert logits.shape == (1, 3)
+
+
+def test_forward_features_docstring_states_the_real_output_stride() -> None:
+    stride = int(re.search(r"H/(\d+) x W/(\d+)", MEGANet.forward_features.__doc__ or "")[1])  # type: ignore[index]
+    with torch.no_grad():
+        features = MEGANet(3).eval().forward_features(torch.randn(1, 3, 224, 224))
+    assert features.shape == (1, 256, 224 // stride, 224 // stride)
 
 
 def params_by_name(model: torch.nn.Module) -> dict[str, int]:

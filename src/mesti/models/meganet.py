@@ -127,7 +127,8 @@ class MEGANet(nn.Module):
         self.fc = nn.Linear(in_chs, num_classes)
 
     def forward_features(self, x: Tensor) -> Tensor:
-        """Feature map after the last block: ``B x widths[-1] x H/32 x W/32`` for 3 blocks."""
+        """Feature map after the last block: ``B x widths[-1] x H/16 x W/16`` for 3 blocks (the stem
+        divides by 4, each block after the first by 2)."""
         return self.blocks(self.stem(self.ga(x)))
 
     def forward_head(self, x: Tensor) -> Tensor:
