@@ -196,3 +196,23 @@ def test_grid_seeds_run_each_cell_per_seed(tmp_path: Path) -> None:
     assert rows[0]["uf1"] == pytest.approx((per_seed[0]["uf1"] + per_seed[1]["uf1"]) / 2)
     assert rows[0]["uf1_std"] == json.loads((cell / "metrics.json").read_text())["uf1_std"]
     assert "2 seeds" in rows[0]["protocol"]
+
+
+def test_micro_attention_with_in_chans_3_trains_inside_a_grid(tmp_path: Path) -> None:
+    # in_chans among a network's options sets what the pipeline feeds (once), not a second keyword
+    path = grid_yaml(tmp_path, models=["micro_attention"], img_size=16, model_kwargs={"micro_attention": {"in_chans": 3}})
+    rows = run_grid(GridSpec.from_yaml(path), tmp_path / "g")
+    assert rows[0]["status"] == "ok", rows[0].get("error")
+    config = yaml.safe_load((tmp_path / "g" / rows[0]["run_dir"] / "config.yaml").read_text())
+    assert config["model"]["input_size"] == [3, 16, 16] and config["model"]["kwargs"] == {"in_chans": 3}
+    bad = grid_yaml(tmp_path / "bad", models=["micro_attention"], model_kwargs={"micro_attention": {"in_chans": 0}})
+    res = runner.invoke(app, ["grid", str(bad), "--out", str(tmp_path / "bad-out")])
+    assert res.exit_code == 2 and "in_chans must be a positive int" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_a_recipe_leaves_what_its_source_does_not_state_to_the_paper(tmp_path: Path) -> None:
+    # VGG19's recipe in Table II is LEARNet's, of which nothing is public: every point keeps the paper's
+    cfg = images_spec(tmp_path, model="vgg19", training={"recipe": "native"}).train_config(0)
+    paper = images_spec(tmp_path, model="vgg19", training={}).train_config(0)
+    assert cfg.recipe == "native" and {**cfg.to_dict(), "recipe": "paper"} == paper.to_dict()

@@ -80,21 +80,24 @@ class TrainConfig:
     def with_native_recipe(self, recipe: dict[str, Any] | None, model: str) -> TrainConfig:
         """The published network's own recipe (e.g. STSTNet: Adam 5e-5, batch 256, 500 epochs,
         cross-entropy, no augmentation; Micro-Attention: random 224 crops of a 240 resize, as
-        ``random_crop: {resize: 240, crop: 224}``) in place of the paper's."""
+        ``random_crop: {resize: 240, crop: 224}``) in place of the paper's.
+
+        A point the recipe leaves ``None`` (its source does not state it) keeps the paper's:
+        ``augment: None`` keeps the paper's augmentation, ``augment: "none"`` means none."""
         if not recipe:
             raise MestiError("--recipe native", f"model {model!r} has no published recipe; use --recipe paper")
         data = self.to_dict()
         for key in ("optimizer", "lr", "weight_decay", "batch_size", "epochs"):
             if key in recipe and recipe[key] is not None:
                 data[key] = recipe[key]
-        loss = str(recipe.get("loss", data["loss"])).replace("-", "_").lower()
+        loss = str(recipe.get("loss") or data["loss"]).replace("-", "_").lower()
         data["loss"] = "cross_entropy" if loss in ("ce", "cross_entropy", "crossentropy") else loss
         augment, crop = recipe.get("augment"), recipe.get("random_crop")
         if crop:  # e.g. Micro-Attention: resize to 240, random 224 crops, no mirroring; test images whole
             data["flip"], data["rotations"], data["crop"] = False, [0.0], float(crop["crop"]) / float(crop["resize"])
-        elif augment in (False, None, "none", []):
+        elif augment in (False, "none", []):
             data["flip"], data["rotations"] = False, [0.0]
-        else:
+        elif augment is not None:
             raise MestiError("--recipe native", f"{model}'s own augmentation ({augment}) is not available here; use --recipe paper")
         data["recipe"] = "native"
         return TrainConfig.from_dict(data)
