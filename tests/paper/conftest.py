@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mesti.synth.layouts import relayout
+from mesti.utils.outputs import SYNTH_MARKER
 from tests.training.study_tree import write_study_tree
 
 #: The smallest settings that still run every table end to end: one epoch, 16 px, one split.
@@ -20,6 +21,8 @@ def _standins(base: Path, subjects: int) -> dict[str, Path]:
     composite of one set under three names would rightly be refused as leaking) and one clip list."""
     roots = {name: relayout(write_study_tree(base / f"tree-{name}", subjects=subjects, per_class=3, seed=i), base / name, name)
              for i, name in enumerate(("casme2", "samm", "smic"))}
+    for root in roots.values():  # synthetic stand-ins, marked as `mesti synth` marks its sets
+        (root / SYNTH_MARKER).write_text('{"made by": "tests/paper/conftest.py"}\n', encoding="utf-8")
     rows = []
     for root in roots.values():
         with open(root / "clip_list.csv", newline="") as f:

@@ -19,16 +19,17 @@ def list_cmd() -> None:
     from mesti.paper import ROOT_FLAGS, list_studies
 
     table = Table(title="mesti paper run STUDY ...", title_justify="left")
-    for col in ("study", "what", "needs"):
+    for col in ("study", "what", "modalities", "needs"):
         table.add_column(col)
     for s in list_studies():
         what = s.title + (f" ({s.note})" if s.note else "")
-        table.add_row(s.name, what, " ".join(ROOT_FLAGS[r] for r in s.roots))
+        modalities = dict.fromkeys(m for doc in s.documents for m in doc["modalities"])
+        table.add_row(s.name, what, ", ".join(modalities), " ".join(ROOT_FLAGS[r] for r in s.roots))
     console.print(table)
 
 
 def run_cmd(
-    study: str = typer.Argument(..., help="table1 ... table6, composite, cross (see `mesti paper list`)."),
+    study: str = typer.Argument(..., help="table1 ... table6, meganet_di, composite, cross (see `mesti paper list`)."),
     casme2: Path | None = typer.Option(None, "--casme2", help="CASME II root as distributed (or a synthetic stand-in)."),
     samm: Path | None = typer.Option(None, "--samm", help="SAMM root as distributed (or a synthetic stand-in)."),
     smic: Path | None = typer.Option(None, "--smic", help="SMIC root holding HS/ (or a synthetic stand-in)."),
@@ -43,9 +44,9 @@ def run_cmd(
     face: str | None = typer.Option(None, "--face", help="dlib-hog (shipped), haar, or none (frames are already face crops)."),
     cache: Path | None = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti)."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda ..."),
-    recipe: str | None = typer.Option(None, "--recipe", help="native: parts whose networks have a published recipe "
-                                      "train with it (Table II's Micro-Attention: random 224 crops of a 240 resize); "
-                                      "the others keep the paper's."),
+    recipe: str | None = typer.Option(None, "--recipe", help="Default: the study's own (Table II: each network's own "
+                                      "recipe, as the paper ran it; the others: the paper's). paper: the paper's "
+                                      "everywhere; native: every part whose networks have a published recipe."),
     seeds: str | None = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run of every "
                                      "cell; the report shows mean +- sd beside the paper's single number."),
     report_oracle: bool = typer.Option(False, "--report-oracle", help="Also report, labelled as leaky, what choosing "

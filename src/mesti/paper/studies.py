@@ -31,12 +31,18 @@ _PLACEHOLDER = re.compile(r"^\{(\w+)\}$")
 
 @dataclass(frozen=True)
 class Study:
-    """A shipped study: its name, title, note and grid documents (placeholders unfilled)."""
+    """A shipped study: its name, title, note and grid documents (placeholders unfilled).
+
+    ``figures`` names the paper's tables whose printed figures its cells are compared with
+    (its own name unless the index says otherwise); a cell the paper has no figure for is
+    reported as not printed.
+    """
 
     name: str
     title: str
     note: str
     documents: tuple[dict[str, Any], ...]
+    figures: tuple[str, ...] = ()
 
     @property
     def roots(self) -> list[str]:
@@ -62,14 +68,14 @@ class Reduction:
     modalities: Sequence[str] = field(default_factory=tuple)
     seeds: Sequence[int] = field(default_factory=tuple)  # each seed a full run (the grid's seeds)
     report_oracle: bool = False  # not a reduction: adds the leaky figure beside the honest one
-    recipe: str | None = None  # native: each part whose networks all have a published recipe trains with it
+    recipe: str | None = None  # None: the study's own; paper: the paper's everywhere; native: see resolve_study
 
 
 def _package_text(name: str) -> str:
     return resources.files("mesti.paper").joinpath("studies", name).read_text(encoding="utf-8")
 
 
-def _index() -> dict[str, dict[str, str]]:
+def _index() -> dict[str, dict[str, Any]]:
     return yaml.safe_load(_package_text("index.yaml"))
 
 
@@ -85,7 +91,7 @@ def load_study(name: str) -> Study:
         raise MestiError(name, f"no such study; choose one of {', '.join(index)}")
     docs = tuple(d for d in yaml.safe_load_all(_package_text(f"{name}.yaml")) if d)
     entry = index[name]
-    return Study(name, entry["title"], entry.get("note", ""), docs)
+    return Study(name, entry["title"], entry.get("note", ""), docs, tuple(entry.get("figures") or (name,)))
 
 
 def _fill(value: Any, roots: dict[str, Path]) -> Any:
@@ -118,7 +124,11 @@ def resolve_study(study: Study, roots: dict[str, Path | None], reduction: Reduct
     out = []
     for doc in study.documents:
         doc = copy.deepcopy(doc)
-        if reduction.recipe == "native" and all(_has_recipe(m) for m in doc["models"]):
+        # A study file may train a part with its networks' own recipe (Table II); --recipe paper
+        # sets the paper's everywhere, --recipe native every part whose networks all have one.
+        if reduction.recipe == "paper":
+            doc["training"] = {**(doc.get("training") or {}), "recipe": "paper"}
+        elif reduction.recipe == "native" and all(_has_recipe(m) for m in doc["models"]):
             doc["training"] = {**(doc.get("training") or {}), "recipe": "native"}
         # A reduction keeps the named networks and modalities; a part left with none is dropped.
         doc["models"] = [m for m in doc["models"] if not reduction.models or m in reduction.models]
