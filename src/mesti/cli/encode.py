@@ -51,7 +51,7 @@ def encode_cmd(
     symmetric_range: float | None = typer.Option(None, help="Rank pooling, symmetric scale: mean grey-level change that reaches white (16)."),
     flow_range: float | None = typer.Option(None, help="Flow, symmetric scale: pixels that reach full scale (2)."),
 ) -> None:
-    """Encode one clip as an image: MESTI, dynamic image, apex, TV-L1 flow or optical strain."""
+    """Encode one clip as an image: MESTI, dynamic image, apex, TV-L1 flow, optical strain, Active or Affective motion image."""
     if all_ == (modality is not None):
         raise MestiError("mesti encode", "give exactly one of --modality NAME or --all")
     given = {"scale": scale, "channels": channels, "strain_scheme": strain_scheme,
