@@ -23,7 +23,7 @@ from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progre
 from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
-from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.outputs import output_scope, prepare_output_dir
 from mesti.utils.yamlfile import read_yaml
 
 
@@ -143,6 +143,7 @@ def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
     return bool(config.get("study") == spec.to_dict())
 
 
+@output_scope()  # the grid folder is locked until it ends
 def run_grid(
     spec: GridSpec,
     out: str | Path,

@@ -28,6 +28,7 @@ from mesti.protocols import Protocol, protocol_from_config
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.config import TrainConfig
 from mesti.training.samples import SampleSet
+from mesti.utils.outputs import output_scope
 
 Inputs = tuple[SampleSet, dict[str, Any]]
 
@@ -160,6 +161,7 @@ def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progre
                         strict=strict)
 
 
+@output_scope()  # the study's folder is locked until it ends
 def run_study(
     spec: StudySpec,
     out: str | Path,
