@@ -77,7 +77,8 @@ def load_samples(
     config = PreprocessConfig(face=face, equalize=equalize, size=DEFAULT_SIZE if size is None else size)
     cache_dir = Path(cache) if cache is not None else default_cache_dir() / dataset
     opts = {modality: dict(options or {})}
-    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress)
+    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress,
+                     option="--cache")
     if strict and report.failures:
         first = report.failures[0]
         raise MestiError(first["key"], f"{len(report.failures)} clip(s) could not be prepared (strict); first: {first['error']}")
