@@ -10,6 +10,7 @@ from mesti.errors import MestiError
 from mesti.training.losses import LOSSES
 from mesti.training.optimizers import OPTIMIZERS
 from mesti.utils.devices import check_device
+from mesti.utils.schema import check_types
 
 
 @dataclass
@@ -75,6 +76,7 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise MestiError("training", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        check_types(cls, data, "training")
         return cls(**data)
 
     def with_native_recipe(self, recipe: dict[str, Any] | None, model: str) -> TrainConfig:

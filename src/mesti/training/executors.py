@@ -21,6 +21,7 @@ from typing import Any
 
 from mesti.errors import MestiError
 from mesti.training.study import Inputs, StudySpec, load_inputs, run_study
+from mesti.utils.schema import check_types
 
 EXECUTORS = ("local", "ray")
 Progress = Callable[[int, int, str], None]  # (cells done, cells, description)
@@ -46,6 +47,9 @@ class ExecutorSpec:
             raise MestiError("--executor", f"unknown executor {self.name!r}; choose one of {', '.join(EXECUTORS)}")
         if self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
             raise MestiError("executor", "num_cpus must be positive, num_gpus and max_retries at least 0")
+        if self.address is not None and self.name != "ray":
+            raise MestiError("--address", f"{self.address} names a Ray cluster, and the executor is {self.name}: "
+                                          "add --executor ray, or leave --address out")
 
     @classmethod
     def from_config(cls, value: str | Mapping[str, Any] | None) -> ExecutorSpec:
@@ -60,6 +64,7 @@ class ExecutorSpec:
         unknown = sorted(set(value) - known)
         if unknown:
             raise MestiError("executor", f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        check_types(cls, value, "executor")
         return cls(**value)
 
 
@@ -199,6 +204,20 @@ def _gpus(executor: ExecutorSpec, spec: StudySpec) -> float:
     return 1.0 if device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0) else 0.0
 
 
+def check_resources(executor: ExecutorSpec, specs: Sequence[StudySpec]) -> None:
+    """Refuse tasks no node of the connected cluster can run: Ray would keep them pending
+    forever (``num_cpus: 64`` on a 2-core machine, ``num_gpus: 1`` where there is no GPU)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for gpus in sorted({_gpus(executor, s) for s in specs}):
+        if not any(n.get("CPU", 0) >= executor.num_cpus and n.get("GPU", 0) >= gpus for n in nodes):
+            have = ", ".join(f"{n.get('CPU', 0):g} CPU {n.get('GPU', 0):g} GPU" for n in nodes) or "no live node"
+            raise MestiError("--executor ray", f"each task asks for {executor.num_cpus:g} CPU and {gpus:g} GPU, and no "
+                             f"node of the Ray cluster has that much ({have}); lower num_cpus / num_gpus in the "
+                             "executor settings (with device auto, num_gpus 0 trains on the CPU)")
+
+
 def _in_task(fn: Callable[..., Any], *args: Any) -> Any:
     """Run ``fn`` on a Ray worker for the driver, which holds the locks of the folders it writes."""
     from mesti.utils.outputs import locked_by_caller
@@ -239,6 +258,7 @@ def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_f
 
     try:
         with output_scope():
+            check_resources(executor, [c.spec for c in cells])
             for cell in cells:  # the tasks write these folders; this process holds their locks
                 lock_output(cell.run_dir)
             return _ray_cells(cells, executor, command, cell_fn, on_progress)
@@ -294,6 +314,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
     try:
         with output_scope():
             spec = cell.spec
+            check_resources(executor, [spec])
             lock_output(cell.run_dir)  # the tasks write it; this process holds its lock
             on_progress(0, 1, "preparing inputs")
             inputs = load_inputs(spec)  # fills the shared cache; the folds come from its samples

@@ -24,6 +24,7 @@ from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import output_scope, prepare_output_dir
+from mesti.utils.schema import check_types
 from mesti.utils.yamlfile import read_yaml
 
 
@@ -64,9 +65,14 @@ class GridSpec:
             if not data.get(key) or not isinstance(data[key], list):
                 raise MestiError(path, f"'{key}' must list at least one entry")
         data["protocols"] = [p if isinstance(p, dict) else {"name": p} for p in data["protocols"]]
+        check_types(cls, data, str(path))
         spec = cls(**data)
-        spec.executor_spec()
-        for label, study, _ in spec.studies(Path(".")):
+        try:
+            spec.executor_spec()
+            cells = spec.studies(Path("."))
+        except MestiError as exc:
+            raise MestiError(f"{path}: {exc.where}", exc.what) from None
+        for label, study, _ in cells:
             try:
                 study.check()
             except MestiError as exc:

@@ -82,6 +82,9 @@ def load_samples(
     if strict and report.failures:
         first = report.failures[0]
         raise MestiError(first["key"], f"{len(report.failures)} clip(s) could not be prepared (strict); first: {first['error']}")
+    if report.clips and not report.prepared and report.failures:  # a wrong root, not a few bad clips
+        raise MestiError(root, f"none of the {report.clips} labelled {dataset} clips could be prepared from this "
+                               f"dataset root (first: {report.failures[0]['error']}); is it the {dataset} folder?")
     arrays = load_cached_arrays(cache_dir, modality, class_names=list(adapter.class_names), allow_incomplete=True)
     samples = SampleSet.from_arrays(arrays.images, arrays.labels, arrays.subjects, arrays.datasets,
                                     arrays.clip_ids, arrays.class_names).assert_finite()
