@@ -139,3 +139,29 @@ def test_a_second_loso_into_a_running_run_is_refused(tmp_path: Path) -> None:
     res = runner.invoke(app, [*loso, "--overwrite", "--epochs", "2"])  # the first writer is gone: allowed
     assert res.exit_code == 0, res.output
     assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["training"]["epochs"] == 2
+
+
+@pytest.mark.parametrize("executor", [{"name": "ray", "num_cpus": float("nan")}, {"name": "ray", "num_cpus": float("inf")},
+                                      {"name": "ray", "num_gpus": float("nan")}])
+def test_executor_resources_must_be_finite(tmp_path: Path, executor: dict[str, object]) -> None:
+    with pytest.raises(MestiError, match="positive number"):
+        GridSpec.from_yaml(grid_yaml(tmp_path, executor=executor))
+
+
+def test_specs_built_in_python_are_checked_too(tmp_path: Path) -> None:
+    from mesti.training.config import TrainConfig
+    from mesti.training.executors import ExecutorSpec
+
+    entry = {"name": "images", "root": str(tmp_path)}
+    with pytest.raises(MestiError, match="report_oracle"):
+        GridSpec(datasets=[entry], modalities=["images"], models=["ststnet"], protocols=[{"name": "loso"}],
+                 report_oracle="false")  # type: ignore[arg-type]
+    with pytest.raises(MestiError, match="flip"):
+        TrainConfig(flip="false")  # type: ignore[arg-type]
+    with pytest.raises(MestiError, match="num_cpus"):
+        ExecutorSpec(name="ray", num_cpus="2")  # type: ignore[arg-type]
+
+
+def test_protocol_options_have_their_types(tmp_path: Path) -> None:
+    path = grid_yaml(tmp_path, protocols=[{"name": "kfold", "k": "2"}])
+    _one_line(runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "g")]), "k: '2' must be a whole number")

@@ -122,3 +122,11 @@ def test_a_name_near_the_limit_is_written_and_one_over_it_refused_first(tmp_path
     with pytest.raises(MestiError, match="256 bytes long"):
         prepare_new_dir(tmp_path / ("c" * 256), "analysis")
     assert sorted(len(p.name) for p in tmp_path.iterdir()) == [250, 254]  # no lock or temporary left
+
+
+def test_a_users_file_with_the_lock_files_name_is_neither_written_nor_removed(tmp_path: Path) -> None:
+    mine = tmp_path / ".run.mesti-lock"
+    mine.write_text("my notes, oddly named")
+    with pytest.raises(MestiError, match="mesti did not write it"):
+        prepare_output_dir(tmp_path / "run", "run")
+    assert mine.read_text() == "my notes, oddly named"

@@ -80,7 +80,7 @@ def encode_cmd(
 
     if out.exists() and not out.is_dir():
         raise MestiError(out, "--all writes a folder, and this path is a file")
-    prepare_new_dir(out, "encodings", overwrite=overwrite)  # never among, or over, someone else's files
+    prepare_new_dir(out, "encodings folder", overwrite=overwrite)  # never among, or over, someone else's files
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
     _warn(clip)
     images: dict[str, np.ndarray] = {}
@@ -95,7 +95,7 @@ def encode_cmd(
     from mesti.reports.contact_sheet import contact_sheet
 
     scaled = scale != "raw"
-    with atomic_dir(out, "encodings") as tmp:
+    with atomic_dir(out, "encodings folder") as tmp:
         for name, image in images.items():
             write_npy(tmp / f"{name}.npy", image.astype(np.float32))
             write_png(tmp / f"{name}.png", image, already_scaled=scaled)

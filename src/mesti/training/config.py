@@ -10,7 +10,7 @@ from mesti.errors import MestiError
 from mesti.training.losses import LOSSES
 from mesti.training.optimizers import OPTIMIZERS
 from mesti.utils.devices import check_device
-from mesti.utils.schema import check_types
+from mesti.utils.schema import check_fields
 
 
 @dataclass
@@ -48,6 +48,7 @@ class TrainConfig:
     report_oracle: bool = False
 
     def __post_init__(self) -> None:
+        check_fields(self, "training")  # flip: "false" (text) would read as true
         OPTIMIZERS.get(self.optimizer)  # an unknown name: the registries' one error, listing the valid names
         LOSSES.get(self.loss)
         checks = [
@@ -76,7 +77,6 @@ class TrainConfig:
         unknown = sorted(set(data) - names)
         if unknown:
             raise MestiError("training", f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        check_types(cls, data, "training")
         return cls(**data)
 
     def with_native_recipe(self, recipe: dict[str, Any] | None, model: str) -> TrainConfig:

@@ -14,6 +14,7 @@ driver first, so tasks only read them (the cache folder must be visible to every
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 
 from mesti.errors import MestiError
 from mesti.training.study import Inputs, StudySpec, load_inputs, run_study
-from mesti.utils.schema import check_types
+from mesti.utils.schema import check_fields
 
 EXECUTORS = ("local", "ray")
 Progress = Callable[[int, int, str], None]  # (cells done, cells, description)
@@ -41,12 +42,15 @@ class ExecutorSpec:
     fold_tasks: int | None = None  # one study (loso/holdout) split into this many Ray tasks of folds
 
     def __post_init__(self) -> None:
+        check_fields(self, "executor")
         if self.fold_tasks is not None and self.fold_tasks < 1:
             raise MestiError("--fold-tasks", f"{self.fold_tasks} must be at least 1")
         if self.name not in EXECUTORS:
             raise MestiError("--executor", f"unknown executor {self.name!r}; choose one of {', '.join(EXECUTORS)}")
-        if self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
-            raise MestiError("executor", "num_cpus must be positive, num_gpus and max_retries at least 0")
+        finite = math.isfinite(self.num_cpus) and (self.num_gpus is None or math.isfinite(self.num_gpus))
+        if not finite or self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
+            raise MestiError("executor", "num_cpus must be a positive number, num_gpus a number from 0, "
+                                         "max_retries at least 0")
         if self.address is not None and self.name != "ray":
             raise MestiError("--address", f"{self.address} names a Ray cluster, and the executor is {self.name}: "
                                           "add --executor ray, or leave --address out")
@@ -64,7 +68,6 @@ class ExecutorSpec:
         unknown = sorted(set(value) - known)
         if unknown:
             raise MestiError("executor", f"unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        check_types(cls, value, "executor")
         return cls(**value)
 
 

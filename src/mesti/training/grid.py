@@ -24,7 +24,7 @@ from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import output_scope, prepare_output_dir
-from mesti.utils.schema import check_types
+from mesti.utils.schema import check_fields
 from mesti.utils.yamlfile import read_yaml
 
 
@@ -50,6 +50,9 @@ class GridSpec:
     executor: str | dict[str, Any] | None = None  # local (default) or {name: ray, address: auto, ...}
     report_oracle: bool = False  # also the leaky per-fold best-test-epoch figure (TrainConfig.report_oracle)
 
+    def __post_init__(self) -> None:
+        check_fields(self, "grid")  # report_oracle: "false" (text) would read as true
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridSpec:
         """Parse and check the whole grid: every cell's names and options, before anything runs."""
@@ -65,9 +68,8 @@ class GridSpec:
             if not data.get(key) or not isinstance(data[key], list):
                 raise MestiError(path, f"'{key}' must list at least one entry")
         data["protocols"] = [p if isinstance(p, dict) else {"name": p} for p in data["protocols"]]
-        check_types(cls, data, str(path))
-        spec = cls(**data)
         try:
+            spec = cls(**data)
             spec.executor_spec()
             cells = spec.studies(Path("."))
         except MestiError as exc:

@@ -30,7 +30,7 @@ from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.config import TrainConfig
 from mesti.training.samples import SampleSet
 from mesti.utils.outputs import output_scope
-from mesti.utils.schema import check_types
+from mesti.utils.schema import check_fields, check_types
 
 Inputs = tuple[SampleSet, dict[str, Any]]
 
@@ -55,6 +55,7 @@ class DatasetSpec:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_fields(self, "dataset")
         # The label is a folder name under the grid's --out: a path (../x, /abs, a/b) would
         # write the cell's run outside it.
         if self.label is not None and not _PLAIN_NAME.fullmatch(self.label):

@@ -39,7 +39,7 @@ except ImportError:  # not on a POSIX system: no locks, every other check still 
     fcntl = None  # type: ignore[assignment]
 
 OutputKind = Literal["run", "synthetic dataset", "cache", "grid", "spotting result", "spotting evaluation", "analysis",
-                     "bundle", "encodings", "demo"]
+                     "bundle", "encodings folder", "demo"]
 
 #: A run's resolved configuration (with ``mesti_version``) beside its ``folds/`` folder.
 RUN_CONFIG = "config.yaml"
@@ -121,7 +121,7 @@ def output_kind(path: str | Path) -> OutputKind | None:
     if (path / BUNDLE_MARKER).is_file():
         return "bundle"
     if (path / ENCODINGS_MARKER).is_file() and any(path.glob("*.npy")):
-        return "encodings"
+        return "encodings folder"
     if (path / GRID_MARKER).is_file() or any(_is_run(c.parent) for c in path.glob(f"*/*/*/*/{RUN_CONFIG}")):
         return "grid"
     return None
@@ -252,6 +252,15 @@ def _holder(fd: int) -> str:
     return text.splitlines()[0] if text else "unknown"
 
 
+def _ours(fd: int) -> bool:
+    """Empty, or the text a mesti lock holds (a stale one: its process died)."""
+    try:
+        text = os.pread(fd, 64, 0)
+    except OSError:
+        return False
+    return not text or re.match(rb"\d+: ", text) is not None
+
+
 def _try_lock(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -286,6 +295,10 @@ def _acquire(file: Path, path: Path, option: str, wait: Callable[[str], None] | 
             same = os.fstat(fd).st_ino == os.stat(file).st_ino
         except FileNotFoundError:
             same = False
+        if same and not _ours(fd):
+            os.close(fd)  # someone's own file of that name: neither written nor removed
+            raise MestiError(file, f"is in the way of the lock of {path.name}, and mesti did not write it; move it "
+                                   f"away or choose another {option}")
         if same:
             argv0 = Path(sys.argv[0]) if sys.argv else Path("python")
             ours = argv0.stem == "mesti" or argv0.parent.name == "mesti"

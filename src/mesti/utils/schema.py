@@ -8,12 +8,17 @@ annotation before it is used: booleans must be ``true``/``false``, whole numbers
 
 from __future__ import annotations
 
+import numbers
+import re
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
 from mesti.errors import MestiError
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+_NO_DOT_EXPONENT = re.compile(r"[+-]?\d+[eE][+-]?\d+")
 
 
 def _fits(value: Any, tp: Any) -> bool:
@@ -27,9 +32,9 @@ def _fits(value: Any, tp: Any) -> bool:
     if tp is bool:
         return isinstance(value, bool)
     if tp is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
     if tp is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
     if tp is str:
         return isinstance(value, str)
     if origin is Literal:
@@ -57,10 +62,19 @@ def _describe(tp: Any) -> str:
     if origin is Literal:
         return "one of " + ", ".join(map(str, args))
     if origin in (list, tuple):
-        return f"a list of {_describe(args[0])} values" if args else "a list"
+        plural = {bool: "true/false values", int: "whole numbers", float: "numbers", str: "texts"}
+        return f"a list of {plural.get(args[0], _describe(args[0]))}" if args else "a list"
     if origin in (dict, Mapping):
         return "a mapping"
     return getattr(tp, "__name__", str(tp))
+
+
+def check_fields(obj: Any, where: str) -> None:
+    """:func:`check_types` on every field of dataclass instance ``obj`` (from ``__post_init__``,
+    so specs built in Python are checked as those read from YAML)."""
+    import dataclasses
+
+    check_types(type(obj), {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}, where)
 
 
 def check_types(cls: type, data: Mapping[str, Any], where: str) -> None:
@@ -70,10 +84,8 @@ def check_types(cls: type, data: Mapping[str, Any], where: str) -> None:
     for key, value in data.items():
         if key in hints and not _fits(value, hints[key]):
             hint = ""
-            if isinstance(value, str) and _fits(0.5, hints[key]):
-                try:
-                    float(value)
-                    hint = " (YAML reads a number such as 1e-3 as text: write 1.0e-3)"
-                except ValueError:
-                    pass
-            raise MestiError(f"{where}: {key}", f"{value!r} must be {_describe(hints[key])}{hint}")
+            if isinstance(value, str) and _fits(0.5, hints[key]) and _NUMBER.fullmatch(value.strip()):
+                hint = (" (YAML reads 1e-3 as text: write 1.0e-3)" if _NO_DOT_EXPONENT.fullmatch(value.strip())
+                        else " (write it unquoted)")
+            shown = "null" if value is None else repr(value)
+            raise MestiError(f"{where}: {key}", f"{shown} must be {_describe(hints[key])}{hint}")
