@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mesti.training.grid import GridSpec, run_grid
+from mesti.utils.atomic import write_json
+from mesti.utils.outputs import DEMO_MARKER, output_kind, output_scope, prepare_output_dir
 
 MODALITIES = ["apex", "flow_onset_apex", "dynamic_image", "mesti"]
 MODELS = ["meganet", "resnet50"]
@@ -81,6 +83,7 @@ class DemoResult:
 Progress = Callable[[int, int, str], None]
 
 
+@output_scope()  # the demo's folder is locked until it ends
 def run_demo(
     out: str | Path,
     settings: DemoSettings | None = None,
@@ -92,13 +95,18 @@ def run_demo(
 ) -> DemoResult:
     """Generate (or reuse) the data in ``out/data``, run the grid into ``out/grid``, train the
     bundle ``out/model``, make ``out/long`` and analyse its first video into ``out/analysis``.
-    Each step reuses what an earlier run of the same demo finished."""
+    Each step reuses what an earlier run of the same demo finished. ``out`` must be missing,
+    empty or an earlier demo: the demo never writes among other files."""
+    from dataclasses import asdict
+
     from mesti.synth.generate import SHEET_NAME, generate_dataset
 
     s = settings or DemoSettings()
-    out = Path(out)
+    out = prepare_output_dir(out, "demo")
+    if not (out / DEMO_MARKER).is_file():  # first, so an interrupted first run is still a demo
+        write_json(out / DEMO_MARKER, {"command": command, "settings": asdict(s)})
     data = out / "data"
-    if not (data / SHEET_NAME).is_file():
+    if output_kind(data) != "synthetic dataset" or not (data / SHEET_NAME).is_file():
         generate_dataset(data, subjects=s.subjects, clips_per_subject=s.clips_per_subject,
                          size=s.size, seed=s.seed, progress=on_generate)
     spec = demo_grid(data, out / "cache", s)
@@ -118,6 +126,7 @@ def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, on_stage: 
     path = out / "model"
     if is_bundle(path):
         return path
+    prepare_output_dir(path, "bundle")  # refused before the training, not after it
     label, study, run_dir = next(c for c in grid.studies(out / "grid")
                                  if c[1].modality == BUNDLE_MODALITY and c[1].model == BUNDLE_MODEL)
     samples, meta = load_inputs(study)
@@ -138,7 +147,7 @@ def _long_video(out: Path, s: DemoSettings, on_stage: Progress | None) -> tuple[
     from mesti.synth.long.sheet import SHEET_FILE
 
     folder = out / "long"
-    if not (folder / TRUTH_FILE).is_file():
+    if output_kind(folder) != "synthetic dataset" or not (folder / TRUTH_FILE).is_file():
         generate_long_videos(folder, subjects=1, videos_per_subject=1, seconds=s.long_seconds, fps=s.long_fps,
                              size=s.size, seed=s.seed,
                              progress=None if on_stage is None else lambda d, t: on_stage(d, t, "long video"))
@@ -154,7 +163,8 @@ def _analysis(out: Path, video: Path, sheet: Path, bundle: Path, s: DemoSettings
     from mesti.analysis import analyze
 
     folder = out / "analysis"
-    if not (folder / "intervals.json").is_file():
+    if output_kind(folder) != "analysis":
+        prepare_output_dir(folder, "analysis")
         result = analyze(video, bundle, method="flow", fps=s.long_fps, truth=sheet,
                          progress=None if on_stage is None else lambda stage, d, t: on_stage(d, t, f"analyze: {stage}"))
         result.write(folder)

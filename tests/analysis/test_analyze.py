@@ -271,3 +271,27 @@ def test_an_interval_without_a_face_stays_unclassified_and_said(bundle: Path, vi
     assert len(notes) == 1 and notes[0].startswith("interval 2 (frames 110-125) not classified:") and "no face" in notes[0]
     with pytest.raises(MestiError, match="none of the 1 spotted intervals could be classified"):
         classify_intervals(detecting, lost, 30.0, ivs[1:])
+
+
+def test_write_never_empties_a_folder_it_did_not_make(bundle: Path, video: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 22 D1: ``write('.')`` emptied the working directory, then raised a traceback."""
+    from mesti.errors import MestiError
+
+    analysis = mesti.analyze(video, bundle, method="flow", fps=30)
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "thesis.tex").write_text("mine")
+    (work / "sub" / "data.csv").write_text("1,2")
+    monkeypatch.chdir(work)
+    with pytest.raises(MestiError, match="not empty"):
+        analysis.write(".")
+    with pytest.raises(MestiError, match="not a mesti output"):
+        analysis.write(".", overwrite=True)
+    with pytest.raises(MestiError, match="not a mesti output"):
+        analysis.write(work / "sub", overwrite=True)
+    assert sorted(str(p.relative_to(work)) for p in work.rglob("*")) == ["sub", "sub/data.csv", "thesis.tex"]
+    out = analysis.write(tmp_path / "a")
+    with pytest.raises(MestiError, match="pass --overwrite"):
+        analysis.write(out)
+    assert (analysis.write(out, overwrite=True) / "report.html").is_file()

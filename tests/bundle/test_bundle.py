@@ -189,3 +189,19 @@ def test_a_fold_checkpoint_whose_classes_disagree_with_its_pipeline(bundle, tree
     (tmp_path / "fold.pipeline.json").write_text(json.dumps(pipe))
     res = runner.invoke(app, ["predict", str(tree / "sub01" / "EP01_01f"), "--checkpoint", str(ckpt)])
     assert res.exit_code == 2 and "3 outputs but its pipeline names 4 classes" in res.stderr
+
+
+def test_pictures_are_never_written_into_the_clip(bundle, tree: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 22 D23: ``predict --pictures CLIP`` wrote mesti.png among the clip's frames, where it
+    then became a frame of the clip."""
+    clip = tmp_path / "EP01_01f"
+    shutil.copytree(tree / "sub01" / "EP01_01f", clip)
+    frames = sorted(p.name for p in clip.iterdir())
+    path = bundle[0]
+    for pictures in (clip, clip / "pictures", clip / "." / "a" / ".."):
+        res = runner.invoke(app, ["predict", str(clip), "--model", str(path), "--pictures", str(pictures)])
+        assert res.exit_code == 2 and "--pictures" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in clip.iterdir()) == frames
+    res = runner.invoke(app, ["predict", str(clip), "--model", str(path), "--pictures", str(tmp_path / "pics")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "pics" / "mesti.png").is_file()

@@ -118,3 +118,24 @@ def test_python_dash_m_and_console_script(clip_folder: Path, tmp_path: Path) -> 
     bad = subprocess.run([sys.executable, "-m", "mesti", "encode", str(tmp_path / "missing"), "-m", "mesti", "--out", str(tmp_path / "x.npy")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "no such file or folder" in bad.stderr
+
+
+def test_encode_all_never_overwrites_files_it_did_not_write(clip_folder: Path, tmp_path: Path) -> None:
+    """Issue 22 D24: ``encode --all --out F`` overwrote the user's own files in F."""
+    mine = tmp_path / "figures"
+    mine.mkdir()
+    (mine / "mesti.png").write_bytes(b"my figure")
+    (mine / "notes.txt").write_text("notes")
+    for extra in ([], ["--overwrite"]):
+        res = run("encode", clip_folder, "--all", "--out", mine, *extra)
+        assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.output
+    assert (mine / "mesti.png").read_bytes() == b"my figure" and sorted(p.name for p in mine.iterdir()) == [
+        "mesti.png", "notes.txt"]
+    out = tmp_path / "all"
+    assert run("encode", clip_folder, "--all", "--out", out).exit_code == 0
+    res = run("encode", clip_folder, "--all", "--out", out)
+    assert res.exit_code == 2 and "pass --overwrite" in res.stderr
+    before = (out / "mesti.npy").read_bytes()
+    res = run("encode", clip_folder, "--all", "--out", out, "--overwrite", "--apex", 3)
+    assert res.exit_code == 0, res.output
+    assert (out / "mesti.npy").read_bytes() != before  # replaced: another apex gives another image

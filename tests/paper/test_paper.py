@@ -254,3 +254,16 @@ def test_standins_read_as_their_datasets(standins: dict[str, Path]) -> None:
     assert "{smic}" in resolved
     with pytest.raises(MestiError, match="--smic"):
         run_study("table5", {"smic": None}, standins["cache"].parent / "nowhere")
+
+
+def test_a_wrong_dataset_root_is_named_not_an_empty_cache(tmp_path: Path) -> None:
+    """Issue 22 D20: every cell failed with "the mesti cache holds no images"."""
+    wrong = tmp_path / "Downloads"
+    wrong.mkdir()
+    (wrong / "readme.txt").write_text("not SMIC")
+    res = runner.invoke(app, ["paper", "run", "table5", "--smic", str(wrong), "--out", str(tmp_path / "runs"),
+                              "--epochs", "1", "--img-size", "16", "--size", "16", "--face", "none",
+                              "--models", "meganet", "--cache", str(tmp_path / "cache")])
+    assert res.exit_code == 1, res.output
+    assert f"{wrong}: none of the" in res.stderr and "is it the smic folder?" in res.stderr, res.stderr
+    assert "holds no images" not in res.stderr

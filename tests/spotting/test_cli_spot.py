@@ -120,3 +120,17 @@ def test_overwrite_replaces_only_an_earlier_run(tmp_path: Path, long_root: Path)
     for _ in range(2):
         result = runner.invoke(app, ["spot", str(folder), "--fps", "30", "-m", "naive", "--out", str(out), "--overwrite"])
         assert result.exit_code == 0, result.output
+
+
+def test_a_long_valid_out_name_is_written_and_a_too_long_one_refused_first(tmp_path: Path, long_root: Path) -> None:
+    """Issue 22 D28: a valid 250-character --out was refused only after all the spotting (its
+    temporary sibling's name was too long)."""
+    folder = long_root / "SAMM_longvideos" / "001_1"
+    out = tmp_path / ("s" * 250)
+    res = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert (out / "intervals.json").is_file() and sorted(p.name for p in tmp_path.iterdir()) == [out.name]
+    too_long = tmp_path / ("t" * 256)
+    res = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--out", str(too_long)])
+    _one_line_error(res, "256 bytes long", "--out")
+    assert "spot flow" not in res.output  # refused before the spotting started

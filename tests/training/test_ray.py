@@ -142,3 +142,43 @@ def test_one_study_in_groups_of_folds_gives_the_local_run(tmp_path: Path, cluste
         assert len(list((tmp_path / "ray" / f"seed-{seed}" / "folds").glob("*.json"))) == 3
     res = runner.invoke(app, [*loso_args(tmp_path), "--executor", "ray", "--fold-tasks", "2"])
     assert res.exit_code == 2 and "--engine sequential" in res.stderr
+
+
+def _refused_in_time(fn: Any, seconds: float = 120) -> str:
+    """``fn()``'s one-line refusal; a hang (Ray waiting forever for resources) fails the test."""
+    from mesti.errors import MestiError
+
+    said: dict[str, str] = {}
+
+    def go() -> None:
+        try:
+            fn()
+        except MestiError as exc:
+            said["error"] = str(exc)
+
+    thread = threading.Thread(target=go, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "the tasks wait forever for resources no node has"
+    assert "error" in said, "infeasible resources were not refused"
+    return said["error"]
+
+
+def test_resources_no_node_has_are_refused_not_waited_for(tmp_path: Path, cluster: None) -> None:
+    """Issue 22 D7: ``num_cpus: 64`` on a 2-CPU cluster (or ``num_gpus: 1`` without a GPU) hung forever."""
+    spec = GridSpec.from_yaml(grid_file(tmp_path))
+    error = _refused_in_time(lambda: run_grid(spec, tmp_path / "g", executor=ExecutorSpec(name="ray", num_cpus=64)))
+    assert "64 CPU" in error and "2 CPU" in error and "num_cpus" in error
+    gpus = ray.cluster_resources().get("GPU", 0)
+    error = _refused_in_time(lambda: run_grid(spec, tmp_path / "g",
+                                              executor=ExecutorSpec(name="ray", num_gpus=gpus + 1)))
+    assert f"{gpus + 1:g} GPU" in error and "num_gpus" in error
+    assert not list((tmp_path / "g").rglob("folds"))  # nothing ran
+    grid = yaml.safe_load(grid_file(tmp_path).read_text())
+    grid["executor"] = {"name": "ray", "num_cpus": 64}
+    (tmp_path / "grid.yaml").write_text(yaml.safe_dump(grid))
+    res = runner.invoke(app, ["grid", str(tmp_path / "grid.yaml"), "--out", str(tmp_path / "g2")])
+    errors = [line for line in res.stderr.splitlines() if not line.startswith("grid 0 ")]  # off a terminal: a progress line
+    assert res.exit_code == 2 and len(errors) == 1 and "64 CPU" in errors[0], res.output
+    res = runner.invoke(app, [*loso_args(tmp_path), "--executor", "ray", "--engine", "sequential", "--fold-tasks", "2"])
+    assert res.exit_code == 0, res.output  # feasible tasks still run (1 CPU each)

@@ -34,13 +34,13 @@ def test_a_failure_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:
 
 
 def test_atomic_dir_appears_whole_or_not_at_all(tmp_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "set") as d:
+    with pytest.raises(KeyboardInterrupt), atomic_dir(tmp_path / "set", "synthetic dataset") as d:
         (d / "a").write_text("1")
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
     old = os.umask(0o022)
     try:
-        with atomic_dir(tmp_path / "set") as d:
+        with atomic_dir(tmp_path / "set", "synthetic dataset") as d:
             (d / "a").write_text("1")
     finally:
         os.umask(old)

@@ -30,6 +30,7 @@ from mesti.reports.strs import STRSResult
 from mesti.spotting.output import video_key
 from mesti.spotting.registry import create_spotter
 from mesti.spotting.result import SpotResult
+from mesti.utils.outputs import output_scope, prepare_new_dir
 
 #: ``progress(stage, done, total)``: stage is "spot" (frames) or "classify" (intervals).
 StageProgress = Callable[[str, int, int], None]
@@ -72,12 +73,17 @@ class Analysis:
                             for n, t in enumerate(self.truth or [])]
         return out
 
-    def write(self, out: str | os.PathLike[str]) -> Path:
-        """``intervals.csv``, ``intervals.json``, ``timeline.png`` and ``report.html`` in ``out`` (atomic)."""
-        return write_analysis(out, self.intervals, fps=self.fps, video=self.video, classes=self.classes,
-                              scores=np.nan_to_num(self.spot.score), threshold=self.spot.threshold, model=self.model,
-                              modality=self.modality, method=self.method, notes=self.report_notes(),
-                              summary=self.summary())
+    def write(self, out: str | os.PathLike[str], overwrite: bool = False) -> Path:
+        """``intervals.csv``, ``intervals.json``, ``timeline.png`` and ``report.html`` in ``out``,
+        which appears whole. ``out`` must be missing or empty, or with ``overwrite`` hold an
+        earlier analysis; a folder holding anything else is refused, never emptied (the
+        command line's own guard)."""
+        with output_scope():
+            prepare_new_dir(out, "analysis", overwrite=overwrite)
+            return write_analysis(out, self.intervals, fps=self.fps, video=self.video, classes=self.classes,
+                                  scores=np.nan_to_num(self.spot.score), threshold=self.spot.threshold,
+                                  model=self.model, modality=self.modality, method=self.method,
+                                  notes=self.report_notes(), summary=self.summary())
 
     def report_notes(self) -> list[str]:
         """The lines above the report's timeline: the truth scores and matches, then warnings."""

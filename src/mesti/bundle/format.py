@@ -61,7 +61,7 @@ def save_bundle(folder: str | Path, model: nn.Module, pipeline: Pipeline, proven
         json.dumps(manifest)
     except TypeError as exc:
         raise MestiError(folder, f"provenance must be JSON values: {exc}") from None
-    with atomic_dir(folder) as tmp:
+    with atomic_dir(folder, "bundle") as tmp:
         save_checkpoint(model.cpu(), tmp / WEIGHTS)
         pipeline.write(tmp / "pipeline.json")
         write_text(tmp / "model.md", card)

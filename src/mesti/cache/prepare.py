@@ -35,13 +35,15 @@ from mesti.datasets.registry import DatasetAdapter
 from mesti.errors import MestiError
 from mesti.modalities import get_modality
 from mesti.preprocessing.config import PreprocessConfig
-from mesti.utils.atomic import write_json
-from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.atomic import make_folder, write_json
+from mesti.utils.outputs import output_scope, prepare_output_dir
 
 
 @dataclass
 class PrepareReport:
-    """What a prepare run did; written to ``CACHE/prepare_report.json``.
+    """What a prepare run did; written to ``CACHE/prepare_report.json`` (first when the run
+    starts, marked interrupted, so a cache whose first run was killed is still recognised as
+    one and resumed; again when it ends).
 
     ``prepared``: labelled clips that now have every requested modality; ``skipped``: those
     that failed (``failures`` says why); ``excluded``: clips outside the class set.
@@ -155,6 +157,16 @@ def _run_serial(jobs: Sequence[Job]) -> Iterable[Outcome]:
         yield run_job(job)
 
 
+def _stale_temporaries(out: Path, modalities: Sequence[str]) -> None:
+    """Remove the temporary files of images a killed run was writing (``kill -9`` leaves them);
+    only called under the cache's lock, so no other writer owns them."""
+    for m in modalities:
+        folder = out / m
+        if folder.is_dir():
+            for tmp in folder.glob(".*.npy.*.tmp"):
+                tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def _children_ignore_sigint() -> Iterator[None]:
     """Processes started inside inherit an ignored SIGINT, so Ctrl-C reaches only this one.
@@ -193,7 +205,8 @@ def _stop_now(pool: ProcessPoolExecutor, unfinished: Iterable[Job]) -> None:
 def _run_pool(jobs: Sequence[Job], workers: int) -> Iterable[Outcome]:
     """Run jobs in ``spawn``-started processes (safe with torch and OpenMP in the parent)."""
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
+                             initargs=(os.getpid(),)) as pool:
         with _children_ignore_sigint():  # workers start on the first submits
             futures: dict[Future[Outcome], Job] = {pool.submit(run_job, job): job for job in jobs}
         try:
@@ -209,6 +222,7 @@ def _run_pool(jobs: Sequence[Job], workers: int) -> Iterable[Outcome]:
             raise
 
 
+@output_scope()
 def prepare(
     adapter: DatasetAdapter,
     modalities: Sequence[str],
@@ -219,6 +233,7 @@ def prepare(
     workers: int | None = None,
     verify_frames: str = "stat",
     progress: Progress | None = None,
+    option: str = "--out",
 ) -> PrepareReport:
     """Compute ``modalities`` for every labelled clip of ``adapter`` into the cache ``out``.
 
@@ -226,7 +241,9 @@ def prepare(
     maps a modality name to its encoder options (e.g. ``{"mesti": {"scale": "symmetric"}}``);
     ``workers`` <= 1 runs in this process. ``verify_frames`` is ``stat`` (names, sizes,
     modification times) or ``content`` (hash every frame file). Re-running with the same
-    arguments computes nothing; Ctrl-C keeps every finished image and the next run resumes.
+    arguments computes nothing; Ctrl-C (or a kill) keeps every finished image and the next run
+    resumes. ``option`` names the cache folder's option in messages. The cache is locked while
+    this runs; another process preparing into it is waited for (said once on ``progress``).
     """
     start = time.perf_counter()
     config = config or PreprocessConfig()
@@ -238,8 +255,18 @@ def prepare(
     workers = default_workers() if workers is None else workers
     if workers < 1:
         raise MestiError("--workers", f"must be at least 1 (1: in this process), got {workers}")
-    out = prepare_output_dir(out, "cache")
-    out.mkdir(parents=True, exist_ok=True)
+
+    waited = []
+
+    def waiting(holder: str) -> None:
+        if progress is not None:
+            waited.append(progress.add_task(f"waiting for another mesti process (pid {holder}) preparing into {out}",
+                                            total=None))
+
+    out = prepare_output_dir(out, "cache", option=option, wait=waiting)
+    for task in waited:
+        progress.remove_task(task)  # type: ignore[union-attr]
+    make_folder(out)
 
     records = adapter.records()
     labelled = [r for r in records if r.label is not None]
@@ -249,6 +276,10 @@ def prepare(
         preprocess=config.effective(), workers=workers, clips=len(labelled), excluded=len(records) - len(labelled),
         dataset_issues=list(getattr(adapter, "issues", []) or []),
     )
+    if not (out / REPORT_NAME).is_file():  # the mark first: a first run killed now leaves a cache
+        report.interrupted = True
+        write_json(out / REPORT_NAME, report.to_dict())
+    _stale_temporaries(out, modalities)
     plan = _plan(labelled, modalities, encoders, out, config, verify_frames, class_names)
     report.rebuilt = plan.rebuilt
     report.reused = sum(len(v) for v in plan.done.values())

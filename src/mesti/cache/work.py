@@ -7,6 +7,10 @@ finished before the interruption.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -50,8 +54,38 @@ class Outcome:
     detail: str | None = field(default=None, repr=False)  # traceback of an unexpected error
 
 
-def init_worker() -> None:
-    """One thread per worker process: the processes already use every core."""
+def die_with_parent(parent: int) -> None:
+    """End this worker when ``parent`` (the prepare process) dies, however it dies: ``kill -9``
+    gives the parent no chance to stop its pool, and an orphan would go on computing and
+    writing into the cache. On Linux the kernel sends SIGKILL (``PR_SET_PDEATHSIG``);
+    elsewhere a thread checks the parent once a second."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(1, int(signal.SIGKILL), 0, 0, 0) == 0  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # it died before the signal was armed
+        os._exit(1)
+    if armed:
+        return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="mesti-parent-watch", daemon=True).start()
+
+
+def init_worker(parent: int | None = None) -> None:
+    """One thread per worker process (the processes already use every core), and no worker
+    outlives ``parent``, the process that started the pool."""
+    if parent is not None:
+        die_with_parent(parent)
     import cv2
     import torch
 

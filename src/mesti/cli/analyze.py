@@ -48,7 +48,7 @@ def analyze_cmd(
             bar.update(tasks["classify"], completed=0, total=0)
     for line in analysis.spot.gap_warnings():
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    analysis.write(out)
+    analysis.write(out, overwrite=overwrite)
     counts: dict[str, int] = {}
     for iv in analysis.intervals:
         counts[iv.label or ""] = counts.get(iv.label or "", 0) + 1

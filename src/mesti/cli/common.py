@@ -23,6 +23,7 @@ from rich.progress import (
 )
 
 from mesti.errors import MestiError
+from mesti.utils.outputs import output_scope
 from mesti.utils.registry import Registry
 from mesti.reports.report import skip_line
 
@@ -39,12 +40,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 def handles_errors(fn: F) -> F:
-    """Turn :class:`MestiError` (bad input) into a one-line message and exit code 2."""
+    """Turn :class:`MestiError` (bad input) into a one-line message and exit code 2; the
+    output folders the command locked are given back when it ends."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with output_scope():
+                return fn(*args, **kwargs)
         except MestiError as exc:
             raise fail(str(exc), exc.exit_code) from None
         except KeyboardInterrupt:

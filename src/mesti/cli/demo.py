@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from mesti.cli.common import console, handles_errors, progress
+from mesti.utils.outputs import prepare_output_dir
 
 
 def demo_cmd(
@@ -19,6 +20,7 @@ def demo_cmd(
     from mesti.demo import DemoSettings, run_demo
 
     settings = DemoSettings.quick() if quick else DemoSettings()
+    prepare_output_dir(out, "demo")  # before any progress line: never among someone else's files
     with progress() as bar:
         gen = bar.add_task("generating the synthetic dataset", total=None)
         grid = bar.add_task("grid", total=None)

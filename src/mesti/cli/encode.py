@@ -14,7 +14,8 @@ from mesti.cli.common import console, err_console, handles_errors, progress
 from mesti.clips import Clip, load_clip
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, encode, get_modality, list_modalities
-from mesti.utils.atomic import make_folder, write_npy
+from mesti.utils.atomic import atomic_dir, write_npy
+from mesti.utils.outputs import ENCODINGS_MARKER, prepare_new_dir
 from mesti.utils.images import write_png
 
 _OUT_SUFFIXES = (".npy", ".png")
@@ -50,6 +51,7 @@ def encode_cmd(
     strain_scheme: str | None = typer.Option(None, help="Strain derivatives: backward (default), forward, central."),
     symmetric_range: float | None = typer.Option(None, help="Rank pooling, symmetric scale: mean grey-level change that reaches white (16)."),
     flow_range: float | None = typer.Option(None, help="Flow, symmetric scale: pixels that reach full scale (2)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="With --all: replace an earlier `mesti encode --all` folder at --out."),
 ) -> None:
     """Encode one clip as an image: MESTI, dynamic image, apex, TV-L1 flow, optical strain, Active or Affective motion image."""
     if all_ == (modality is not None):
@@ -78,6 +80,7 @@ def encode_cmd(
 
     if out.exists() and not out.is_dir():
         raise MestiError(out, "--all writes a folder, and this path is a file")
+    prepare_new_dir(out, "encodings folder", overwrite=overwrite)  # never among, or over, someone else's files
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
     _warn(clip)
     images: dict[str, np.ndarray] = {}
@@ -92,11 +95,12 @@ def encode_cmd(
     from mesti.reports.contact_sheet import contact_sheet
 
     scaled = scale != "raw"
-    make_folder(out)
-    for name, image in images.items():
-        write_npy(out / f"{name}.npy", image.astype(np.float32))
-        write_png(out / f"{name}.png", image, already_scaled=scaled)
-    sheet = contact_sheet(clip, images, out / "contact_sheet.png", already_scaled=scaled)
+    with atomic_dir(out, "encodings folder") as tmp:
+        for name, image in images.items():
+            write_npy(tmp / f"{name}.npy", image.astype(np.float32))
+            write_png(tmp / f"{name}.png", image, already_scaled=scaled)
+        contact_sheet(clip, images, tmp / ENCODINGS_MARKER, already_scaled=scaled)
+    sheet = out / ENCODINGS_MARKER
     console.print(f"{len(images)} modalities of {clip.name} -> {out}/ (contact sheet: {sheet})")
 
 

@@ -24,8 +24,12 @@ def predict_cmd(
 ) -> None:
     """Predict one clip with the preprocessing and modality the model was trained with."""
     from mesti.clips import load_clip
+    from mesti.errors import MestiError
     from mesti.training.inference import load_model
 
+    if pictures is not None and source.is_dir() and pictures.resolve().is_relative_to(source.resolve()):
+        # a picture written among the frames would become a frame of the clip at the next read
+        raise MestiError("--pictures", f"{pictures} lies inside the clip's folder {source}; choose a folder outside it")
     predictor = load_model(checkpoint)
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
     result = predictor.predict(clip)

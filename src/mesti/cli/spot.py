@@ -49,7 +49,7 @@ def spot_cmd(
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
     for line in result.gap_warnings():
         err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "spotting result") as tmp:
         write_result(result, tmp)
     micro = sum(i.kind == "micro" for i in result.intervals)
     console.print(f"{len(result.intervals)} interval(s) ({micro} micro, {len(result.intervals) - micro} macro) in "

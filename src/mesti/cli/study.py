@@ -33,7 +33,7 @@ def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, 
     spec.check()  # bad names and options fail before any data is prepared
     prepare_output_dir(out, "run", option="--out")  # only checks: a file or a foreign folder fails now
     if spec.dataset.cache is not None:
-        prepare_output_dir(spec.dataset.cache, "cache", option="--cache")
+        prepare_output_dir(spec.dataset.cache, "cache", option="--cache", lock=False)  # locked while preparing
     where = ExecutorSpec(name=executor, address=address, fold_tasks=fold_tasks)
     if where.name == "ray" and overwrite:
         raise MestiError("--overwrite", "not with --executor ray (a retried task would start again); "
@@ -187,6 +187,7 @@ def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modal
     from mesti.training.grid import GridSpec, run_grid
 
     spec = GridSpec.from_yaml(config)  # every cell is checked here, before anything runs
+    prepare_output_dir(out, "grid")  # and --out (locked for this command), before any progress line
     where = spec.executor_spec()
     if executor is not None or address is not None:
         where = ExecutorSpec(**{**where.__dict__, **({"name": executor} if executor else {}),

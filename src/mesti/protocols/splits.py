@@ -7,12 +7,13 @@ dataset's ``sub01`` are different people in a composite.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 
 import numpy as np
 
 from mesti.errors import MestiError
 from mesti.utils.registry import Registry
+from mesti.utils.schema import check_types
 
 
 @dataclass(frozen=True)
@@ -264,8 +265,14 @@ for _cls in (LeaveOneSubjectOut, SubjectKFold, HoldOut, CrossDataset):
 
 
 def protocol_from_config(config: dict[str, object]) -> Protocol:
-    """Build a protocol from a grid entry such as ``{"name": "kfold", "k": 4}``."""
-    return create_protocol(str(config.get("name")), **{k: v for k, v in config.items() if k != "name"})
+    """Build a protocol from a grid entry such as ``{"name": "kfold", "k": 4}`` (its options'
+    types checked: ``k: "4"`` from YAML is refused, not compared with numbers later)."""
+    name = str(config.get("name"))
+    options = {k: v for k, v in config.items() if k != "name"}
+    cls = PROTOCOLS.get(name)
+    if is_dataclass(cls):
+        check_types(cls, options, f"protocol {name}")
+    return create_protocol(name, **options)
 
 
 def create_protocol(name: str, **kwargs: object) -> Protocol:

@@ -83,7 +83,7 @@ def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterv
     columns = ["onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "type", "score", "prediction",
                *(f"prob_{c}" for c in classes)]
     timeline = timeline_png(scores, fps, intervals, classes, threshold) if scores is not None else None
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "analysis") as tmp:
         write_text(tmp / "intervals.csv", pd.DataFrame(rows, columns=columns).to_csv(index=False))
         write_text(tmp / "intervals.json", json.dumps(
             {"video": video, "fps": fps, "method": method, "model": model, "classes": list(classes),

@@ -107,7 +107,7 @@ def evaluate_dataset(
     for r in results:
         report.warnings += r.gap_warnings()
     by_id = {v.video_id: v for v in videos}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "spotting evaluation") as tmp:
         summary = {"protocol": protocol, "dataset": adapter.name, "method": method, "scores": report.table,
                    "settings": results[0].settings if results else {}, "issues": list(adapter.issues),
                    "warnings": report.warnings, "folds": {k: list(v) for k, v in folds.items()}}

@@ -34,7 +34,7 @@ from mesti.synth.render import FaceRig, encode_jpeg, render_clip
 from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
-from mesti.utils.outputs import SYNTH_MARKER, prepare_new_dir
+from mesti.utils.outputs import SYNTH_MARKER, output_scope, prepare_new_dir
 
 SHEET_NAME = "coding.xlsx"
 TRUTH_NAME = SYNTH_MARKER
@@ -149,6 +149,7 @@ def _truth(plan: DatasetPlan, settings: dict[str, object], photos: list[str]) ->
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
+@output_scope()  # the folder is locked until the dataset is written
 def generate_dataset(
     out_dir: str | os.PathLike[str],
     subjects: int = 16,
@@ -188,7 +189,7 @@ def generate_dataset(
     settings = {"subjects": subjects, "clips_per_subject": clips_per_subject, "classes": classes,
                 "size": size, "seed": seed, "real_faces": real_faces, "noise": noise}
     try:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "synthetic dataset", option="OUT_DIR") as tmp:
             frames = _run(tmp, plan, size, workers, progress)
             (tmp / SHEET_NAME).write_bytes(coding_sheet_bytes(plan.clips))
             (tmp / TRUTH_NAME).write_text(_truth(plan, settings, photos), encoding="utf-8")

@@ -94,7 +94,7 @@ def relayout(src: str | Path, out: str | Path, layout: str) -> Path:
     if layout not in LAYOUTS:
         raise MestiError("--layout", f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     records = CASME2(src).records()
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, "synthetic dataset", option="OUT_DIR") as tmp:
         if layout == "casme2":
             shutil.copytree(src, tmp, dirs_exist_ok=True)
             listed = [["casme2", f"sub{int(r.subject.removeprefix('sub')):02d}", r.clip_id,

@@ -10,6 +10,7 @@ from mesti.errors import MestiError
 from mesti.training.losses import LOSSES
 from mesti.training.optimizers import OPTIMIZERS
 from mesti.utils.devices import check_device
+from mesti.utils.schema import check_fields
 
 
 @dataclass
@@ -47,6 +48,7 @@ class TrainConfig:
     report_oracle: bool = False
 
     def __post_init__(self) -> None:
+        check_fields(self, "training")  # flip: "false" (text) would read as true
         OPTIMIZERS.get(self.optimizer)  # an unknown name: the registries' one error, listing the valid names
         LOSSES.get(self.loss)
         checks = [

@@ -14,6 +14,7 @@ driver first, so tasks only read them (the cache folder must be visible to every
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,6 +22,7 @@ from typing import Any
 
 from mesti.errors import MestiError
 from mesti.training.study import Inputs, StudySpec, load_inputs, run_study
+from mesti.utils.schema import check_fields
 
 EXECUTORS = ("local", "ray")
 Progress = Callable[[int, int, str], None]  # (cells done, cells, description)
@@ -40,12 +42,18 @@ class ExecutorSpec:
     fold_tasks: int | None = None  # one study (loso/holdout) split into this many Ray tasks of folds
 
     def __post_init__(self) -> None:
+        check_fields(self, "executor")
         if self.fold_tasks is not None and self.fold_tasks < 1:
             raise MestiError("--fold-tasks", f"{self.fold_tasks} must be at least 1")
         if self.name not in EXECUTORS:
             raise MestiError("--executor", f"unknown executor {self.name!r}; choose one of {', '.join(EXECUTORS)}")
-        if self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
-            raise MestiError("executor", "num_cpus must be positive, num_gpus and max_retries at least 0")
+        finite = math.isfinite(self.num_cpus) and (self.num_gpus is None or math.isfinite(self.num_gpus))
+        if not finite or self.num_cpus <= 0 or (self.num_gpus is not None and self.num_gpus < 0) or self.max_retries < 0:
+            raise MestiError("executor", "num_cpus must be a positive number, num_gpus a number from 0, "
+                                         "max_retries at least 0")
+        if self.address is not None and self.name != "ray":
+            raise MestiError("--address", f"{self.address} names a Ray cluster, and the executor is {self.name}: "
+                                          "add --executor ray, or leave --address out")
 
     @classmethod
     def from_config(cls, value: str | Mapping[str, Any] | None) -> ExecutorSpec:
@@ -188,17 +196,56 @@ def _gather(pending: dict[Any, Any], retries: int, poll: Callable[[dict[Any, Any
         poll(pending)
 
 
-def _task(fn: Callable[..., Any], executor: ExecutorSpec, spec: StudySpec) -> Any:
-    """``fn`` as a Ray task with its resources: ``num_gpus`` unset means one GPU when the study
-    trains on CUDA (``auto`` counts as CUDA on a cluster that has GPUs)."""
+def _gpus(executor: ExecutorSpec, spec: StudySpec) -> float:
+    """GPUs per task: ``num_gpus``, or unset, one when the study trains on CUDA (``auto``
+    counts as CUDA on a cluster that has GPUs)."""
     import ray
 
-    gpus = executor.num_gpus
-    if gpus is None:
-        device = str(spec.training.get("device", "auto"))
-        gpus = 1.0 if device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0) else 0.0
-    return ray.remote(fn).options(num_cpus=executor.num_cpus, num_gpus=gpus, max_retries=executor.max_retries,
-                                  retry_exceptions=False)
+    if executor.num_gpus is not None:
+        return executor.num_gpus
+    device = str(spec.training.get("device", "auto"))
+    return 1.0 if device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0) else 0.0
+
+
+def check_resources(executor: ExecutorSpec, specs: Sequence[StudySpec]) -> None:
+    """Refuse tasks no node of the connected cluster can run: Ray would keep them pending
+    forever (``num_cpus: 64`` on a 2-core machine, ``num_gpus: 1`` where there is no GPU)."""
+    import ray
+
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    for gpus in sorted({_gpus(executor, s) for s in specs}):
+        if not any(n.get("CPU", 0) >= executor.num_cpus and n.get("GPU", 0) >= gpus for n in nodes):
+            have = ", ".join(f"{n.get('CPU', 0):g} CPU {n.get('GPU', 0):g} GPU" for n in nodes) or "no live node"
+            raise MestiError("--executor ray", f"each task asks for {executor.num_cpus:g} CPU and {gpus:g} GPU, and no "
+                             f"node of the Ray cluster has that much ({have}); lower num_cpus / num_gpus in the "
+                             "executor settings (with device auto, num_gpus 0 trains on the CPU)")
+
+
+def _in_task(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run ``fn`` on a Ray worker for the driver, which holds the locks of the folders it writes."""
+    from mesti.utils.outputs import locked_by_caller
+
+    with locked_by_caller():
+        return fn(*args)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """``fn`` as a Ray task: ``.remote(*args)`` runs ``fn(*args)`` on a worker."""
+
+    remote_fn: Any
+    fn: Callable[..., Any]
+
+    def remote(self, *args: Any) -> Any:
+        return self.remote_fn.remote(self.fn, *args)
+
+
+def _task(fn: Callable[..., Any], executor: ExecutorSpec, spec: StudySpec) -> _Task:
+    """``fn`` as a Ray task with its resources (:func:`_gpus`)."""
+    import ray
+
+    return _Task(ray.remote(_in_task).options(num_cpus=executor.num_cpus, num_gpus=_gpus(executor, spec),
+                                              max_retries=executor.max_retries, retry_exceptions=False), fn)
 
 
 def _folds_recorded(run_dir: Path) -> int:
@@ -207,37 +254,48 @@ def _folds_recorded(run_dir: Path) -> int:
 
 def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_fn: CellFn,
              on_progress: Progress) -> list[Outcome]:
+    from mesti.utils.outputs import lock_output, output_scope
+
     started = connect_ray(executor.address)
     import ray
 
     try:
-        failed: dict[int, str] = {}
-        prepared: dict[tuple[Any, ...], str | None] = {}
-        for i, cell in enumerate(cells):  # into the shared cache, once per input, before any task starts
-            key = cell.spec.input_key()
-            if key not in prepared:
-                on_progress(0, len(cells), f"preparing inputs for {cell.label}")
-                try:
-                    load_inputs(cell.spec)
-                    prepared[key] = None
-                except Exception as exc:  # its cells are reported failed; the other inputs go on
-                    prepared[key] = _message(exc)
-            if prepared[key] is not None:
-                failed[i] = str(prepared[key])
-        pending = {_task(cell_fn, executor, cell.spec).remote(cell.spec, cell.run_dir, command): i
-                   for i, cell in enumerate(cells) if i not in failed}
-        results: dict[int, Outcome] = {i: Outcome(cells[i], None, msg) for i, msg in failed.items()}
-
-        def poll(running: dict[Any, int]) -> None:
-            folds = sum(_folds_recorded(cells[i].run_dir) for i in running.values())
-            on_progress(len(results), len(cells), f"{len(running)} cell(s) running, {folds} of their folds recorded")
-
-        for i, metrics, error in _gather(pending, executor.max_retries, poll):
-            results[i] = Outcome(cells[i], metrics, error)
-        return [results[i] for i in range(len(cells))]
+        with output_scope():
+            check_resources(executor, [c.spec for c in cells])
+            for cell in cells:  # the tasks write these folders; this process holds their locks
+                lock_output(cell.run_dir)
+            return _ray_cells(cells, executor, command, cell_fn, on_progress)
     finally:
         if started:
             ray.shutdown()
+
+
+def _ray_cells(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_fn: CellFn,
+               on_progress: Progress) -> list[Outcome]:
+    failed: dict[int, str] = {}
+    prepared: dict[tuple[Any, ...], str | None] = {}
+    for i, cell in enumerate(cells):  # into the shared cache, once per input, before any task starts
+        key = cell.spec.input_key()
+        if key not in prepared:
+            on_progress(0, len(cells), f"preparing inputs for {cell.label}")
+            try:
+                load_inputs(cell.spec)
+                prepared[key] = None
+            except Exception as exc:  # its cells are reported failed; the other inputs go on
+                prepared[key] = _message(exc)
+        if prepared[key] is not None:
+            failed[i] = str(prepared[key])
+    pending = {_task(cell_fn, executor, cell.spec).remote(cell.spec, cell.run_dir, command): i
+               for i, cell in enumerate(cells) if i not in failed}
+    results: dict[int, Outcome] = {i: Outcome(cells[i], None, msg) for i, msg in failed.items()}
+
+    def poll(running: dict[Any, int]) -> None:
+        folds = sum(_folds_recorded(cells[i].run_dir) for i in running.values())
+        on_progress(len(results), len(cells), f"{len(running)} cell(s) running, {folds} of their folds recorded")
+
+    for i, metrics, error in _gather(pending, executor.max_retries, poll):
+        results[i] = Outcome(cells[i], metrics, error)
+    return [results[i] for i in range(len(cells))]
 
 
 def run_fold_group(spec: StudySpec, run_dir: Path, folds: list[str], command: str = "") -> dict[str, Any]:
@@ -250,36 +308,41 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
     """One large study as ``executor.fold_tasks`` Ray tasks per seed, each a group of its folds
     (sequential engine); once every fold is recorded, this process pools them as a local
     run would, so the run directory is the same."""
+    from mesti.utils.outputs import lock_output, output_scope
+
     on_progress = on_progress or _quiet
     started = connect_ray(executor.address)
     import ray
 
     try:
-        spec = cell.spec
-        on_progress(0, 1, "preparing inputs")
-        inputs = load_inputs(spec)  # fills the shared cache; the folds come from its samples
-        samples = inputs[0]
-        task = _task(run_fold_group, executor, spec)
-        pending, total = {}, 0
-        for seed in spec.seeds:
-            one = spec.for_seed(seed)
-            run_dir = cell.run_dir if len(spec.seeds) == 1 else cell.run_dir / f"seed-{seed}"
-            folds = one.build_protocol(seed).folds(samples.labels.numpy(), samples.subjects, samples.datasets)
-            names = [f.name for f in folds]
-            size = -(-len(names) // min(executor.fold_tasks or 1, len(names)))
-            for start in range(0, len(names), size):
-                pending[task.remote(one, run_dir, names[start:start + size], command)] = run_dir
-            total += len(names)
+        with output_scope():
+            spec = cell.spec
+            check_resources(executor, [spec])
+            lock_output(cell.run_dir)  # the tasks write it; this process holds its lock
+            on_progress(0, 1, "preparing inputs")
+            inputs = load_inputs(spec)  # fills the shared cache; the folds come from its samples
+            samples = inputs[0]
+            task = _task(run_fold_group, executor, spec)
+            pending, total = {}, 0
+            for seed in spec.seeds:
+                one = spec.for_seed(seed)
+                run_dir = cell.run_dir if len(spec.seeds) == 1 else cell.run_dir / f"seed-{seed}"
+                folds = one.build_protocol(seed).folds(samples.labels.numpy(), samples.subjects, samples.datasets)
+                names = [f.name for f in folds]
+                size = -(-len(names) // min(executor.fold_tasks or 1, len(names)))
+                for start in range(0, len(names), size):
+                    pending[task.remote(one, run_dir, names[start:start + size], command)] = run_dir
+                total += len(names)
 
-        def poll(running: dict[Any, Path]) -> None:
-            on_progress(_folds_recorded(cell.run_dir), total, f"{len(running)} fold task(s) running")
+            def poll(running: dict[Any, Path]) -> None:
+                on_progress(_folds_recorded(cell.run_dir), total, f"{len(running)} fold task(s) running")
 
-        for _, _, error in _gather(pending, executor.max_retries, poll):
-            if error is not None:
-                for ref in pending:
-                    ray.cancel(ref)
-                return Outcome(cell, None, error)
-        return Outcome(cell, run_study(spec, cell.run_dir, inputs=inputs, command=command))
+            for _, _, error in _gather(pending, executor.max_retries, poll):
+                if error is not None:
+                    for ref in pending:
+                        ray.cancel(ref)
+                    return Outcome(cell, None, error)
+            return Outcome(cell, run_study(spec, cell.run_dir, inputs=inputs, command=command))
     finally:
         if started:
             ray.shutdown()

@@ -37,7 +37,7 @@ from mesti.training.oracle import oracle_metrics
 from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
-from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.outputs import output_scope, prepare_output_dir
 from mesti.utils.yamlfile import read_yaml
 
 FoldCallback = Callable[[str, int, int], None]
@@ -90,6 +90,7 @@ def _load_fold(path: Path, samples: SampleSet, fold: Fold) -> FoldResult | None:
     return result
 
 
+@output_scope()  # the run folder is locked until it ends
 def run_experiment(
     samples: SampleSet,
     model_name: str,

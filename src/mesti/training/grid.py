@@ -23,7 +23,8 @@ from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progre
 from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
-from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.outputs import output_scope, prepare_output_dir
+from mesti.utils.schema import check_fields
 from mesti.utils.yamlfile import read_yaml
 
 
@@ -49,6 +50,9 @@ class GridSpec:
     executor: str | dict[str, Any] | None = None  # local (default) or {name: ray, address: auto, ...}
     report_oracle: bool = False  # also the leaky per-fold best-test-epoch figure (TrainConfig.report_oracle)
 
+    def __post_init__(self) -> None:
+        check_fields(self, "grid")  # report_oracle: "false" (text) would read as true
+
     @classmethod
     def from_yaml(cls, path: str | Path) -> GridSpec:
         """Parse and check the whole grid: every cell's names and options, before anything runs."""
@@ -64,9 +68,13 @@ class GridSpec:
             if not data.get(key) or not isinstance(data[key], list):
                 raise MestiError(path, f"'{key}' must list at least one entry")
         data["protocols"] = [p if isinstance(p, dict) else {"name": p} for p in data["protocols"]]
-        spec = cls(**data)
-        spec.executor_spec()
-        for label, study, _ in spec.studies(Path(".")):
+        try:
+            spec = cls(**data)
+            spec.executor_spec()
+            cells = spec.studies(Path("."))
+        except MestiError as exc:
+            raise MestiError(f"{path}: {exc.where}", exc.what) from None
+        for label, study, _ in cells:
             try:
                 study.check()
             except MestiError as exc:
@@ -143,6 +151,7 @@ def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
     return bool(config.get("study") == spec.to_dict())
 
 
+@output_scope()  # the grid folder is locked until it ends
 def run_grid(
     spec: GridSpec,
     out: str | Path,

@@ -77,10 +77,14 @@ def load_samples(
     config = PreprocessConfig(face=face, equalize=equalize, size=DEFAULT_SIZE if size is None else size)
     cache_dir = Path(cache) if cache is not None else default_cache_dir() / dataset
     opts = {modality: dict(options or {})}
-    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress)
+    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress,
+                     option="--cache")
     if strict and report.failures:
         first = report.failures[0]
         raise MestiError(first["key"], f"{len(report.failures)} clip(s) could not be prepared (strict); first: {first['error']}")
+    if report.clips and not report.prepared and report.failures:  # a wrong root, not a few bad clips
+        raise MestiError(root, f"none of the {report.clips} labelled {dataset} clips could be prepared from this "
+                               f"dataset root (first: {report.failures[0]['error']}); is it the {dataset} folder?")
     arrays = load_cached_arrays(cache_dir, modality, class_names=list(adapter.class_names), allow_incomplete=True)
     samples = SampleSet.from_arrays(arrays.images, arrays.labels, arrays.subjects, arrays.datasets,
                                     arrays.clip_ids, arrays.class_names).assert_finite()

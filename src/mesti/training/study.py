@@ -15,6 +15,7 @@ protocol takes a seed and the spec does not fix one, its split.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +29,13 @@ from mesti.protocols import Protocol, protocol_from_config
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.training.config import TrainConfig
 from mesti.training.samples import SampleSet
+from mesti.utils.outputs import output_scope
+from mesti.utils.schema import check_fields, check_types
 
 Inputs = tuple[SampleSet, dict[str, Any]]
 
 _DATASET_KEYS = ("name", "root", "classes", "sheet", "manifest", "cache", "label")
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,99}")
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,14 @@ class DatasetSpec:
     label: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_fields(self, "dataset")
+        # The label is a folder name under the grid's --out: a path (../x, /abs, a/b) would
+        # write the cell's run outside it.
+        if self.label is not None and not _PLAIN_NAME.fullmatch(self.label):
+            raise MestiError(f"dataset label {self.label!r}", "must be a plain name (letters, digits, '.', '_', '-', "
+                             "'+'; at most 100 characters, not starting with '.' or '-'), not a path")
+
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any], where: str = "dataset") -> DatasetSpec:
         """A grid's dataset entry: the known keys, every other key an adapter option."""
@@ -57,6 +69,7 @@ class DatasetSpec:
             raise MestiError(where, "each dataset needs at least 'name' and 'root'")
         known = {k: entry[k] for k in _DATASET_KEYS if entry.get(k) is not None}
         known = {k: (str(v) if k in ("root", "sheet", "manifest", "cache", "label", "name") else v) for k, v in known.items()}
+        check_types(cls, known, where)
         return cls(**known, options={k: v for k, v in entry.items() if k not in _DATASET_KEYS})
 
     @property
@@ -160,6 +173,7 @@ def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progre
                         strict=strict)
 
 
+@output_scope()  # the study's folder is locked until it ends
 def run_study(
     spec: StudySpec,
     out: str | Path,

@@ -14,11 +14,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mesti.errors import MestiError
+
+if TYPE_CHECKING:
+    from mesti.utils.outputs import OutputKind
 
 
 def _umask() -> int:
@@ -46,6 +49,14 @@ def make_folder(path: str | os.PathLike[str]) -> Path:
     return final
 
 
+def _tmp_prefix(final: Path) -> str:
+    """``.<name>.`` for a temporary sibling, the name shortened so that the prefix, mkstemp's
+    8 random characters and ``.tmp`` fit in one file name: a valid name near the file
+    system's limit must not fail only when the finished work is put in place."""
+    name = os.fsencode(final.name)[:200].decode("utf-8", "ignore")
+    return f".{name}."
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
@@ -55,7 +66,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(path)
     with _writable(final):
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=_tmp_prefix(final), suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a shared cache must stay readable
@@ -96,22 +107,30 @@ def write_npy(path: str | os.PathLike[str], array: np.ndarray) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike[str], kind: OutputKind, *, option: str = "--out") -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it replaces ``path``.
 
-    Used for outputs made of many files (a dataset, an encoder contact sheet): a failure
-    half-way leaves no folder at ``path``.
+    Used for outputs made of many files (a dataset, a bundle, an analysis): a failure
+    half-way leaves no folder at ``path``. Only a missing or empty folder or a mesti
+    ``kind`` is ever replaced (:mod:`mesti.utils.outputs`, checked before and again at the
+    end), and ``path`` is locked for this writer meanwhile.
     """
-    final = Path(path)
-    with _writable(final):
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset folder must stay readable
-    try:
-        yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    from mesti.utils.outputs import output_scope, prepare_output_dir, replaceable
+
+    final = Path(os.path.abspath(path))
+    with output_scope():
+        prepare_output_dir(final, kind, option=option)
+        with _writable(final):
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(final), suffix=".tmp", dir=final.parent))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset folder must stay readable
+        try:
+            yield tmp
+            replaceable(final, kind, option)
+            if final.exists():
+                shutil.rmtree(final)
+            with _writable(final):
+                os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

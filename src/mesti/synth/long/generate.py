@@ -27,7 +27,7 @@ from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
 from mesti.synth.plan import VARIANTS_PER_PHOTO
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
-from mesti.utils.outputs import SYNTH_LONG_MARKER, prepare_new_dir
+from mesti.utils.outputs import SYNTH_LONG_MARKER, output_scope, prepare_new_dir
 
 TRUTH_FILE = SYNTH_LONG_MARKER
 VIDEO_FOLDER = "SAMM_longvideos"
@@ -60,6 +60,7 @@ def _check(subjects: int, videos: int, seconds: float, fps: float, size: int, no
         raise MestiError("--noise", f"sensor noise is a standard deviation, not {noise}")
 
 
+@output_scope()  # the folder is locked until the dataset is written
 def generate_long_videos(
     out_dir: str | os.PathLike[str],
     subjects: int = 4,
@@ -89,7 +90,7 @@ def generate_long_videos(
     total = sum(v.frames for v in specs)
     done = 0
     try:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, "synthetic dataset", option="OUT_DIR") as tmp:
             for s in range(1, subjects + 1):
                 source, variant = sources[s - 1] if s - 1 < len(sources) else ("procedural", 0)
                 points = None if source == "procedural" else photo_landmarks(source)
