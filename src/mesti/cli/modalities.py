@@ -12,7 +12,7 @@ from mesti.modalities import get_modality, list_modalities
 
 def _show_one(name: str) -> None:
     spec = get_modality(name)
-    console.print(f"[bold]{name}[/]: {escape(spec.description)}", highlight=False)
+    console.print(f"[bold]{name}[/]: {escape(spec.description)}", markup=True, highlight=False)
     console.print(f"output: {spec.output}", markup=False, highlight=False)
     if not spec.params:
         console.print("options: none")
@@ -39,7 +39,7 @@ def modalities_cmd(
     for modality in list_modalities(pattern):
         spec = get_modality(modality)
         options = "\n".join(o.describe() for o in spec.params) or "none"
-        table.add_row(modality, str(spec.channels), escape(options), escape(spec.description))
+        table.add_row(modality, str(spec.channels), options, spec.description)
     console.print(table)
 
 

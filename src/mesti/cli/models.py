@@ -22,7 +22,7 @@ def _show_one(name: str, num_classes: int) -> None:
     info = get_model_info(name)
     with torch.device("meta"):  # counts parameters without allocating or initialising them
         params = num_params(create_model(name, num_classes))
-    console.print(f"[bold]{name}[/]: ", end="")
+    console.print(f"[bold]{name}[/]: ", end="", markup=True)
     console.print(info.description, markup=False)
     console.print(f"input {_shape(info.input_size)} (C x H x W); {params:,} learnable parameters with {num_classes} classes")
     console.print(f"source: {info.source}", markup=False, highlight=False)

@@ -10,6 +10,7 @@ from mesti.errors import MestiError
 from mesti.training.losses import LOSSES
 from mesti.training.optimizers import OPTIMIZERS
 from mesti.utils.devices import check_device
+from mesti.utils.ranges import SEED
 
 
 @dataclass
@@ -64,6 +65,7 @@ class TrainConfig:
         for ok, name, what in checks:
             if not ok:
                 raise MestiError(f"training.{name}", f"{getattr(self, name)!r} {what}")
+        self.seed = SEED.check(self.seed, "training.seed")
         check_device(self.device, "training.device")
 
     def to_dict(self) -> dict[str, Any]:

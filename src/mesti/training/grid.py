@@ -9,7 +9,6 @@ run on an executor (:mod:`mesti.training.executors`): here, or as Ray tasks on a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import Any
 import yaml
 
 from mesti.errors import MestiError
-from mesti.reports.metrics import ORACLE_KEY
+from mesti.reports.metrics import ORACLE_KEY, read_metrics
 from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
 from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import prepare_output_dir
+from mesti.utils.ranges import SEED
 from mesti.utils.yamlfile import read_yaml
 
 
@@ -95,8 +95,10 @@ class GridSpec:
         if "seed" in training:
             if self.seeds is not None:
                 raise MestiError("training.seed", "give either seeds or training.seed, not both")
-            return (int(training.pop("seed")),), training
-        return tuple(self.seeds or (0,)), training
+            return (SEED.check(training.pop("seed"), "training.seed"),), training
+        if self.seeds is not None and not isinstance(self.seeds, list):
+            raise MestiError("seeds", f"must be a YAML list of integers such as [0, 1, 2], got {self.seeds!r}")
+        return (tuple(self.seeds) if self.seeds is not None else (0,)), training
 
     def studies(self, out: Path) -> list[tuple[str, StudySpec, Path]]:
         """``(label, spec, run_dir)`` for every cell, in grid order."""
@@ -138,7 +140,8 @@ def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
         return False
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        read_metrics(run_dir / "metrics.json")  # damaged figures: run the cell again (its folds are reused)
+    except (OSError, yaml.YAMLError, MestiError):
         return False
     return bool(config.get("study") == spec.to_dict())
 
@@ -186,7 +189,7 @@ def _row(cell: Cell, outcome: Outcome | None, out: Path) -> dict[str, Any]:
     if outcome is not None and outcome.error is not None:
         return {**base, "accuracy": None, "uf1": None, "uar": None, "n": None, "uf1_std": None, "uar_std": None,
                 "run_dir": str(cell.run_dir.relative_to(out)), "status": "failed", "error": outcome.error}
-    metrics = json.loads((cell.run_dir / "metrics.json").read_text())
+    metrics = read_metrics(cell.run_dir / "metrics.json")
     fold = metrics.get("per_fold", {})
     if "seeds" in metrics:  # spread over seeds
         spread = (metrics["uf1_std"], metrics["uar_std"])

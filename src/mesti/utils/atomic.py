@@ -7,6 +7,7 @@ here, so an interrupted run never leaves a file that looks finished but is not.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from mesti.errors import MestiError
+from mesti.errors import DISK_FULL, MestiError, from_os_error
 
 
 def _umask() -> int:
@@ -35,7 +36,45 @@ def _writable(final: Path) -> Iterator[None]:
     except (FileExistsError, NotADirectoryError):
         raise MestiError(final, "cannot write here: a part of the path is a file, not a folder") from None
     except OSError as exc:
+        if exc.errno in DISK_FULL or exc.errno == errno.ENAMETOOLONG:
+            raise from_os_error(exc, final) from None
         raise MestiError(final, f"cannot write here ({exc.strerror or exc})") from None
+
+
+#: What :func:`atomic_path` and :func:`atomic_dir` add to a name for their temporary sibling
+#: (``.NAME.`` + 8 random characters + ``.tmp``).
+TEMP_AFFIXES = len("..") + 8 + len(".tmp")
+
+
+def check_writable(path: str | os.PathLike[str], *, whole: bool = False) -> Path:
+    """Refuse now, before any work, a destination that could not be written: a name too long
+    for the file system (with the temporary sibling's affixes when ``whole``: a file or folder
+    written by :func:`atomic_path` / :func:`atomic_dir`), or a nearest existing folder in which
+    nothing can be created (read-only, ``/proc``, no permission). Leaves nothing behind."""
+    final = Path(path)
+    ancestor = next((p for p in (final, *final.parents) if p.exists()), Path("."))
+    if not ancestor.is_dir():
+        raise MestiError(final, f"cannot write here: {ancestor} is a file, not a folder")
+    try:
+        name_max = os.pathconf(ancestor, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in final.parts[:-1]:
+        if len(os.fsencode(part)) > name_max:
+            raise MestiError(final, f"the folder name {part[:40]}... is too long for the file system (at most {name_max} bytes)")
+    if final.name and len(os.fsencode(final.name)) > name_max:
+        raise MestiError(final, f"the name is too long for the file system (at most {name_max} bytes)")
+    if whole and final.name and len(os.fsencode(final.name)) + TEMP_AFFIXES > name_max:
+        raise MestiError(final, f"the name is too long: at most {name_max - TEMP_AFFIXES} bytes, as mesti writes it first "
+                                f"as .NAME.XXXXXXXX.tmp beside it (the file system allows {name_max})")
+    if final.exists():
+        return final
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".mesti-probe-", dir=ancestor))
+    except OSError as exc:
+        raise MestiError(final, f"cannot write here: nothing can be created in {ancestor} "
+                                f"({exc.strerror or exc})") from None
+    return final
 
 
 def make_folder(path: str | os.PathLike[str]) -> Path:
@@ -63,6 +102,11 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with _writable(final):
             os.replace(tmp, final)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in DISK_FULL:  # a full disk while writing is said in one line, naming the file
+            raise from_os_error(exc, final) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -112,6 +156,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno in DISK_FULL:
+            raise from_os_error(exc, final) from None
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -17,6 +17,7 @@ from typing import Literal
 import yaml
 
 from mesti.errors import MestiError
+from mesti.utils.atomic import check_writable
 
 OutputKind = Literal["run", "synthetic dataset", "cache", "grid", "spotting result", "spotting evaluation", "analysis", "bundle"]
 
@@ -93,7 +94,7 @@ def prepare_output_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = 
     if not path.exists():
         if parent is None or not os.access(parent, os.W_OK | os.X_OK):
             raise MestiError(path, f"cannot write here: {parent} is not a writable folder")
-        return path
+        return check_writable(path)  # a name too long, or a folder nothing can be created in (even as root)
     if not any(path.iterdir()):
         return path
     found = output_kind(path)
@@ -110,6 +111,7 @@ def prepare_new_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = Fal
     place): a non-empty folder is replaced only with ``overwrite``, and only when it is a
     mesti ``kind``; nothing is removed here, so a failed run leaves the old folder as it was."""
     path = Path(path)
+    check_writable(path, whole=True)  # its temporary sibling's name too, before any work
     if path.is_dir() and any(path.iterdir()) and not overwrite:
         raise MestiError(path, f"the folder is not empty; pass --overwrite to replace a mesti {kind} there")
     return prepare_output_dir(path, kind, option=option)
