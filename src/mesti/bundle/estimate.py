@@ -9,13 +9,12 @@ what differs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mesti.errors import MestiError
+from mesti.reports.metrics import read_metrics
+from mesti.utils.yamlfile import read_yaml
 
 # Settings that do not change what is learned: where it ran, the run seed (the estimate
 # is of the procedure; both seeds are recorded), and whether the leaky oracle was recorded
@@ -56,12 +55,13 @@ def read_estimate(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, An
         raise MestiError(run_dir, "not a run directory (no config.yaml)")
     if not metrics_path.is_file():
         raise MestiError(run_dir, "the run is not finished (no metrics.json); finish it first")
-    try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (ValueError, yaml.YAMLError) as exc:
-        raise MestiError(run_dir, f"unreadable run files ({exc})") from None
+    config = read_yaml(config_path) or {}
+    if not isinstance(config, dict):
+        raise MestiError(config_path, "not a run configuration (a YAML mapping is expected)")
+    metrics = read_metrics(metrics_path)  # figures no run produces (UF1 99, accuracy -5) are refused here
     protocol = config.get("protocol") or {}
+    if not isinstance(protocol, dict):
+        raise MestiError(config_path, f"'protocol' must be a mapping, got {protocol!r}")
     if protocol.get("name") not in _HONEST:
         raise MestiError(run_dir, f"its protocol ({protocol.get('description', protocol.get('name'))}) does not hold "
                                   "subjects out; estimate with a `mesti loso` run")
