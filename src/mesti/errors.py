@@ -19,6 +19,11 @@ class MestiError(ValueError):
         self.what = what
         super().__init__(f"{self.where}: {what}")
 
+    def __reduce__(self) -> tuple[type[MestiError], tuple[str, str]]:
+        # Raised in a worker process (prepare -j, a Ray task) it must arrive whole: the default
+        # pickling calls __init__ with the one message and fails ("UnserializableException").
+        return type(self), (self.where, self.what)
+
 
 #: errno values that mean "the disk is full" (ENOSPC, EDQUOT).
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

@@ -47,12 +47,24 @@ def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [f"{prefix[:-1]} ({b!r} there, {a!r} here)"]
 
 
-def read_estimate(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """The finished run's pooled figures, if it was subject-independent and shares ``settings``."""
+def open_estimate_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config and checked metrics of a finished subject-independent run, or a one-line
+    refusal saying what ``run_dir`` is instead. Needs no data, so ``mesti train`` calls it
+    before preparing anything."""
     run_dir = Path(run_dir)
     config_path, metrics_path = run_dir / "config.yaml", run_dir / "metrics.json"
+    if not run_dir.is_dir():
+        raise MestiError(run_dir, "no such run directory" if not run_dir.exists() else
+                         "a file, not a run directory (give the folder of a finished `mesti loso` run)")
+    if (run_dir / "bundle.json").is_file():
+        raise MestiError(run_dir, "a model bundle, not a run: give the `mesti loso` run with the same settings, "
+                                  "whose held-out figures estimate the model")
+    seeds = sorted(p.name for p in run_dir.glob("seed-*") if p.is_dir())
+    if seeds:
+        raise MestiError(run_dir, f"a run over {len(seeds)} seed(s): give one seed's run (e.g. {run_dir / seeds[0]}); "
+                                  "its figures are recorded with its seed")
     if not config_path.is_file():
-        raise MestiError(run_dir, "not a run directory (no config.yaml)")
+        raise MestiError(run_dir, "not a run directory (no config.yaml): give the folder of a finished `mesti loso` run")
     if not metrics_path.is_file():
         raise MestiError(run_dir, "the run is not finished (no metrics.json); finish it first")
     config = read_yaml(config_path) or {}
@@ -65,6 +77,14 @@ def read_estimate(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, An
     if protocol.get("name") not in _HONEST:
         raise MestiError(run_dir, f"its protocol ({protocol.get('description', protocol.get('name'))}) does not hold "
                                   "subjects out; estimate with a `mesti loso` run")
+    return config, metrics
+
+
+def read_estimate(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The finished run's pooled figures, if it was subject-independent and shares ``settings``."""
+    run_dir = Path(run_dir)
+    config, metrics = open_estimate_run(run_dir)
+    protocol = config["protocol"]
     diff = _differences(comparable(settings), comparable(config))
     if diff:
         raise MestiError(run_dir, f"was run with other settings, so its figures do not estimate this model; "

@@ -27,11 +27,14 @@ def analyze_cmd(
 ) -> None:
     """Find micro- and macro-expressions in a video and classify each: intervals, a timeline and one self-contained report.html."""
     from mesti.analysis import analyze
+    from mesti.analysis.truth import check_truth_file
     from mesti.clips.stream import open_stream
     from mesti.errors import MestiError
 
     if method == "learned" and spot_model is None:
         raise MestiError("--spot-model", "the learned method needs a spotting model: run mesti spot-eval --method learned first")
+    if truth is not None:
+        check_truth_file(truth)  # before the spotting, not after it
     prepare_new_dir(out, "analysis", overwrite=overwrite)
     predictor = load_predictor(model, allow_partial)
     stream = open_stream(video, fps)

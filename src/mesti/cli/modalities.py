@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mesti.cli.common import console, handles_errors
+from mesti.errors import MestiError
 from mesti.modalities import get_modality, list_modalities
 
 
@@ -29,7 +30,10 @@ def modalities_cmd(
 ) -> None:
     """List every input modality with its channels and options (what mesti encode, prepare and grids take)."""
     if name is not None:
-        _show_one(name)
+        try:
+            _show_one(name)
+        except MestiError as exc:  # the name is this command's argument, not a --modality option
+            raise MestiError(f"mesti modalities {name}", exc.what) if exc.where == "--modality" else exc from None
         return
     table = Table(title="mesti modalities")
     table.add_column("name", style="bold")

@@ -40,7 +40,10 @@ def models_cmd(
 ) -> None:
     """List every network with its input size and parameter count."""
     if name is not None:
-        _show_one(name, num_classes)
+        try:
+            _show_one(name, num_classes)
+        except MestiError as exc:  # the name is this command's argument, not a --model option
+            raise MestiError(f"mesti models {name}", exc.what) if exc.where == "--model" else exc from None
         return
     table = Table(title=f"mesti models (parameters with {num_classes} classes)")
     table.add_column("name", style="bold")

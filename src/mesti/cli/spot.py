@@ -39,6 +39,9 @@ def spot_cmd(
     if video == "list" and not Path(video).exists():
         _list()
         return
+    if model is not None and method != "learned":
+        raise MestiError("--model", f"is the learned method's spotting model (from mesti spot-eval); --method {method} "
+                                    "takes none")
     stream = open_stream(video, fps)
     options = {"model": model} if model is not None else {}
     spotter = create_spotter(method, **options)

@@ -257,7 +257,9 @@ def _stratified_group_split(labels: np.ndarray, keys: np.ndarray, fraction: floa
         if best is None or score < best[0]:
             best = (score, test)
     if best is None:
-        raise MestiError("hold-out", "cannot split these subjects into a train and a test side")
+        raise MestiError("--test-fraction", f"{fraction:g} of the {len(labels)} clips cannot be held out as whole "
+                         f"subjects: with {len(uniq)} subjects every split leaves none to train on or none to test; "
+                         "lower --test-fraction (or split --by-sample)")
     test = best[1]
     return np.setdiff1d(np.arange(len(labels)), test), test
 

@@ -146,6 +146,26 @@ def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
     return bool(config.get("study") == spec.to_dict())
 
 
+def _refuse_changed(cells: list[Cell]) -> None:
+    """Before any cell runs: a cell whose folder holds a run of other settings (the grid file
+    changed since) is named with what differs; a grid has no --overwrite, and the cells
+    before it must not run first."""
+    for cell in cells:
+        path = cell.run_dir / "config.yaml"
+        if not path.is_file():
+            continue
+        try:
+            old = (yaml.safe_load(path.read_text()) or {}).get("study")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue  # not readable as ours: the cell's own run says what is wrong
+        mine = cell.spec.to_dict()
+        if isinstance(old, dict) and old != mine:
+            keys = sorted(k for k in set(old) | set(mine) if old.get(k) != mine.get(k))
+            raise MestiError(cell.run_dir, f"cell {cell.label} holds a run of other settings (differs in: "
+                                           f"{', '.join(keys)}): the grid file changed since it ran; remove this "
+                                           "folder to run the cell with the new settings, or choose another --out")
+
+
 def run_grid(
     spec: GridSpec,
     out: str | Path,
@@ -167,6 +187,7 @@ def run_grid(
     out = prepare_output_dir(out, "grid")
     cells = [Cell(label, study, run_dir) for label, study, run_dir in spec.studies(out)]
     todo = [c for c in cells if not _finished_as(c.run_dir, c.spec)]
+    _refuse_changed(todo)
     outcomes = {c.label: o for c, o in zip(todo, run_cells(todo, executor or spec.executor_spec(), command=command,
                                                              cell_fn=cell_fn, on_progress=on_progress,
                                                              on_fold_start=on_fold_start, on_epoch=on_epoch), strict=True)}

@@ -64,6 +64,9 @@ class Predictor:
         if not path.is_file():
             raise MestiError(path, "no such checkpoint file")
         pipe = pipeline_path(path)
+        if not pipe.is_file() and is_bundle(path.parent):
+            raise MestiError(path, f"the weights of a bundle, which are read with the rest of it: give the bundle "
+                                   f"folder {path.parent}")
         if not pipe.is_file():
             raise MestiError(path, f"no pipeline file beside it ({pipe.name}); it was not saved by a mesti run")
         pipeline = Pipeline.read(pipe)

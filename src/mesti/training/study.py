@@ -131,6 +131,18 @@ class StudySpec:
         if self.dataset.name not in list_datasets():
             raise MestiError("--dataset", f"unknown dataset {self.dataset.name!r}; choose one of {', '.join(list_datasets())}")
         get_model_info(self.model)
+        if self.model_kwargs:  # an unknown network option fails now, not in a cell after others ran
+            import torch
+
+            from mesti.models import create_model
+
+            if not isinstance(self.model_kwargs, Mapping):
+                raise MestiError(f"model {self.model}", f"its options must be a mapping, got {self.model_kwargs!r}")
+            with torch.device("meta"):
+                try:
+                    create_model(self.model, 2, img_size=self.img_size, **self.model_kwargs)
+                except (NotImplementedError, RuntimeError):
+                    pass  # a network that cannot be built without memory is checked when it is built
         if self.modality is not None and self.dataset.name != "images":  # precomputed images take no modality
             from mesti.modalities.registry import get_modality
 

@@ -156,6 +156,11 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
+    except MestiError as exc:  # name the file where the user will look for it, not the removed temporary one
+        shutil.rmtree(tmp, ignore_errors=True)
+        if str(tmp) not in exc.where + exc.what:
+            raise
+        raise MestiError(exc.where.replace(str(tmp), str(final)), exc.what.replace(str(tmp), str(final))) from None
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.errno in DISK_FULL:
