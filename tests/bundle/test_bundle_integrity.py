@@ -222,3 +222,11 @@ def test_rerunning_restores_a_missing_fold_checkpoint(run: Path, data, tree: Pat
     again = Predictor.from_checkpoint(partial / "checkpoints" / "fold02.pt").predict(mesti.load_clip(clip_dir(tree)))
     np.testing.assert_allclose(list(again.probabilities.values()), list(before.probabilities.values()), atol=1e-5)
     assert len(mesti.load_model(partial).members) == 2
+
+
+def test_digests_that_name_other_files_are_refused(bundles, tree: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = copy(bundles[0], tmp_path)
+    manifest = json.loads((path / "bundle.json").read_text())
+    manifest["digests"]["extra.bin"] = "00"
+    (path / "bundle.json").write_text(json.dumps(manifest))
+    one_line(predict(tree, path), "its digests must name exactly model.pt")

@@ -215,3 +215,26 @@ def test_a_full_disk_names_the_destination_not_the_removed_temporary(tmp_path: P
         atomic.write_text(tmp / "a.txt", "x")
     assert info.value.where == str(tmp_path / "out" / "a.txt") and ".tmp" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
+
+
+# Found in the hostile pass over these paths --------------------------------------------------
+
+@pytest.mark.parametrize(("extra", "words"), [
+    ('training: "fast"\n', "'training' must be a mapping"),
+    ("modality_options: {mesti: [1]}\n", "'modality_options' maps each name to its options"),
+    ("model_kwargs: {ststnet: 3}\n", "'model_kwargs' maps each name to its options"),
+    ("seeds: [true]\n", "seed must be an int, got True"),
+])
+def test_grid_values_of_the_wrong_type_are_one_line_naming_the_file(tree: Path, tmp_path: Path, extra: str,
+                                                                     words: str) -> None:
+    text = _grid(tmp_path, tree).read_text().replace("training: {epochs: 1, device: cpu}\n", "")
+    (tmp_path / "grid.yaml").write_text(text + extra)
+    one_line_error(run("grid", tmp_path / "grid.yaml", "--out", tmp_path / "g"), "grid.yaml: ", words)
+    with pytest.raises(MestiError, match="'models' lists names"):
+        (tmp_path / "g2.yaml").write_text(text.replace("models: [ststnet]", "models: [[ststnet]]"))
+        GridSpec.from_yaml(tmp_path / "g2.yaml")
+
+
+def test_a_file_name_that_only_its_temporary_sibling_makes_too_long(clip_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / ("e" * 246 + ".png")  # 250 bytes: allowed, but .NAME.XXXXXXXX.tmp is not
+    one_line_error(run("encode", clip_folder, "-m", "mesti", "--out", out), "at most 241 bytes", ".NAME.XXXXXXXX.tmp")

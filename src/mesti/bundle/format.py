@@ -107,10 +107,13 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
     if missing:
         raise MestiError(folder, f"incomplete bundle: {', '.join(missing)} missing")
     digests = manifest.get("digests")
-    if version < 2 or not isinstance(digests, dict) or sorted(digests) != sorted(DIGESTED):
+    if version < 2 or not isinstance(digests, dict):
         command = (manifest.get("provenance") or {}).get("command") if isinstance(manifest.get("provenance"), dict) else None
         raise MestiError(path, "lists no digests of the bundle's files, so they cannot be checked; train it again "
                                f"with this mesti{f' ({command})' if command else ''}")
+    if sorted(digests) != sorted(DIGESTED) or not all(isinstance(v, str) for v in digests.values()):
+        raise MestiError(path, f"its digests must name exactly {', '.join(DIGESTED)}, each with a SHA-256 text; "
+                               f"it names {', '.join(map(str, digests)) or 'none'}: the file was edited")
     provenance = manifest.get("provenance")
     if not isinstance(provenance, dict):
         raise MestiError(path, "no provenance record (what the model was trained on)")

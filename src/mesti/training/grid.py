@@ -64,9 +64,24 @@ class GridSpec:
             if not data.get(key) or not isinstance(data[key], list):
                 raise MestiError(path, f"'{key}' must list at least one entry")
         data["protocols"] = [p if isinstance(p, dict) else {"name": p} for p in data["protocols"]]
+        for key in ("training", "model_kwargs", "modality_options"):  # mappings, or a cell fails with a TypeError
+            value = data.get(key)
+            if value is not None and not isinstance(value, dict):
+                raise MestiError(path, f"'{key}' must be a mapping (key: value), got {value!r}")
+            inner = [k for k, v in (value or {}).items() if key != "training" and v is not None and not isinstance(v, dict)]
+            if inner:
+                raise MestiError(path, f"'{key}' maps each name to its options (a mapping); {inner[0]!r} is not")
+        for key in ("modalities", "models"):
+            bad = [v for v in data[key] if not isinstance(v, str)]
+            if bad:
+                raise MestiError(path, f"'{key}' lists names; {bad[0]!r} is not one")
         spec = cls(**data)
         spec.executor_spec()
-        for label, study, _ in spec.studies(Path(".")):
+        try:
+            cells = spec.studies(Path("."))
+        except MestiError as exc:
+            raise MestiError(path, f"{exc.where}: {exc.what}") from None
+        for label, study, _ in cells:
             try:
                 study.check()
             except MestiError as exc:

@@ -36,7 +36,9 @@ def _writable(final: Path) -> Iterator[None]:
     except (FileExistsError, NotADirectoryError):
         raise MestiError(final, "cannot write here: a part of the path is a file, not a folder") from None
     except OSError as exc:
-        if exc.errno in DISK_FULL or exc.errno == errno.ENAMETOOLONG:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise (_name_error(final, whole=True) or from_os_error(exc, final)) from None
+        if exc.errno in DISK_FULL:
             raise from_os_error(exc, final) from None
         raise MestiError(final, f"cannot write here ({exc.strerror or exc})") from None
 
@@ -46,27 +48,45 @@ def _writable(final: Path) -> Iterator[None]:
 TEMP_AFFIXES = len("..") + 8 + len(".tmp")
 
 
+def _ancestor(path: Path) -> Path:
+    try:
+        return next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    except OSError:  # a name too long to even look up
+        return next((p for p in path.parents if len(os.fsencode(p.name)) <= 255 and p.exists()), Path("."))
+
+
+def _name_error(final: Path, whole: bool) -> MestiError | None:
+    """A name the file system cannot hold (counting the temporary sibling's affixes when
+    ``whole``), said as such, or ``None``."""
+    ancestor = _ancestor(final)
+    try:
+        name_max = os.pathconf(ancestor if ancestor.is_dir() else ancestor.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    for part in final.parts[:-1]:
+        if len(os.fsencode(part)) > name_max:
+            return MestiError(final, f"the folder name {part[:40]}... is too long for the file system (at most {name_max} bytes)")
+    size = len(os.fsencode(final.name))
+    if size > name_max:
+        return MestiError(final, f"the name is too long for the file system (at most {name_max} bytes)")
+    if whole and size + TEMP_AFFIXES > name_max:
+        return MestiError(final, f"the name is too long: at most {name_max - TEMP_AFFIXES} bytes, as mesti writes it first "
+                                 f"as .NAME.XXXXXXXX.tmp beside it (the file system allows {name_max})")
+    return None
+
+
 def check_writable(path: str | os.PathLike[str], *, whole: bool = False) -> Path:
     """Refuse now, before any work, a destination that could not be written: a name too long
     for the file system (with the temporary sibling's affixes when ``whole``: a file or folder
     written by :func:`atomic_path` / :func:`atomic_dir`), or a nearest existing folder in which
     nothing can be created (read-only, ``/proc``, no permission). Leaves nothing behind."""
     final = Path(path)
-    ancestor = next((p for p in (final, *final.parents) if p.exists()), Path("."))
+    ancestor = _ancestor(final)
     if not ancestor.is_dir():
         raise MestiError(final, f"cannot write here: {ancestor} is a file, not a folder")
-    try:
-        name_max = os.pathconf(ancestor, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        name_max = 255
-    for part in final.parts[:-1]:
-        if len(os.fsencode(part)) > name_max:
-            raise MestiError(final, f"the folder name {part[:40]}... is too long for the file system (at most {name_max} bytes)")
-    if final.name and len(os.fsencode(final.name)) > name_max:
-        raise MestiError(final, f"the name is too long for the file system (at most {name_max} bytes)")
-    if whole and final.name and len(os.fsencode(final.name)) + TEMP_AFFIXES > name_max:
-        raise MestiError(final, f"the name is too long: at most {name_max - TEMP_AFFIXES} bytes, as mesti writes it first "
-                                f"as .NAME.XXXXXXXX.tmp beside it (the file system allows {name_max})")
+    error = _name_error(final, whole)
+    if error is not None:
+        raise error
     if final.exists():
         return final
     try:
