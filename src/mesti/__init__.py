@@ -21,12 +21,13 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def load_model(path: str | Path) -> Predictor | FoldEnsemble:
+def load_model(path: str | Path, allow_partial: bool = False) -> Predictor | FoldEnsemble:
     """A trained model with ``.predict(clip)``: a bundle folder (``mesti train``), a fold
-    checkpoint ``.pt``, or a run directory with saved checkpoints (a fold ensemble)."""
+    checkpoint ``.pt``, or a run directory with saved checkpoints (a fold ensemble; one that
+    is unfinished or lacks a fold's checkpoint only with ``allow_partial``)."""
     from mesti.training.inference import load_model as _load_model
 
-    return _load_model(path)
+    return _load_model(path, allow_partial)
 
 
 def analyze(video: str | Path, model: str | Path | Predictor | FoldEnsemble, method: str = "flow",

@@ -141,7 +141,7 @@ def grid_yaml(tmp_path: Path, **over: object) -> Path:
     ({"modalities": ["mesti", "flowz"], "datasets": [{"name": "casme2", "root": "."}]}, "unknown modality 'flowz'"),
     ({"datasets": [{"name": "casme3", "root": "."}]}, "unknown dataset 'casme3'"),
     ({"protocols": ["loso", "lopo"]}, "unknown protocol 'lopo'"),
-    ({"protocols": [{"name": "kfold", "kk": 2}]}, "bad option"),
+    ({"protocols": [{"name": "kfold", "kk": 2}]}, "takes no option 'kk'; it takes k, seed"),
     ({"training": {"epochs": 0}}, "must be at least 1"),
     ({"models": ["ststnet", "meganet"], "training": {"recipe": "native"}}, "no published recipe"),
     ({"modality_options": {"mesti": {"which": "apex_offset"}}, "modalities": ["mesti"],

@@ -47,7 +47,7 @@ def test_unknown_names_and_bad_options_are_one_line_errors() -> None:
         reg.get("green")
     with pytest.raises(MestiError, match="unknown colour"):
         reg.get(["red"])  # type: ignore[arg-type]  # e.g. a list where a grid file wants a name
-    with pytest.raises(MestiError, match=r"^colour red: bad option .*hue"):
+    with pytest.raises(MestiError, match=r"^colour red: takes no option .hue."):
         reg.create("red", hue=3)
 
 

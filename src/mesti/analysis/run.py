@@ -158,9 +158,11 @@ def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | No
     to a bundle, fold checkpoint or run directory, or what :func:`mesti.load_model` returned),
     and with ``truth`` (sheet or interval CSV) score spot-then-recognise.
     ``Analysis.write(folder)`` writes the report."""
-    from mesti.analysis.truth import read_truth, score_video
+    from mesti.analysis.truth import check_truth_file, read_truth, score_video
     from mesti.training.inference import load_model
 
+    if truth is not None:
+        check_truth_file(truth)
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     stream = open_stream(video, fps)

@@ -33,11 +33,20 @@ def truth_class(label: str, classes: Sequence[str]) -> str:
     return by_lower.get(mapped or "", label.strip())
 
 
-def read_truth(path: str | Path, video: str | Path, fps: float, frames: int) -> tuple[list[Interval], list[str]]:
-    """The true intervals of ``video`` (0-based frames) in the sheet or CSV ``path``, and notes."""
+def check_truth_file(path: str | Path) -> Path:
+    """``path`` if it can be a truth file (it exists, a .xlsx sheet or a .csv): checked before
+    any spotting, so a typo is not refused after the work."""
     path = Path(path)
     if not path.is_file():
         raise MestiError(path, "no such truth file (a SAMM long-video .xlsx sheet or an interval .csv)")
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise MestiError(path, "a truth file is a SAMM long-video sheet (.xlsx) or an interval CSV (.csv)")
+    return path
+
+
+def read_truth(path: str | Path, video: str | Path, fps: float, frames: int) -> tuple[list[Interval], list[str]]:
+    """The true intervals of ``video`` (0-based frames) in the sheet or CSV ``path``, and notes."""
+    path = check_truth_file(path)
     key = video_key(video)
     notes: list[str] = []
     if path.suffix.lower() == ".xlsx":

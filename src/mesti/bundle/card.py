@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from mesti.utils.markdown import md_code, md_text
+
 
 def _fmt(value: Any) -> str:
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
+    return f"{value:.3f}" if isinstance(value, float) else md_text(value)
 
 
 def model_card(provenance: dict[str, Any], pipeline: dict[str, Any]) -> str:
@@ -17,30 +19,31 @@ def model_card(provenance: dict[str, Any], pipeline: dict[str, Any]) -> str:
     model = settings["model"]
     training = settings.get("training") or {}
     lines = [
-        f"# {model['name']} on {settings.get('modality')}: {dataset.get('name')}",
+        f"# {md_text(model['name'])} on {md_text(settings.get('modality'))}: {md_text(dataset.get('name'))}",
         "",
-        f"Trained by mesti {provenance['mesti_version']} on {provenance['date']} with:",
+        f"Trained by mesti {md_text(provenance['mesti_version'])} on {md_text(provenance['date'])} with:",
         "",
-        f"    {provenance['command']}",
+        md_code(str(provenance["command"]), "bash"),
         "",
         "## Training data",
         "",
-        f"- dataset: {dataset.get('name')} ({dataset.get('root')}), every labelled subject "
-        f"({provenance['subjects']} subjects, {sum(counts.values())} clips)",
-        "- clips per class: " + ", ".join(f"{c} {n}" for c, n in counts.items()),
-        f"- classes (output order): {', '.join(pipeline['classes'])}",
+        f"- dataset: {md_text(dataset.get('name'))} ({md_text(dataset.get('root'))}), every labelled subject "
+        f"({md_text(provenance['subjects'])} subjects, {sum(counts.values())} clips)",
+        "- clips per class: " + ", ".join(f"{md_text(c)} {md_text(n)}" for c, n in counts.items()),
+        f"- classes (output order): {', '.join(md_text(c) for c in pipeline['classes'])}",
         "",
         "## Pipeline",
         "",
-        f"- modality: {pipeline['modality']} {pipeline.get('modality_options') or ''}".rstrip(),
-        f"- face preprocessing: {pipeline.get('preprocess')}",
+        f"- modality: {md_text(pipeline['modality'])} {md_text(pipeline.get('modality_options') or '')}".rstrip(),
+        f"- face preprocessing: {md_text(pipeline.get('preprocess'))}",
         f"- network input: {' x '.join(str(s) for s in pipeline['input_size'])} (C x H x W), "
         "normalised with the training set's per-channel mean and std",
-        f"- network: {model['name']} {model.get('kwargs') or ''}".rstrip(),
-        f"- recipe: {training.get('recipe')}: {training.get('epochs')} epochs, batch {training.get('batch_size')}, "
-        f"{training.get('optimizer')} lr {training.get('lr')}, {training.get('loss')} loss, seed {training.get('seed')}"
-        + (f", early stopping on {training.get('val_fraction')} of the subjects" if training.get("val_fraction") else
-           ", fixed schedule"),
+        f"- network: {md_text(model['name'])} {md_text(model.get('kwargs') or '')}".rstrip(),
+        f"- recipe: {md_text(training.get('recipe'))}: {md_text(training.get('epochs'))} epochs, batch "
+        f"{md_text(training.get('batch_size'))}, {md_text(training.get('optimizer'))} lr {md_text(training.get('lr'))}, "
+        f"{md_text(training.get('loss'))} loss, seed {md_text(training.get('seed'))}"
+        + (f", early stopping on {md_text(training.get('val_fraction'))} of the subjects" if training.get("val_fraction")
+           else ", fixed schedule"),
         "",
         "## Expected performance",
         "",
@@ -48,8 +51,8 @@ def model_card(provenance: dict[str, Any], pipeline: dict[str, Any]) -> str:
     est = provenance.get("estimate")
     if est:
         lines += [
-            f"Estimated by a run with the same settings that held subjects out ({est['protocol']}, "
-            f"{est['n']} clips, {est['n_folds']} folds, run seed {est['run_seed']}): "
+            f"Estimated by a run with the same settings that held subjects out ({md_text(est['protocol'])}, "
+            f"{md_text(est['n'])} clips, {md_text(est['n_folds'])} folds, run seed {md_text(est['run_seed'])}): "
             f"accuracy {_fmt(est['accuracy'])}, UF1 {_fmt(est['uf1'])}, UAR {_fmt(est['uar'])}.",
             "",
             "The bundle itself saw every subject, so it has no test set of its own; on new people "

@@ -9,13 +9,12 @@ what differs.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mesti.errors import MestiError
+from mesti.reports.metrics import read_metrics
+from mesti.utils.yamlfile import read_yaml
 
 # Settings that do not change what is learned: where it ran, the run seed (the estimate
 # is of the procedure; both seeds are recorded), and whether the leaky oracle was recorded
@@ -48,23 +47,44 @@ def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [f"{prefix[:-1]} ({b!r} there, {a!r} here)"]
 
 
-def read_estimate(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
-    """The finished run's pooled figures, if it was subject-independent and shares ``settings``."""
+def open_estimate_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The config and checked metrics of a finished subject-independent run, or a one-line
+    refusal saying what ``run_dir`` is instead. Needs no data, so ``mesti train`` calls it
+    before preparing anything."""
     run_dir = Path(run_dir)
     config_path, metrics_path = run_dir / "config.yaml", run_dir / "metrics.json"
+    if not run_dir.is_dir():
+        raise MestiError(run_dir, "no such run directory" if not run_dir.exists() else
+                         "a file, not a run directory (give the folder of a finished `mesti loso` run)")
+    if (run_dir / "bundle.json").is_file():
+        raise MestiError(run_dir, "a model bundle, not a run: give the `mesti loso` run with the same settings, "
+                                  "whose held-out figures estimate the model")
+    seeds = sorted(p.name for p in run_dir.glob("seed-*") if p.is_dir())
+    if seeds:
+        raise MestiError(run_dir, f"a run over {len(seeds)} seed(s): give one seed's run (e.g. {run_dir / seeds[0]}); "
+                                  "its figures are recorded with its seed")
     if not config_path.is_file():
-        raise MestiError(run_dir, "not a run directory (no config.yaml)")
+        raise MestiError(run_dir, "not a run directory (no config.yaml): give the folder of a finished `mesti loso` run")
     if not metrics_path.is_file():
         raise MestiError(run_dir, "the run is not finished (no metrics.json); finish it first")
-    try:
-        config = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
-        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
-    except (ValueError, yaml.YAMLError) as exc:
-        raise MestiError(run_dir, f"unreadable run files ({exc})") from None
+    config = read_yaml(config_path) or {}
+    if not isinstance(config, dict):
+        raise MestiError(config_path, "not a run configuration (a YAML mapping is expected)")
+    metrics = read_metrics(metrics_path)  # figures no run produces (UF1 99, accuracy -5) are refused here
     protocol = config.get("protocol") or {}
+    if not isinstance(protocol, dict):
+        raise MestiError(config_path, f"'protocol' must be a mapping, got {protocol!r}")
     if protocol.get("name") not in _HONEST:
         raise MestiError(run_dir, f"its protocol ({protocol.get('description', protocol.get('name'))}) does not hold "
                                   "subjects out; estimate with a `mesti loso` run")
+    return config, metrics
+
+
+def read_estimate(run_dir: str | Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """The finished run's pooled figures, if it was subject-independent and shares ``settings``."""
+    run_dir = Path(run_dir)
+    config, metrics = open_estimate_run(run_dir)
+    protocol = config["protocol"]
     diff = _differences(comparable(settings), comparable(config))
     if diff:
         raise MestiError(run_dir, f"was run with other settings, so its figures do not estimate this model; "

@@ -14,6 +14,7 @@ from typing import Any
 
 from mesti.errors import MestiError
 from mesti.utils.atomic import write_json
+from mesti.utils.ranges import check_number
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,17 @@ class Pipeline:
         if not isinstance(size, list) or len(size) != 3 or not all(isinstance(s, int) and s > 0 for s in size):
             raise MestiError(where, f"pipeline 'input_size' must be [C, H, W], got {size!r}")
         norm = data["normalize"]
-        if not isinstance(norm, dict) or any(len(norm.get(k) or []) != size[0] for k in ("mean", "std")):
+        if not isinstance(norm, dict) or any(not isinstance(norm.get(k), list) or len(norm[k]) != size[0]
+                                             for k in ("mean", "std")):
             raise MestiError(where, f"pipeline 'normalize' must hold {size[0]} means and stds")
-        return cls(tuple(classes), data["modality"], dict(data.get("modality_options") or {}), data.get("preprocess"),
-                   {"mean": [float(v) for v in norm["mean"]], "std": [float(v) for v in norm["std"]]},
+        mean = [check_number(v, float, "a normalisation mean", where) for v in norm["mean"]]
+        std = [check_number(v, float, "a normalisation std", where, gt=0) for v in norm["std"]]
+        modality, options, preprocess = data["modality"], data.get("modality_options") or {}, data.get("preprocess")
+        if modality is not None and not isinstance(modality, str):
+            raise MestiError(where, f"pipeline 'modality' must be a name, got {modality!r}")
+        if not isinstance(options, dict) or not (preprocess is None or isinstance(preprocess, dict)):
+            raise MestiError(where, "pipeline 'modality_options' and 'preprocess' must be JSON objects")
+        return cls(tuple(classes), modality, dict(options), preprocess, {"mean": mean, "std": std},
                    (size[0], size[1], size[2]), data.get("trained_on_fold"), data.get("test_subjects"))
 
     @classmethod

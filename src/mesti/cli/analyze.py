@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mesti.cli.common import console, err_console, handles_errors, progress_until_error
+from mesti.cli.common import ALLOW_PARTIAL, console, err_console, handles_errors, load_predictor, progress_until_error
 from mesti.cli.spot import METHOD_HELP
 from mesti.utils.outputs import prepare_new_dir
 
@@ -23,17 +23,20 @@ def analyze_cmd(
                                                             "with a label column): adds spot-then-recognise scores (STRS)."),
     spot_model: Path | None = typer.Option(None, "--spot-model", help="For --method learned: a model saved by `mesti spot-eval`."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier analysis in --out."),
+    allow_partial: bool = ALLOW_PARTIAL,
 ) -> None:
     """Find micro- and macro-expressions in a video and classify each: intervals, a timeline and one self-contained report.html."""
     from mesti.analysis import analyze
+    from mesti.analysis.truth import check_truth_file
     from mesti.clips.stream import open_stream
     from mesti.errors import MestiError
-    from mesti.training.inference import load_model
 
     if method == "learned" and spot_model is None:
         raise MestiError("--spot-model", "the learned method needs a spotting model: run mesti spot-eval --method learned first")
+    if truth is not None:
+        check_truth_file(truth)  # before the spotting, not after it
     prepare_new_dir(out, "analysis", overwrite=overwrite)
-    predictor = load_model(model)
+    predictor = load_predictor(model, allow_partial)
     stream = open_stream(video, fps)
     with progress_until_error() as bar:
         tasks = {"spot": bar.add_task(f"spot {method} {Path(video).name}", total=stream.count),
@@ -47,7 +50,7 @@ def analyze_cmd(
         if not analysis.intervals:
             bar.update(tasks["classify"], completed=0, total=0)
     for line in analysis.spot.gap_warnings():
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     analysis.write(out, overwrite=overwrite)
     counts: dict[str, int] = {}
     for iv in analysis.intervals:

@@ -22,26 +22,31 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from mesti.errors import MestiError
+from mesti.errors import DISK_FULL, MestiError, from_os_error
 from mesti.utils.outputs import output_scope
 from mesti.utils.registry import Registry
 from mesti.reports.report import skip_line
 
-console = Console()
-err_console = Console(stderr=True)
+# Markup off by default: what is printed holds users' labels, names and paths ("[/]" is a
+# valid class name), so a print shows them as they are; our own styling asks for markup=True
+# and escapes what it interpolates.
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print ``error: message`` on one line to stderr and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def handles_errors(fn: F) -> F:
-    """Turn :class:`MestiError` (bad input) into a one-line message and exit code 2; the
-    output folders the command locked are given back when it ends."""
+    """Turn :class:`MestiError` (bad input) into a one-line message and exit code 2; an
+    operating-system error about a path (a full disk, a name too long, a folder that cannot be
+    made) is the user's environment, not a bug, and is said the same way. The output folders
+    the command locked are given back when it ends."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -50,10 +55,34 @@ def handles_errors(fn: F) -> F:
                 return fn(*args, **kwargs)
         except MestiError as exc:
             raise fail(str(exc), exc.exit_code) from None
+        except OSError as exc:
+            if exc.filename is None and exc.errno not in DISK_FULL:
+                raise  # not about a path: a bug to see whole
+            error = from_os_error(exc)
+            raise fail(str(error), error.exit_code) from None
         except KeyboardInterrupt:
             raise fail("interrupted; finished outputs are kept, re-run the same command to resume", 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+#: ``--allow-partial`` wherever a run directory is taken as a fold ensemble.
+ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="Take a run directory that is unfinished or lacks a "
+                             "fold's checkpoint as the mean of the fold models it has (refused by default: that is "
+                             "not the run's model).")
+
+
+def load_predictor(path: Path, allow_partial: bool = False) -> Any:
+    """:func:`mesti.training.inference.load_model`, saying on stderr when a fold ensemble is
+    incomplete (taken with ``--allow-partial``)."""
+    from mesti.training.inference import load_model
+
+    model = load_model(path, allow_partial=allow_partial)
+    if getattr(model, "incomplete", ""):
+        err_console.print(f"[yellow]warning:[/] {escape(str(path))}: {escape(model.incomplete)}; predicting with the "
+                          f"mean of the {len(model.members)} fold models there are (--allow-partial)",
+                          markup=True, highlight=False, soft_wrap=True)
+    return model
 
 
 #: ``--manifest`` wherever a sheet is read: a manifest is the folder adapters' sheet.
@@ -80,9 +109,9 @@ def show_skipped(failures: Sequence[Mapping[str, str]], strict: bool = False) ->
         raise MestiError(failures[0]["key"], f"{len(failures)} clip(s) could not be prepared (--strict); "
                          f"first: {failures[0]['error']}")
     err_console.print(f"[yellow]warning:[/] {len(failures)} clip(s) skipped, they could not be prepared "
-                      "(--strict makes this an error):", highlight=False, soft_wrap=True)
+                      "(--strict makes this an error):", markup=True, highlight=False, soft_wrap=True)
     for failure in failures[:SHOWN_SKIPS]:
-        err_console.print(f"  skipped {escape(skip_line(failure))}", highlight=False, soft_wrap=True)
+        err_console.print(f"  skipped {skip_line(failure)}", highlight=False, soft_wrap=True)
     if len(failures) > SHOWN_SKIPS:
         err_console.print(f"  ... and {len(failures) - SHOWN_SKIPS} more (listed in the report)", highlight=False)
 
@@ -140,7 +169,7 @@ def progress() -> Progress:
     if not err_console.is_terminal:
         return LineProgress(err_console)
     return Progress(
-        TextColumn("[progress.description]{task.description}"),
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -174,5 +203,5 @@ def print_registry(registry: Registry[Any], title: str, what: str) -> None:
     table.add_column("name", style="bold")
     table.add_column(what)
     for name in registry.list():
-        table.add_row(name, escape(registry.describe(name)))
+        table.add_row(name, registry.describe(name))
     console.print(table)

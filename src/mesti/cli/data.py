@@ -8,6 +8,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from mesti.cli.common import MANIFEST_HELP, console, handles_errors, print_registry, progress, sheet_or_manifest
 from mesti.datasets.check import CheckReport, Finding, check_dataset
@@ -77,10 +78,10 @@ def check_cmd(
 def _lines(title: str, lines: list[str], verbose: bool, style: str) -> None:
     if not lines:
         return
-    console.print(f"[{style}]{escape(title)} ({len(lines)}):[/]")
+    console.print(f"[{style}]{escape(title)} ({len(lines)}):[/]", markup=True)
     shown = lines if verbose else lines[:_SHOWN]
     for line in shown:
-        console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        console.print(f"  {line}", highlight=False, soft_wrap=True)
     if len(shown) < len(lines):
         console.print(f"  ... and {len(lines) - len(shown)} more (--verbose shows all)")
 
@@ -116,12 +117,14 @@ def show_report(report: CheckReport, verbose: bool = False) -> None:
         ("sheet quirks handled", len(report.issues), "yellow", ""),
     ]
     for label, count, colour, detail in rows:
-        table.add_row(label, f"[{colour}]{count}[/]" if colour and count else str(count), escape(detail))
+        table.add_row(label, Text(str(count), style=colour if colour and count else ""), detail)
     console.print(table)
     if report.ok:
-        console.print(f"[bold green]OK[/]: every clip of {report.dataset} is present" + (" and readable" if report.decoded else ""))
+        console.print(f"[bold green]OK[/]: every clip of {escape(report.dataset)} is present" + (" and readable" if report.decoded else ""),
+                      markup=True)
     else:
-        console.print(f"[bold red]{report.problems} problem(s)[/]: the copy of {report.dataset} is incomplete or damaged")
+        console.print(f"[bold red]{report.problems} problem(s)[/]: the copy of {escape(report.dataset)} is incomplete or damaged",
+                      markup=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -35,7 +35,7 @@ def _options(spec_options: tuple[str, ...], given: dict[str, Any], strict: bool,
 def _warn(clip: Clip) -> None:
     """What reading the clip found suspect (a truncated video), on stderr."""
     for warning in clip.meta.get("warnings", []):
-        err_console.print(f"[yellow]warning:[/] {escape(clip.source)}: {escape(warning)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(clip.source)}: {escape(warning)}", markup=True, highlight=False, soft_wrap=True)
 
 
 def encode_cmd(

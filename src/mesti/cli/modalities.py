@@ -7,12 +7,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from mesti.cli.common import console, handles_errors
+from mesti.errors import MestiError
 from mesti.modalities import get_modality, list_modalities
 
 
 def _show_one(name: str) -> None:
     spec = get_modality(name)
-    console.print(f"[bold]{name}[/]: {escape(spec.description)}", highlight=False)
+    console.print(f"[bold]{name}[/]: {escape(spec.description)}", markup=True, highlight=False)
     console.print(f"output: {spec.output}", markup=False, highlight=False)
     if not spec.params:
         console.print("options: none")
@@ -29,7 +30,10 @@ def modalities_cmd(
 ) -> None:
     """List every input modality with its channels and options (what mesti encode, prepare and grids take)."""
     if name is not None:
-        _show_one(name)
+        try:
+            _show_one(name)
+        except MestiError as exc:  # the name is this command's argument, not a --modality option
+            raise MestiError(f"mesti modalities {name}", exc.what) if exc.where == "--modality" else exc from None
         return
     table = Table(title="mesti modalities")
     table.add_column("name", style="bold")
@@ -39,7 +43,7 @@ def modalities_cmd(
     for modality in list_modalities(pattern):
         spec = get_modality(modality)
         options = "\n".join(o.describe() for o in spec.params) or "none"
-        table.add_row(modality, str(spec.channels), escape(options), escape(spec.description))
+        table.add_row(modality, str(spec.channels), options, spec.description)
     console.print(table)
 
 

@@ -22,7 +22,7 @@ def _show_one(name: str, num_classes: int) -> None:
     info = get_model_info(name)
     with torch.device("meta"):  # counts parameters without allocating or initialising them
         params = num_params(create_model(name, num_classes))
-    console.print(f"[bold]{name}[/]: ", end="")
+    console.print(f"[bold]{name}[/]: ", end="", markup=True)
     console.print(info.description, markup=False)
     console.print(f"input {_shape(info.input_size)} (C x H x W); {params:,} learnable parameters with {num_classes} classes")
     console.print(f"source: {info.source}", markup=False, highlight=False)
@@ -40,7 +40,10 @@ def models_cmd(
 ) -> None:
     """List every network with its input size and parameter count."""
     if name is not None:
-        _show_one(name, num_classes)
+        try:
+            _show_one(name, num_classes)
+        except MestiError as exc:  # the name is this command's argument, not a --model option
+            raise MestiError(f"mesti models {name}", exc.what) if exc.where == "--model" else exc from None
         return
     table = Table(title=f"mesti models (parameters with {num_classes} classes)")
     table.add_column("name", style="bold")

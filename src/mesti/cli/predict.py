@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, handles_errors
+from mesti.cli.common import ALLOW_PARTIAL, console, handles_errors, load_predictor
 
 
 def predict_cmd(
@@ -21,23 +21,23 @@ def predict_cmd(
     offset: int | None = typer.Option(None, help="0-based offset position (default: the last frame)."),
     pictures: Path | None = typer.Option(None, "--pictures", help="Save the encoded image and the gradient-attention map here."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    allow_partial: bool = ALLOW_PARTIAL,
 ) -> None:
     """Predict one clip with the preprocessing and modality the model was trained with."""
     from mesti.clips import load_clip
     from mesti.errors import MestiError
-    from mesti.training.inference import load_model
 
     if pictures is not None and source.is_dir() and pictures.resolve().is_relative_to(source.resolve()):
         # a picture written among the frames would become a frame of the clip at the next read
         raise MestiError("--pictures", f"{pictures} lies inside the clip's folder {source}; choose a folder outside it")
-    predictor = load_model(checkpoint)
+    predictor = load_predictor(checkpoint, allow_partial)
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
     result = predictor.predict(clip)
     if pictures is not None:
         _save_pictures(pictures, result, predictor.pipeline.modality or "image")
     if as_json:
         typer.echo(json.dumps({"clip": clip.name, "model": result.model, "prediction": result.label,
-                                "probabilities": result.probabilities}))
+                                "probabilities": result.probabilities}, allow_nan=False))
         return
     table = Table(title=f"{clip.name}: {result.label}", caption=result.model)
     table.add_column("class")

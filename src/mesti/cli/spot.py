@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, print_registry, progress_until_error
+from mesti.cli.common import (ALLOW_PARTIAL, console, err_console, handles_errors, load_predictor, print_registry,
+                               progress_until_error)
 from mesti.errors import MestiError
 from mesti.utils.outputs import prepare_new_dir
 
@@ -38,6 +39,9 @@ def spot_cmd(
     if video == "list" and not Path(video).exists():
         _list()
         return
+    if model is not None and method != "learned":
+        raise MestiError("--model", f"is the learned method's spotting model (from mesti spot-eval); --method {method} "
+                                    "takes none")
     stream = open_stream(video, fps)
     options = {"model": model} if model is not None else {}
     spotter = create_spotter(method, **options)
@@ -48,7 +52,7 @@ def spot_cmd(
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
         result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
     for line in result.gap_warnings():
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     with atomic_dir(out, "spotting result") as tmp:
         write_result(result, tmp)
     micro = sum(i.kind == "micro" for i in result.intervals)
@@ -66,6 +70,7 @@ def spot_eval_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluation in --out."),
     recognise: Path | None = typer.Option(None, "--recognise", help="Also classify each spotted interval with this model "
                                           "(bundle, fold checkpoint or run directory) and score spot-then-recognise (STRS)."),
+    allow_partial: bool = ALLOW_PARTIAL,
 ) -> None:
     """MEGC spotting evaluation: IoU >= 0.5, one to one, P/R/F1 pooled for micro, macro and overall;
     with --recognise, the MEGC 2023-2025 spot-then-recognise score too."""
@@ -82,15 +87,13 @@ def spot_eval_cmd(
     recogniser = None
     if recognise is not None:
         from mesti.analysis.dataset import recognise_spotted
-        from mesti.training.inference import load_model
-
-        model = load_model(recognise)
+        model = load_predictor(recognise, allow_partial)
     adapter = create_dataset(dataset, root, **parse_options(opt))
     if not hasattr(adapter, "videos"):
         raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
     prepare_new_dir(out, "spotting evaluation", overwrite=overwrite)
     for line in adapter.issues:
-        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]note:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     with progress_until_error() as bar:
         task = bar.add_task(f"spot-eval {method or predictions}", total=None)
         if recognise is not None:
@@ -104,7 +107,7 @@ def spot_eval_cmd(
                                   progress=lambda done, total: bar.update(task, completed=done, total=total),
                                   recognise=recogniser)
     for line in report.warnings:
-        err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     table = Table(title=f"{report.protocol}")
     for col in ("", "TP", "FP", "FN", "precision", "recall", "F1"):
         table.add_column(col, justify="right")

@@ -39,10 +39,17 @@ def synth_cmd(
     With --long: long videos with micro- and macro-expressions at known frames among blinks,
     head motion, flicker and noise (--subjects 16 is then a large set; 4 is the benchmark's).
     """
-    if long and layout is not None:
-        from mesti.errors import MestiError
+    from mesti.errors import MestiError
 
+    if long and layout is not None:
         raise MestiError("--layout", "lays out clips; long videos (--long) have their own layout")
+    # An option of the other kind of set would be ignored without a word: say so instead.
+    given = {"--videos-per-subject": videos_per_subject != 2, "--seconds": seconds != 30.0, "--fps": fps != 30.0}
+    clip_only = {"--clips-per-subject": clips_per_subject != 10, "--classes": classes != 5, "--workers": workers is not None}
+    for option, set_ in (given.items() if not long else clip_only.items()):
+        if set_:
+            raise MestiError(option, "applies to long videos: add --long" if not long else
+                             "applies to clip sets, not to long videos (--long)")
     if long:
         _synth_long(out_dir, subjects, videos_per_subject, seconds, fps, size, seed, overwrite, procedural_only, noise)
         return

@@ -24,10 +24,13 @@ def train_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = 
               overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing bundle at --out.")) -> None:
     """Train one model on every labelled subject (no test set) and write it as a bundle for
     `mesti predict` and `mesti export`. How good it is comes from --estimate, never from its own data."""
+    from mesti.bundle.estimate import open_estimate_run
     from mesti.training.final import train_bundle
     from mesti.training.study import load_inputs
 
     prepare_new_dir(out, "bundle", overwrite=overwrite)
+    if estimate is not None:
+        open_estimate_run(estimate)  # a wrong --estimate fails now; its settings are compared once the data is read
     # The study spec of `mesti loso` with these options: one training on every subject, so its
     # protocol is never split; the engine is the sequential one (a single "fold").
     spec = _spec({"name": "loso"}, {**locals(), "engine": "sequential", "folds_per_group": None, "seeds": None,

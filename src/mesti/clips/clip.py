@@ -74,6 +74,9 @@ class Clip:
             raise MestiError(self.name, f"frames must have 1 or 3 channels, got {f.shape[-1]}")
         if f.dtype != np.uint8 and not np.issubdtype(f.dtype, np.floating):
             raise MestiError(self.name, f"frames must be uint8 or float, got {f.dtype}")
+        if f.dtype != np.uint8 and not np.isfinite(f).all():  # NaN would flow into every image, unseen
+            bad = int(np.flatnonzero(~np.isfinite(f).reshape(f.shape[0], -1).all(axis=1))[0])
+            raise MestiError(self.name, f"frame {bad} holds NaN or infinite values")
         n = f.shape[0]
         if n < 2:
             raise MestiError(self.name, f"a clip needs at least 2 frames, got {n}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from mesti.clips.io import IMAGE_SUFFIXES, read_image, sorted_frame_paths
 from mesti.errors import MestiError
+from mesti.utils.ranges import FPS
 
 T = TypeVar("T")
 
@@ -38,6 +39,19 @@ class FrameStream:
     _paths: list[Path] | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        """Every frame in order; a frame whose size differs from the first is refused, naming it
+        (spotting compares each frame with earlier ones, pixel for pixel)."""
+        first: tuple[int, ...] | None = None
+        for i, frame in enumerate(self._frames()):
+            if first is None:
+                first = frame.shape
+            elif frame.shape != first:
+                where = self._paths[i] if self._paths is not None else f"{self.source} frame {i}"
+                raise MestiError(where, f"a frame of {frame.shape[1]} x {frame.shape[0]} pixels in a video of "
+                                        f"{first[1]} x {first[0]}: every frame of a video must have the same size")
+            yield frame
+
+    def _frames(self) -> Iterator[np.ndarray]:
         if self._paths is not None:
             for p in self._paths:
                 yield read_image(p)
@@ -69,8 +83,8 @@ def open_stream(source: str | Path, fps: float | None = None) -> FrameStream:
     container's rate. Raises :class:`MestiError` for anything that is not a readable video.
     """
     path = Path(source)
-    if fps is not None and not fps > 0:
-        raise MestiError("--fps", f"the frame rate must be positive, got {fps}")
+    if fps is not None:
+        fps = FPS.check(fps)
     if path.is_dir():
         paths = sorted_frame_paths(path)
         if fps is None:
@@ -94,7 +108,7 @@ def open_stream(source: str | Path, fps: float | None = None) -> FrameStream:
     if fps is None:
         if not rate > 0:
             raise MestiError(path, "the file states no frame rate: give it with --fps")
-        fps = rate
+        fps = FPS.check(rate, f"{path} (its stated frame rate; give the right one with --fps)")
     return FrameStream(path, float(fps), max(count, 1), "video")
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from mesti.datasets.base import ClipRecord
 from mesti.datasets.registry import register_dataset
-from mesti.datasets.sheets import SheetRow, cell_text, require_columns
+from mesti.datasets.sheets import SheetRow, cell_text, read_excel, require_columns
 from mesti.errors import MestiError
 
 #: Release folder name -> frame file pattern.
@@ -221,16 +221,18 @@ class CASME2:
         return rows, issues
 
     def _read_sheet(self) -> pd.DataFrame:
-        try:
-            if self.sheet_path.suffix.lower() == ".csv":
+        if self.sheet_path.suffix.lower() == ".csv":
+            try:
                 df = pd.read_csv(self.sheet_path)
-            else:
-                df = pd.read_excel(self.sheet_path, sheet_name=0)
-        except Exception as exc:  # openpyxl/zipfile raise many types for a bad file
-            raise MestiError(self.sheet_path, f"cannot read the sheet ({exc.__class__.__name__}: {exc})") from None
-        df.columns = [str(c).strip() for c in df.columns]
+            except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+                raise MestiError(self.sheet_path, "not a readable CSV sheet (damaged, or another format under "
+                                                  "this name)") from None
+            df.columns = [str(c).strip() for c in df.columns]
+            df = df.astype(object).where(df.notna(), None)
+        else:
+            df = read_excel(self.sheet_path, 0, 0)
         require_columns(df, REQUIRED_COLUMNS, self.sheet_path, "a CASME II coding sheet")
-        return df.astype(object).where(df.notna(), None)
+        return df
 
     # -- the adapter contract -------------------------------------------------------------
 

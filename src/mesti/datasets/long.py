@@ -20,6 +20,7 @@ from mesti.clips.intervals import KINDS, Interval
 from mesti.clips.io import sorted_frame_paths
 from mesti.datasets.base import ClipRecord
 from mesti.errors import MestiError
+from mesti.utils.ranges import FPS
 
 _LAST_NUMBER = re.compile(r"(\d+)\D*$")
 CLASS_NAMES = list(KINDS)
@@ -49,9 +50,7 @@ def parse_fps(value: float | str) -> float:
         fps = float(value)
     except (TypeError, ValueError):
         raise MestiError("fps", f"{value!r} is not a frame rate") from None
-    if not 0 < fps <= 10000:
-        raise MestiError("fps", f"the frame rate must be positive, got {value!r}")
-    return fps
+    return FPS.check(fps, "fps")
 
 
 def frame_count(path: Path, kind: str) -> int:

@@ -53,12 +53,17 @@ def cell_int(value: Any) -> int | None:
 
 def read_excel(path: Path, sheet_name: str | int, header: int, dtype: dict[str, Any] | None = None) -> pd.DataFrame:
     """One worksheet as a DataFrame of plain objects (blanks as ``None``), or :class:`MestiError`."""
+    path = Path(path)
+    if path.suffix.lower() not in (".xlsx", ".xlsm", ".xls"):
+        raise MestiError(path, "not an Excel workbook (.xlsx or .xls): give the dataset's coding sheet")
     try:
         df = pd.read_excel(path, sheet_name=sheet_name, header=header, dtype=dtype)
-    except ValueError as exc:  # pandas: "Worksheet named 'X' not found"
-        raise MestiError(path, f"cannot read sheet {sheet_name!r} ({exc})") from None
-    except Exception as exc:  # openpyxl / zipfile raise many types for a file that is not a workbook
-        raise MestiError(path, f"cannot read the workbook ({exc.__class__.__name__}: {exc})") from None
+    except ValueError as exc:
+        if "not found" in str(exc):  # pandas: "Worksheet named 'X' not found"
+            raise MestiError(path, f"has no worksheet {sheet_name!r}") from None
+        raise MestiError(path, "not a readable Excel workbook (damaged, or another format under this name)") from None
+    except Exception:  # openpyxl / zipfile raise many types for a file that is not a workbook
+        raise MestiError(path, "not a readable Excel workbook (damaged, or another format under this name)") from None
     df.columns = [str(c).strip() for c in df.columns]
     return df.astype(object).where(df.notna(), None)
 

@@ -8,13 +8,12 @@ by the modality's name out of reach (``flow_onset_apex`` cannot be told ``which`
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from mesti.errors import MestiError
+from mesti.utils.ranges import bounds_text, check_number
 
 
 @dataclass(frozen=True)
@@ -42,8 +41,8 @@ class Option:
         return f"{self.name}: {self.type.__name__} = {self.default!r}{allowed}"
 
     def _bounds(self) -> str:
-        parts = [f"{op} {v:g}" for op, v in ((">", self.gt), (">=", self.ge), ("<=", self.le)) if v is not None]
-        return f" ({', '.join(parts)})" if parts else ""
+        text = bounds_text(gt=self.gt, ge=self.ge, le=self.le)
+        return f" ({text})" if text else ""
 
     def check(self, value: Any, owner: str) -> Any:
         """``value`` converted to this option's type, or a :class:`MestiError` naming ``owner``."""
@@ -52,10 +51,8 @@ class Option:
         value = self._convert(value, owner)
         if self.choices and value not in self.choices:
             raise MestiError(owner, f"unknown {self.name} {value!r}; choose one of {', '.join(map(str, self.choices))}")
-        bounds = ((">", self.gt, float.__gt__), (">=", self.ge, float.__ge__), ("<=", self.le, float.__le__))
-        for text, bound, holds in bounds:
-            if bound is not None and not holds(float(value), float(bound)):
-                raise MestiError(owner, f"{self.name} must be {text} {bound:g}, got {value!r}")
+        if self.type in (int, float):
+            value = check_number(value, self.type, self.name, owner, gt=self.gt, ge=self.ge, le=self.le)
         return value
 
     def _convert(self, value: Any, owner: str) -> Any:
@@ -75,14 +72,7 @@ class Option:
                 return value
             raise wrong
         if self.type in (int, float):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy numbers too
-                raise wrong
-            if self.type is int and not float(value).is_integer():
-                raise wrong
-            value = self.type(value)
-            if not math.isfinite(value):
-                raise MestiError(owner, f"{self.name} must be finite, got {value!r}")
-            return value
+            return check_number(value, self.type, self.name, owner)  # numpy numbers too; the bounds come after choices
         if not isinstance(value, self.type):
             raise wrong
         return value

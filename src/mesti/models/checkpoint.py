@@ -85,4 +85,9 @@ def load_checkpoint(path: PathLike, *, name: str | None = None, num_classes: int
     if num_classes is not None and cfg["num_classes"] != num_classes:
         raise MestiError(path, f"holds a {cfg['num_classes']}-class model; {num_classes} classes were expected")
     model = create_model(cfg["name"], cfg["num_classes"], in_chans=cfg["in_chans"], img_size=tuple(cfg["img_size"]), **cfg["kwargs"])
-    return load_weights(model, path)
+    model = load_weights(model, path)
+    for key, value in model.state_dict().items():  # a NaN weight makes every prediction NaN, silently
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise MestiError(path, f"weight {key} holds NaN or infinite values: the model is damaged "
+                                   "(or its training diverged); train it again")
+    return model

@@ -9,6 +9,9 @@ store), so the data pipeline asks the model what input it needs instead of guess
 
 from __future__ import annotations
 
+import inspect
+import re
+
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -97,6 +100,30 @@ def _img_size(value: int | tuple[int, int] | list[int] | None, default: tuple[in
     return size  # type: ignore[return-value]
 
 
+def _options(fn: Callable[..., nn.Module]) -> list[str]:
+    """The keyword options a constructor takes beyond the common three (those of the network
+    class it returns, where it passes ``**kwargs`` on), for messages."""
+    fixed = {"self", "num_classes", "in_chans", "img_size"}
+
+    def named(target: Callable[..., Any]) -> tuple[list[str], bool]:
+        try:
+            params = inspect.signature(target).parameters.values()
+        except (TypeError, ValueError):
+            return [], False
+        plain = [p.name for p in params if p.name not in fixed and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        return plain, any(p.kind is p.VAR_KEYWORD for p in params)
+
+    names, more = named(fn)
+    if more:
+        try:
+            returned = inspect.signature(fn, eval_str=True).return_annotation
+        except (NameError, TypeError, ValueError):
+            returned = None
+        if isinstance(returned, type):
+            names += named(returned.__init__)[0]
+    return sorted(set(names))
+
+
 def create_model(
     name: str,
     num_classes: int,
@@ -133,7 +160,9 @@ def create_model(
     except TypeError as exc:
         if "unexpected keyword argument" not in str(exc):
             raise
-        raise MestiError(f"model {name}", f"unknown option: {exc}") from exc
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        takes = ", ".join(_options(entry.fn)) or "none"
+        raise MestiError(f"model {name}", f"unknown option {unknown.group(1) if unknown else '?'!r}; it takes {takes}") from None
     present = dict(model.named_modules())  # ablations may remove a first conv (MEGANet without GA)
     first_conv = tuple(n for n in info.first_conv if n in present)
     setattr(model, "model_info", replace(info, input_size=(chans, *size), first_conv=first_conv))  # noqa: B010

@@ -14,7 +14,6 @@ row and in the report's title.
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +21,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import yaml  # noqa: E402
 
 from mesti.errors import MestiError  # noqa: E402
 from mesti.paper.results import load_paper_results  # noqa: E402
 from mesti.paper.studies import load_study  # noqa: E402
-from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL  # noqa: E402
+from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL, read_metrics  # noqa: E402
 from mesti.utils.atomic import write_bytes, write_text  # noqa: E402
 from mesti.utils.outputs import SYNTH_MARKER  # noqa: E402
+from mesti.utils.markdown import md_text  # noqa: E402
+from mesti.utils.yamlfile import read_yaml  # noqa: E402
 
 METRICS = ("uf1", "uar", "accuracy")
 PERCENT, FRACTION = "%", "fraction"
@@ -77,7 +77,7 @@ def _cells(study_dir: Path) -> list[dict[str, Any]]:
 
     cells = []
     for part in sorted(study_dir.glob("part*.yaml")):
-        spec = yaml.safe_load(part.read_text(encoding="utf-8"))
+        spec = read_yaml(part)
         out = study_dir / part.stem
         for d in spec["datasets"]:
             for p in spec["protocols"]:
@@ -85,7 +85,7 @@ def _cells(study_dir: Path) -> list[dict[str, Any]]:
                     for model in spec["models"]:
                         run = cell_dir(out, d, p, modality, model)
                         metrics_file = run / "metrics.json"
-                        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else None
+                        metrics = read_metrics(metrics_file) if metrics_file.is_file() else None
                         cells.append({"dataset": d, "protocol": p, "modality": modality, "model": model,
                                       "run_dir": run, "metrics": metrics, "size": spec.get("size"),
                                       "img_size": spec.get("img_size"), "epochs": (spec.get("training") or {}).get("epochs")})
@@ -166,13 +166,13 @@ def compare(runs: str | Path) -> list[dict[str, Any]]:
 def _settings(study_dir: Path) -> str:
     parts = []
     for part in sorted(study_dir.glob("part*.yaml")):
-        spec = yaml.safe_load(part.read_text(encoding="utf-8"))
-        roots = ", ".join(f"{d['name']}: {data_of(d)}" for d in spec["datasets"])
+        spec = read_yaml(part)
+        roots = ", ".join(f"{md_text(d['name'])}: {md_text(data_of(d))}" for d in spec["datasets"])
         training = spec.get("training") or {}
         seeds = f", seeds {', '.join(str(x) for x in spec['seeds'])}" if spec.get("seeds") else ""
-        parts.append(f"{part.name}: {roots}; epochs {training.get('epochs', 50)}, face crop {spec.get('size', 224)} px, "
-                     f"network input {spec.get('img_size') or 'the model default'}, "
-                     f"{training.get('recipe', 'paper')} recipe{seeds}")
+        parts.append(f"{md_text(part.name)}: {roots}; epochs {md_text(training.get('epochs', 50))}, face crop "
+                     f"{md_text(spec.get('size', 224))} px, network input {md_text(spec.get('img_size') or 'the model default')}, "
+                     f"{md_text(training.get('recipe', 'paper'))} recipe{md_text(seeds)}")
     return "; ".join(parts)
 
 
@@ -239,7 +239,7 @@ def write_paper_report(runs: str | Path) -> Path:
         for side, key in (("Paper", "paper_protocol"), ("Ours", "our_protocol")):
             protocols = sorted({r[key] for r in members if r[key]})
             if protocols:
-                lines.append(f"- {side}: " + "; ".join(protocols))
+                lines.append(f"- {side}: " + "; ".join(md_text(p) for p in protocols))
         leaky = any(r["oracle_leaky"] is not None for r in members)
         if leaky:
             lines += ["", f"Column \"oracle (leaky)\": {ORACLE_LABEL}. \"ours\" and the difference are the honest figures."]
@@ -249,18 +249,19 @@ def write_paper_report(runs: str | Path) -> Path:
             unit = r["unit"]
             ours = _fmt(unit, r["ours"]) + (f" +- {_fmt(unit, r['ours_sd'])}" if r["ours_sd"] is not None else "")
             if r["ours"] is None:
-                ours = f"- ({r['why']})"
+                ours = f"- ({md_text(r['why'])})"
             paper_cell = (r["printed"] or _fmt(unit, r["paper"])) if r["paper"] is not None else f"- ({r['why']})"
             if r["quoted_from"]:
                 paper_cell += " (quoted)"
             diff = "-" if r["difference"] is None else f"{r['difference']:+.2f}" if unit == PERCENT else f"{r['difference']:+.3f}"
-            lines.append(f"| {r['row']} | {r['dataset']} ({r['classes']} cl.) | {r['model']} | {r['modality']} | "
-                         f"{_label(r['metric'], unit)} | {paper_cell} | {ours} | {diff} | {r['n'] if r['n'] is not None else '-'} | "
-                         f"{r['data'] or '-'} |" + (f" {_fmt(unit, r['oracle_leaky'])} |" if leaky else ""))
+            lines.append(f"| {md_text(r['row'])} | {md_text(r['dataset'])} ({md_text(r['classes'])} cl.) | {md_text(r['model'])} | "
+                         f"{md_text(r['modality'])} | {_label(r['metric'], unit)} | {md_text(paper_cell)} | {ours} | {diff} | "
+                         f"{r['n'] if r['n'] is not None else '-'} | {md_text(r['data'] or '-')} |"
+                         + (f" {_fmt(unit, r['oracle_leaky'])} |" if leaky else ""))
         quoted = list(dict.fromkeys(r["quoted_from"] for r in members if r["quoted_from"]))
         if quoted:
             lines += ["", "(quoted): the paper quotes this figure from another study, which ran it, not the paper's "
-                      "authors: " + "; ".join(quoted) + "."]
+                      "authors: " + "; ".join(md_text(q) for q in quoted) + "."]
         lines.append("")
     write_bytes(runs / "paper_report.csv", pd.DataFrame(rows).to_csv(index=False).encode())
     return write_text(runs / "paper_report.md", "\n".join(lines))

@@ -6,12 +6,14 @@ dataset's ``sub01`` are different people in a composite.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, is_dataclass
 
 import numpy as np
 
 from mesti.errors import MestiError
+from mesti.utils.ranges import SEED, check_number
 from mesti.utils.registry import Registry
 from mesti.utils.schema import check_types
 
@@ -106,8 +108,10 @@ class SubjectKFold(Protocol):
     name: str = "kfold"
 
     def __post_init__(self) -> None:  # the upper bound (the number of subjects) is checked in folds()
+        self.k = check_number(self.k, int, "k", "--folds")
         if self.k < 2:
             raise MestiError("--folds", f"k = {self.k} must be at least 2")
+        self.seed = SEED.check(self.seed)
 
     def folds(self, labels: np.ndarray, subjects: Sequence[str], datasets: Sequence[str]) -> list[Fold]:
         keys = subject_keys(subjects, datasets)
@@ -151,10 +155,18 @@ class HoldOut(Protocol):
     name: str = "holdout"
 
     def __post_init__(self) -> None:
+        self.test_fraction = check_number(self.test_fraction, float, "the test fraction", "--test-fraction")
         if not 0 < self.test_fraction < 1:
             raise MestiError("--test-fraction", f"{self.test_fraction} must lie strictly between 0 and 1")
+        self.repeats = check_number(self.repeats, int, "the number of repeats", "--repeats")
         if self.repeats < 1:
             raise MestiError("--repeats", f"{self.repeats} must be at least 1")
+        self.seed = SEED.check(self.seed)
+        SEED.check(self.seed + self.repeats - 1, "--repeats")  # repeat r splits with seed + r
+        if not isinstance(self.by_subject, bool):
+            raise MestiError("by_subject", f"must be true or false, got {self.by_subject!r}")
+        if self.test_size is not None:
+            self.test_size = check_number(self.test_size, int, "test_size", "test_size", ge=1)
 
     def folds(self, labels: np.ndarray, subjects: Sequence[str], datasets: Sequence[str]) -> list[Fold]:
         if not 0 < self.test_fraction < 1:
@@ -168,6 +180,8 @@ class HoldOut(Protocol):
             raise MestiError("test_size", f"{self.test_size} test clips out of {len(labels)}: it must lie in 1..{len(labels) - 1}")
         fraction = self.test_fraction if self.test_size is None else self.test_size / len(labels)
         keys = subject_keys(subjects, datasets)
+        if not self.by_subject:
+            _check_stratifiable(labels, self.test_size or math.ceil(fraction * len(labels)))
         out = []
         for r in range(self.repeats):
             if self.by_subject:
@@ -198,6 +212,19 @@ class HoldOut(Protocol):
         if self.test_size is not None:
             out["test_size"] = self.test_size
         return out
+
+
+def _check_stratifiable(labels: np.ndarray, n_test: int) -> None:
+    """A split by sample keeps the class mix only with every class twice and each side
+    holding one clip per class; say so instead of scikit-learn's error."""
+    classes, counts = np.unique(labels, return_counts=True)
+    n, k = len(labels), len(classes)
+    if counts.min() < 2:
+        raise MestiError("--by-sample", f"a stratified split needs every class at least twice; {int((counts < 2).sum())} "
+                         f"class(es) of these {n} clips occur once")
+    if n_test < k or n - n_test < k:
+        raise MestiError("--test-fraction", f"a stratified split by sample needs at least one clip of each of the {k} "
+                         f"classes on each side; {n} clips give {n_test} test and {n - n_test} training clips")
 
 
 def _stratified_group_split(labels: np.ndarray, keys: np.ndarray, fraction: float, seed: int,
@@ -231,7 +258,9 @@ def _stratified_group_split(labels: np.ndarray, keys: np.ndarray, fraction: floa
         if best is None or score < best[0]:
             best = (score, test)
     if best is None:
-        raise MestiError("hold-out", "cannot split these subjects into a train and a test side")
+        raise MestiError("--test-fraction", f"{fraction:g} of the {len(labels)} clips cannot be held out as whole "
+                         f"subjects: with {len(uniq)} subjects every split leaves none to train on or none to test; "
+                         "lower --test-fraction (or split --by-sample)")
     test = best[1]
     return np.setdiff1d(np.arange(len(labels)), test), test
 

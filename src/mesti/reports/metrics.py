@@ -17,12 +17,14 @@ samples predicted as that class, so it is unaffected. This is what scikit-learn 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mesti.errors import MestiError
+from mesti.errors import MestiError, from_os_error
 
 ArrayLike = Sequence[int] | np.ndarray
 
@@ -218,3 +220,39 @@ def per_fold_metrics(
         result[f"fold_mean_{key}"] = float(np.mean(values))
         result[f"fold_std_{key}"] = _spread(values)
     return result
+
+
+#: The headline figures every metrics record carries (pooled, or a mean over seeds).
+FIGURES = ("accuracy", "uf1", "uar")
+
+
+def check_figures(record: Any, where: str | object) -> dict[str, Any]:
+    """``record`` if its headline figures are ones a run can produce (accuracy, UF1 and UAR in
+    0..1, ``n`` a positive count), else :class:`MestiError` at ``where``: a damaged or edited
+    file must not reach a report, a summary or a model card as if it were measured."""
+    if not isinstance(record, dict):
+        raise MestiError(where, "not a metrics record (a JSON object with accuracy, uf1, uar and n is expected)")
+    for key in FIGURES:
+        value = record.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise MestiError(where, f"{key} {value!r} is not a figure in 0..1: the file was damaged or edited")
+    n = record.get("n")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise MestiError(where, f"n {n!r} is not a number of test clips: the file was damaged or edited")
+    return record
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A run's ``metrics.json``, checked (:func:`check_figures`); one line naming the file when
+    it is missing, not JSON or holds figures no run produces."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MestiError(path, "missing: the run is not finished") from None
+    except OSError as exc:
+        raise from_os_error(exc, path) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MestiError(path, f"not valid JSON ({exc}): the file was damaged; remove it and re-run the command "
+                               "that made it (finished folds are reused)") from None
+    return check_figures(record, path)

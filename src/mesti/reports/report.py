@@ -22,6 +22,7 @@ import yaml
 from mesti.errors import MestiError
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.utils.atomic import write_text
+from mesti.utils.markdown import md_code, md_text
 
 SUMMARY_COLUMNS = ("dataset", "protocol", "modality", "model", "accuracy", "uf1", "uar", "n")
 _SPREAD_SUFFIXES = ("_std", "_min", "_max")
@@ -39,7 +40,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
         return str(int(value))
     if isinstance(value, float | np.floating):
         return "-" if math.isnan(value) else f"{float(value):.{digits}f}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    return md_text(value)
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -197,7 +198,7 @@ def _skipped_section(config: Mapping[str, Any]) -> list[str]:
         return []
     lines = ["## Skipped clips", "", f"**{len(skipped)} clip(s)** of the dataset could not be prepared and are "
              "not in these numbers (`--strict` makes this an error):", ""]
-    lines += [f"- `{skip_line(s)}`" for s in skipped]
+    lines += [f"- {md_text(skip_line(s))}" for s in skipped]
     return lines + [""]
 
 
@@ -216,11 +217,11 @@ def write_run_report(
     """
     run = Path(run_dir)
     protocol = describe_protocol(config, metrics, fold_metrics)
-    lines = [f"# {_title(config)}", "", f"**Protocol:** {protocol}", ""]
-    lines += [f"## Results: {protocol}", "", _headline(metrics, protocol), ""]
+    lines = [f"# {md_text(_title(config))}", "", f"**Protocol:** {md_text(protocol)}", ""]
+    lines += [f"## Results: {md_text(protocol)}", "", _headline(metrics, protocol), ""]
     oracle = metrics.get(ORACLE_KEY)
     if oracle:
-        epochs = ", ".join(f"{fold} {e}" for fold, e in oracle["epochs"].items())
+        epochs = ", ".join(f"{md_text(fold)} {e}" for fold, e in oracle["epochs"].items())
         lines += ["## Leaky oracle (not an estimate)", "",
                   f"**{oracle['label']}.** The figures above are the honest ones; these pool each fold's test "
                   "predictions at the epoch with its best test accuracy, which reads the test labels to choose:", "",
@@ -232,28 +233,28 @@ def write_run_report(
         "UF1 and UAR are means of per-class F1 and recall over the classes present in the pooled "
         f"ground truth ({metrics['n_classes_averaged']} of {len(metrics['classes'])}).",
         "",
-        f"## Per class: {protocol}",
+        f"## Per class: {md_text(protocol)}",
         "",
         _per_class(metrics),
         "",
     ]
     if metrics["excluded_classes"]:
         lines += ["## Excluded classes", "",
-                  f"**{', '.join(metrics['excluded_classes'])}**: {metrics['excluded_note']}.", ""]
+                  f"**{', '.join(md_text(c) for c in metrics['excluded_classes'])}**: {metrics['excluded_note']}.", ""]
     if metrics.get("per_dataset"):
-        lines += [f"## Per dataset: {protocol}, split by dataset", "", _per_dataset(metrics["per_dataset"]), ""]
+        lines += [f"## Per dataset: {md_text(protocol)}, split by dataset", "", _per_dataset(metrics["per_dataset"]), ""]
     lines += _skipped_section(config)
     if fold_metrics:
         lines += _fold_section(fold_metrics)
     if pictures:
         lines += ["## Pictures", ""]
         for caption, path in pictures.items():
-            lines += [f"### {caption}", "", f"![{caption}]({_relative(path, run)})", ""]
+            lines += [f"### {md_text(caption)}", "", f"![{md_text(caption)}]({_relative(path, run)})", ""]
     config_yaml = yaml.safe_dump(_plain(config), sort_keys=False, allow_unicode=True).rstrip()
-    lines += ["## Resolved config", "", "```yaml", config_yaml, "```", ""]
+    lines += ["## Resolved config", "", md_code(config_yaml, "yaml"), ""]
     command = _command(config)
     lines += ["## Reproduce", ""]
-    lines += ["```bash", command, "```", ""] if command else ["The config records no command.", ""]
+    lines += [md_code(command, "bash"), ""] if command else ["The config records no command.", ""]
     return write_text(run / "report.md", "\n".join(lines))
 
 
@@ -282,7 +283,7 @@ def _pivot(frame: pd.DataFrame, dataset: Any, protocol: Any) -> str:
     models = list(dict.fromkeys(part["model"]))
     cells = {(r.modality, r.model): f"{_fmt(r.uf1, 3)} / {_fmt(r.uar, 3)}" for r in part.itertuples()}
     body = [[m] + [cells.get((m, net), "-") for net in models] for m in modalities]
-    return _table(["modality \\ model", *models], body)
+    return _table(["modality \\ model", *(md_text(net) for net in models)], body)
 
 
 def write_summary(
@@ -311,9 +312,9 @@ def write_summary(
     if any(c.startswith(ORACLE_KEY) for c in columns):
         lines[3:3] = [f"`{ORACLE_KEY}_*` columns: {ORACLE_LABEL}. accuracy, uf1 and uar are the honest figures.", ""]
     for dataset, protocol in dict.fromkeys(zip(frame["dataset"], frame["protocol"], strict=True)):
-        lines += [f"## {dataset}, {protocol}: UF1 / UAR", "", _pivot(frame, dataset, protocol), ""]
+        lines += [f"## {md_text(dataset)}, {md_text(protocol)}: UF1 / UAR", "", _pivot(frame, dataset, protocol), ""]
     for caption, path in (pictures or {}).items():
-        lines += [f"![{caption}]({_relative(path, out)})", ""]
+        lines += [f"![{md_text(caption)}]({_relative(path, out)})", ""]
     # both built before either is written, so a bad grid leaves neither file
     csv_path = write_text(out / "summary.csv", buf.getvalue())
     md_path = write_text(out / "summary.md", "\n".join(lines))

@@ -105,12 +105,22 @@ class LearnedModel:
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedModel:
+        path = Path(path)
+        if path.is_dir():
+            found = path / "learned_model.pt"
+            if not found.is_file():
+                raise MestiError(path, "a folder, not a spotting model: give the learned_model.pt that "
+                                       "`mesti spot-eval --method learned` wrote")
+            path = found
+        if not path.is_file():
+            raise MestiError(path, "no such spotting model (`mesti spot-eval --method learned` writes learned_model.pt)")
         try:
             doc = torch.load(path, map_location="cpu", weights_only=True)
             net = _net(doc["state"]["0.weight"].shape[1])
             net.load_state_dict(doc["state"])
         except Exception as exc:  # torch.load raises many types (unpickling, zip, key) for a file that is no model
-            raise MestiError(path, f"not a learned-spotter model ({exc.__class__.__name__})") from None
+            raise MestiError(path, "not a learned-spotter model (the learned_model.pt of `mesti spot-eval --method "
+                                   "learned` is expected)") from None
         return cls(net.eval(), tuple(doc["trained_on"]))
 
 

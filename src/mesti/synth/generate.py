@@ -16,6 +16,7 @@ bytes do not depend on the number of workers.
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import time
@@ -34,6 +35,7 @@ from mesti.synth.render import FaceRig, encode_jpeg, render_clip
 from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_MARKER, output_scope, prepare_new_dir
 
 SHEET_NAME = "coding.xlsx"
@@ -76,8 +78,8 @@ def _check_args(subjects: int, clips_per_subject: int, classes: int, size: int, 
         raise MestiError("--size", f"frames must be at least {MIN_SIZE} px, got {size}")
     if size > 1024:
         raise MestiError("--size", f"frames of at most 1024 px, got {size}")
-    if noise < 0:
-        raise MestiError("--noise", f"sensor noise is a standard deviation, not {noise}")
+    if not 0 <= noise < math.inf:
+        raise MestiError("--noise", f"sensor noise is a standard deviation (0 or more, finite), not {noise}")
 
 
 def _umask() -> int:
@@ -177,6 +179,7 @@ def generate_dataset(
     """
     out = Path(out_dir)
     _check_args(subjects, clips_per_subject, classes, size, noise)
+    SEED.check(seed)
     if workers is not None and workers < 1:
         raise MestiError("--workers", f"needs at least 1 worker, got {workers}")
     prepare_new_dir(out, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")

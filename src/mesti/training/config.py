@@ -10,7 +10,19 @@ from mesti.errors import MestiError
 from mesti.training.losses import LOSSES
 from mesti.training.optimizers import OPTIMIZERS
 from mesti.utils.devices import check_device
-from mesti.utils.schema import check_fields
+from mesti.utils.ranges import SEED, check_number
+
+
+#: Options the command line gives as flags: a message names the flag and the grid-file key.
+_FLAGS = ("epochs", "batch_size", "lr", "val_fraction", "seed", "device", "recipe")
+_TYPES = {"epochs": int, "batch_size": int, "lr": float, "weight_decay": float, "optimizer": str, "loss": str,
+          "focal_gamma": float, "flip": bool, "normalize": str, "val_fraction": float, "patience": int, "seed": int,
+          "device": str, "amp": bool, "channels_last": bool, "recipe": str, "crop": float, "report_oracle": bool}
+
+
+def _where(name: str) -> str:
+    """``--batch-size / training.batch_size``: the flag on the command line, the key in a grid file."""
+    return f"--{name.replace('_', '-')} / training.{name}" if name in _FLAGS else f"training.{name}"
 
 
 @dataclass
@@ -48,7 +60,19 @@ class TrainConfig:
     report_oracle: bool = False
 
     def __post_init__(self) -> None:
-        check_fields(self, "training")  # flip: "false" (text) would read as true
+        for f in fields(self):  # a grid file's "0.1" (text) or 1.5 epochs is refused by name, not by a TypeError
+            kind = _TYPES.get(f.name)
+            value = getattr(self, f.name)
+            if kind in (int, float):
+                setattr(self, f.name, check_number(value, kind, f.name, _where(f.name)))
+            elif kind is bool and not isinstance(value, bool):
+                raise MestiError(_where(f.name), f"must be true or false, got {value!r}")
+            elif kind is str and not isinstance(value, str):
+                raise MestiError(_where(f.name), f"must be a name, got {value!r}")
+        if not isinstance(self.rotations, list | tuple) or not self.rotations:
+            raise MestiError("training.rotations", f"must list angles in degrees, got {self.rotations!r}")
+        for angle in self.rotations:
+            check_number(angle, float, "an angle", "training.rotations")
         OPTIMIZERS.get(self.optimizer)  # an unknown name: the registries' one error, listing the valid names
         LOSSES.get(self.loss)
         checks = [
@@ -65,7 +89,8 @@ class TrainConfig:
         ]
         for ok, name, what in checks:
             if not ok:
-                raise MestiError(f"training.{name}", f"{getattr(self, name)!r} {what}")
+                raise MestiError(_where(name), f"{getattr(self, name)!r} {what}")
+        self.seed = SEED.check(self.seed, _where("seed"))
         check_device(self.device, "training.device")
 
     def to_dict(self) -> dict[str, Any]:

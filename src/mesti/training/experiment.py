@@ -38,6 +38,7 @@ from mesti.training.samples import SampleSet
 from mesti.training.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
 from mesti.utils.outputs import output_scope, prepare_output_dir
+from mesti.utils.ranges import IMG_SIZE
 from mesti.utils.yamlfile import read_yaml
 
 FoldCallback = Callable[[str, int, int], None]
@@ -127,8 +128,8 @@ def run_experiment(
     info = get_model_info(model_name)
     in_chans, built_with = input_channels(model_name, model_kwargs)
     model_kwargs = dict(model_kwargs or {})
-    if img_size is not None and not 8 <= img_size <= 4096:
-        raise MestiError("--img-size", f"the network input size must lie in 8..4096 pixels, got {img_size}")
+    if img_size is not None:
+        IMG_SIZE.check(img_size)
     size = (img_size, img_size) if img_size else info.img_size
     folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
     keys = subject_keys(samples.subjects, samples.datasets)
@@ -164,6 +165,8 @@ def run_experiment(
 
     def finished(fold: Fold) -> FoldResult | None:
         path = run_dir / "folds" / f"{fold.name}.json"
+        if save_checkpoints and not (run_dir / "checkpoints" / f"{fold.name}.pt").is_file():
+            return None  # its checkpoint was asked for and is missing: train the fold again to save it
         return _load_fold(path, samples, fold) if path.is_file() else None
 
     def record(fold: Fold, result: FoldResult, model: Callable[[], torch.nn.Module]) -> None:

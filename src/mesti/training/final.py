@@ -24,6 +24,7 @@ from mesti.training.config import TrainConfig
 from mesti.training.engine import train_fold
 from mesti.training.folds import FoldResult, fit_input
 from mesti.training.samples import SampleSet
+from mesti.utils.ranges import IMG_SIZE
 
 ALL_SUBJECTS = "all-subjects"
 
@@ -52,6 +53,8 @@ def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_
     from mesti.models import create_model, get_model_info, input_channels
 
     info = get_model_info(model_name)
+    if img_size is not None:
+        IMG_SIZE.check(img_size)
     size = (img_size, img_size) if img_size else tuple(info.img_size)
     in_chans, built_with = input_channels(model_name, model_kwargs)
     everyone = np.arange(len(samples))

@@ -116,8 +116,12 @@ def validation_split(samples: SampleSet, train: np.ndarray, fraction: float, see
     from sklearn.model_selection import GroupShuffleSplit
 
     keys = subject_keys([samples.subjects[i] for i in train], [samples.datasets[i] for i in train])
-    if len(set(keys)) < 2:
+    n = len(set(keys))
+    if n < 2:
         return train, train[:0]
+    if math.ceil(fraction * n) >= n:  # scikit-learn rounds the validation side up
+        raise MestiError("--val-fraction", f"{fraction:g} of the {n} training subjects leaves none to train on "
+                         f"(validation takes {math.ceil(fraction * n)}); give at most {math.floor(100 * (n - 1) / n) / 100:g}")
     split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
     tr, va = next(split.split(train, groups=keys))
     return train[tr], train[va]

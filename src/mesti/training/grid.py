@@ -9,7 +9,6 @@ run on an executor (:mod:`mesti.training.executors`): here, or as Ray tasks on a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import Any
 import yaml
 
 from mesti.errors import MestiError
-from mesti.reports.metrics import ORACLE_KEY
+from mesti.reports.metrics import ORACLE_KEY, read_metrics
 from mesti.training.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
 from mesti.training.experiment import is_finished
 from mesti.training.study import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import output_scope, prepare_output_dir
+from mesti.utils.ranges import SEED
 from mesti.utils.schema import check_fields
 from mesti.utils.yamlfile import read_yaml
 
@@ -68,6 +68,17 @@ class GridSpec:
             if not data.get(key) or not isinstance(data[key], list):
                 raise MestiError(path, f"'{key}' must list at least one entry")
         data["protocols"] = [p if isinstance(p, dict) else {"name": p} for p in data["protocols"]]
+        for key in ("training", "model_kwargs", "modality_options"):  # mappings, or a cell fails with a TypeError
+            value = data.get(key)
+            if value is not None and not isinstance(value, dict):
+                raise MestiError(path, f"'{key}' must be a mapping (key: value), got {value!r}")
+            inner = [k for k, v in (value or {}).items() if key != "training" and v is not None and not isinstance(v, dict)]
+            if inner:
+                raise MestiError(path, f"'{key}' maps each name to its options (a mapping); {inner[0]!r} is not")
+        for key in ("modalities", "models"):
+            bad = [v for v in data[key] if not isinstance(v, str)]
+            if bad:
+                raise MestiError(path, f"'{key}' lists names; {bad[0]!r} is not one")
         try:
             spec = cls(**data)
             spec.executor_spec()
@@ -103,8 +114,10 @@ class GridSpec:
         if "seed" in training:
             if self.seeds is not None:
                 raise MestiError("training.seed", "give either seeds or training.seed, not both")
-            return (int(training.pop("seed")),), training
-        return tuple(self.seeds or (0,)), training
+            return (SEED.check(training.pop("seed"), "training.seed"),), training
+        if self.seeds is not None and not isinstance(self.seeds, list):
+            raise MestiError("seeds", f"must be a YAML list of integers such as [0, 1, 2], got {self.seeds!r}")
+        return (tuple(self.seeds) if self.seeds is not None else (0,)), training
 
     def studies(self, out: Path) -> list[tuple[str, StudySpec, Path]]:
         """``(label, spec, run_dir)`` for every cell, in grid order."""
@@ -146,9 +159,30 @@ def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
         return False
     try:
         config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        read_metrics(run_dir / "metrics.json")  # damaged figures: run the cell again (its folds are reused)
+    except (OSError, yaml.YAMLError, MestiError):
         return False
     return bool(config.get("study") == spec.to_dict())
+
+
+def _refuse_changed(cells: list[Cell]) -> None:
+    """Before any cell runs: a cell whose folder holds a run of other settings (the grid file
+    changed since) is named with what differs; a grid has no --overwrite, and the cells
+    before it must not run first."""
+    for cell in cells:
+        path = cell.run_dir / "config.yaml"
+        if not path.is_file():
+            continue
+        try:
+            old = (yaml.safe_load(path.read_text()) or {}).get("study")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue  # not readable as ours: the cell's own run says what is wrong
+        mine = cell.spec.to_dict()
+        if isinstance(old, dict) and old != mine:
+            keys = sorted(k for k in set(old) | set(mine) if old.get(k) != mine.get(k))
+            raise MestiError(cell.run_dir, f"cell {cell.label} holds a run of other settings (differs in: "
+                                           f"{', '.join(keys)}): the grid file changed since it ran; remove this "
+                                           "folder to run the cell with the new settings, or choose another --out")
 
 
 @output_scope()  # the grid folder is locked until it ends
@@ -173,6 +207,7 @@ def run_grid(
     out = prepare_output_dir(out, "grid")
     cells = [Cell(label, study, run_dir) for label, study, run_dir in spec.studies(out)]
     todo = [c for c in cells if not _finished_as(c.run_dir, c.spec)]
+    _refuse_changed(todo)
     outcomes = {c.label: o for c, o in zip(todo, run_cells(todo, executor or spec.executor_spec(), command=command,
                                                              cell_fn=cell_fn, on_progress=on_progress,
                                                              on_fold_start=on_fold_start, on_epoch=on_epoch), strict=True)}
@@ -195,7 +230,7 @@ def _row(cell: Cell, outcome: Outcome | None, out: Path) -> dict[str, Any]:
     if outcome is not None and outcome.error is not None:
         return {**base, "accuracy": None, "uf1": None, "uar": None, "n": None, "uf1_std": None, "uar_std": None,
                 "run_dir": str(cell.run_dir.relative_to(out)), "status": "failed", "error": outcome.error}
-    metrics = json.loads((cell.run_dir / "metrics.json").read_text())
+    metrics = read_metrics(cell.run_dir / "metrics.json")
     fold = metrics.get("per_fold", {})
     if "seeds" in metrics:  # spread over seeds
         spread = (metrics["uf1_std"], metrics["uar_std"])

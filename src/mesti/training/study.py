@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from mesti.training.config import TrainConfig
 from mesti.training.samples import SampleSet
 from mesti.utils.outputs import output_scope
 from mesti.utils.schema import check_fields, check_types
+from mesti.utils.ranges import IMG_SIZE, SEED
 
 Inputs = tuple[SampleSet, dict[str, Any]]
 
@@ -108,9 +109,12 @@ class StudySpec:
     def __post_init__(self) -> None:
         if "seed" in self.training:
             raise MestiError("training.seed", "give the seed(s) of a study as its seeds, not as a training option")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise MestiError("seeds", f"{list(self.seeds)} must list at least one seed, each once")
-        object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
+        if isinstance(self.seeds, str | bytes) or not isinstance(self.seeds, Iterable):
+            raise MestiError("seeds", f"must be a list of integers such as [0, 1, 2], got {self.seeds!r}")
+        seeds = tuple(SEED.check(s, "seeds") for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise MestiError("seeds", f"{list(seeds)} must list at least one seed, each once")
+        object.__setattr__(self, "seeds", seeds)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -139,13 +143,25 @@ class StudySpec:
 
         if self.dataset.name not in list_datasets():
             raise MestiError("--dataset", f"unknown dataset {self.dataset.name!r}; choose one of {', '.join(list_datasets())}")
-        input_channels(self.model, self.model_kwargs)  # an unknown network or a bad in_chans, named now
+        if self.model_kwargs is not None and not isinstance(self.model_kwargs, Mapping):
+            raise MestiError(f"model {self.model}", f"its options must be a mapping, got {self.model_kwargs!r}")
+        in_chans, rest = input_channels(self.model, self.model_kwargs)  # an unknown network or a bad in_chans, named now
+        if rest:  # an unknown network option fails now, not in a cell after others ran
+            import torch
+
+            from mesti.models import create_model
+
+            with torch.device("meta"):
+                try:
+                    create_model(self.model, 2, in_chans=in_chans, img_size=self.img_size, **rest)
+                except (NotImplementedError, RuntimeError):
+                    pass  # a network that cannot be built without memory is checked when it is built
         if self.modality is not None and self.dataset.name != "images":  # precomputed images take no modality
             from mesti.modalities.registry import get_modality
 
             get_modality(self.modality).check_options(dict(self.modality_options))
-        if self.img_size is not None and self.img_size < 1:
-            raise MestiError("img_size", f"{self.img_size} must be a positive number of pixels")
+        if self.img_size is not None:
+            IMG_SIZE.check(self.img_size)
         if self.size is not None and self.size < 1:
             raise MestiError("size", f"{self.size} must be a positive number of pixels")
         for seed in self.seeds:
@@ -233,6 +249,7 @@ def write_seed_summary(out: Path, per_seed: Mapping[int, Mapping[str, Any]]) -> 
     """``metrics.json`` (mean and standard deviation over seeds, each seed's numbers) and
     ``seeds.md`` in ``out``; metrics.json last, so it marks the study finished."""
     from mesti.utils.atomic import write_json, write_text
+    from mesti.utils.markdown import md_text
 
     first = next(iter(per_seed.values()))
     summary: dict[str, Any] = {}
@@ -260,7 +277,7 @@ def write_seed_summary(out: Path, per_seed: Mapping[int, Mapping[str, Any]]) -> 
             for s, m in per_seed.items()]
     mean = " | ".join(f"**{summary[k]:.3f} +- {summary[k + '_std']:.3f}**" for k in _SCORES)
     write_text(out / "seeds.md", "\n".join([
-        "# Over seeds", "", f"Protocol: {first['protocol']}. Each seed is a full run (its own split when the protocol "
+        "# Over seeds", "", f"Protocol: {md_text(first['protocol'])}. Each seed is a full run (its own split when the protocol "
         "takes a seed, its own initialisation and batches).", "",
         "| seed | accuracy | UF1 | UAR | run |", "|---|---|---|---|---|", *rows, f"| mean +- sd | {mean} | |", "",
         *oracle_line]))
@@ -271,7 +288,7 @@ def write_seed_summary(out: Path, per_seed: Mapping[int, Mapping[str, Any]]) -> 
 def parse_seeds(text: str | None, seed: int | None) -> tuple[int, ...]:
     """``--seeds 0,1,2`` (or a single ``--seed``; both is an error) as a tuple of seeds."""
     if text is None:
-        return (0 if seed is None else seed,)
+        return (0 if seed is None else SEED.check(seed),)
     if seed is not None:
         raise MestiError("--seeds", "give either --seed or --seeds, not both")
     try:
@@ -280,4 +297,4 @@ def parse_seeds(text: str | None, seed: int | None) -> tuple[int, ...]:
         raise MestiError("--seeds", f"{text!r} is not a comma-separated list of integers (e.g. 0,1,2)") from None
     if not seeds:
         raise MestiError("--seeds", "lists no seed")
-    return seeds
+    return tuple(SEED.check(s, "--seeds") for s in seeds)

@@ -32,6 +32,7 @@ from typing import Literal
 import yaml
 
 from mesti.errors import MestiError
+from mesti.utils.atomic import check_writable, name_max
 
 try:
     import fcntl
@@ -67,7 +68,6 @@ DEMO_MARKER = "demo.json"
 DEMO_PARTS = ("data", "cache", "grid", "model", "long", "analysis")
 #: The lock file's ending (``.<name>.mesti-lock`` beside a folder, ``.mesti-lock`` inside one).
 LOCK_SUFFIX = "mesti-lock"
-_NAME_MAX = 255
 
 
 def _is_lock(path: Path) -> bool:
@@ -127,25 +127,11 @@ def output_kind(path: str | Path) -> OutputKind | None:
     return None
 
 
-def _name_max(folder: Path) -> int:
-    """The longest file name (bytes) the file system of ``folder`` (or its nearest existing parent) takes."""
-    try:
-        existing = next((p for p in (folder, *folder.parents) if p.is_dir()), None)
-        return int(os.pathconf(existing, "PC_NAME_MAX")) if existing is not None else _NAME_MAX
-    except (OSError, ValueError, AttributeError):
-        return _NAME_MAX
-
-
-def check_place(path: str | Path, option: str = "--out") -> Path:
-    """The checks that need no lock: every name short enough for the file system (checked now,
-    not after hours of work), not a file, a parent that is a folder and can be written."""
+def check_place(path: str | Path, option: str = "--out", *, whole: bool = False) -> Path:
+    """The checks that need no lock: every name short enough for the file system (with the
+    temporary sibling's affixes when ``whole``; checked now, not after hours of work), not a
+    file, a parent that is a folder in which something can be created."""
     path = Path(path)
-    limit = _name_max(path.parent)
-    for part in path.parts:
-        size = len(os.fsencode(part))
-        if size > limit:
-            raise MestiError(f"{option} {part[:40]}...", f"the name is {size} bytes long; the file system takes at most "
-                                                         f"{limit}: give {option} a shorter one")
     if path.exists() and not path.is_dir():
         raise MestiError(path, f"exists and is not a folder; give {option} a folder")
     parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
@@ -153,7 +139,12 @@ def check_place(path: str | Path, option: str = "--out") -> Path:
         raise MestiError(path, f"cannot write here: {parent} is a file, not a folder")
     if not path.exists() and (parent is None or not os.access(parent, os.W_OK | os.X_OK)):
         raise MestiError(path, f"cannot write here: {parent} is not a writable folder")
-    return path
+    try:
+        return check_writable(path, whole=whole)
+    except MestiError as exc:
+        if "bytes long" not in exc.what:
+            raise
+        raise MestiError(f"{option} {path.name[:40]}...", f"{exc.what}: give {option} a shorter one") from None
 
 
 def prepare_output_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = False, option: str = "--out",
@@ -194,7 +185,7 @@ def prepare_new_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = Fal
     place) and lock it: a non-empty folder is replaced only with ``overwrite``, and only when
     it is a mesti ``kind``; nothing is removed here, so a failed run leaves the old folder as
     it was."""
-    path = check_place(path, option)
+    path = check_place(path, option, whole=True)
     if path.is_symlink():
         raise MestiError(path, f"is a symbolic link; give {option} the folder itself")
     if path.is_dir() and _entries(path) and not overwrite:
@@ -237,7 +228,7 @@ def lock_file(path: str | Path) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK) and path.is_dir() and os.access(path, os.W_OK | os.X_OK):
         return path / f".{LOCK_SUFFIX}"
     name = f".{path.name}.{LOCK_SUFFIX}"
-    if len(os.fsencode(name)) > _name_max(parent):
+    if len(os.fsencode(name)) > name_max(parent):
         import hashlib
 
         name = f".{hashlib.sha256(os.fsencode(path.name)).hexdigest()[:32]}.{LOCK_SUFFIX}"

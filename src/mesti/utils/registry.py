@@ -15,6 +15,7 @@ from __future__ import annotations
 import fnmatch
 import importlib
 import inspect
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar, overload
 
@@ -105,10 +106,15 @@ class Registry(Generic[T]):
         Options the constructor does not take are a :class:`MestiError` naming the entry.
         """
         factory = self.get(name)
+        signature = inspect.signature(factory)
         try:
-            inspect.signature(factory).bind(*args, **kwargs)
+            signature.bind(*args, **kwargs)
         except TypeError as exc:
-            raise MestiError(f"{self.kind} {name}", f"bad option ({exc})") from None
+            unknown = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+            takes = ", ".join(p.name for p in list(signature.parameters.values())[len(args):]
+                              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)) or "none"
+            what = f"takes no option {unknown.group(1)!r}" if unknown else f"cannot take these arguments ({exc})"
+            raise MestiError(f"{self.kind} {name}", f"{what}; it takes {takes}") from None
         return factory(*args, **kwargs)
 
     def describe(self, name: str) -> str:

@@ -12,6 +12,7 @@ Built in a temporary folder and renamed into place, so nothing is ever half-writ
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
 from mesti.synth.plan import VARIANTS_PER_PHOTO
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_LONG_MARKER, output_scope, prepare_new_dir
 
 TRUTH_FILE = SYNTH_LONG_MARKER
@@ -56,8 +58,8 @@ def _check(subjects: int, videos: int, seconds: float, fps: float, size: int, no
         raise MestiError("--fps", f"10 to 500 frames per second, got {fps}")
     if not 64 <= size <= 1024:
         raise MestiError("--size", f"frames of 64 to 1024 px, got {size}")
-    if noise < 0:
-        raise MestiError("--noise", f"sensor noise is a standard deviation, not {noise}")
+    if not 0 <= noise < math.inf:
+        raise MestiError("--noise", f"sensor noise is a standard deviation (0 or more, finite), not {noise}")
 
 
 @output_scope()  # the folder is locked until the dataset is written
@@ -80,6 +82,7 @@ def generate_long_videos(
     are written. Raises :class:`MestiError` for bad arguments before writing anything.
     """
     _check(subjects, videos_per_subject, seconds, fps, size, noise)
+    SEED.check(seed)
     out = Path(out_dir)
     prepare_new_dir(out, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")
     start = time.perf_counter()
