@@ -103,8 +103,10 @@ class SAMMLong(LongVideoAdapter):
         videos: list[LongVideo] = []
         for (subject, video), items in rows.items():
             folder = self.data_root / video
+            where = items[0][1]
             if not folder.is_dir():
-                issues.append(f"{self.sheet_path.name}: video {video} has no folder {folder}; its {len(items)} expression(s) skipped")
+                videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(iv for iv, _ in items), 0,
+                                        self.root, where, f"no folder {folder} for video {video} ({where})"))
                 continue
             first = first_frame_number(folder)  # the sheet counts file numbers; spotting counts positions
             shifted = [(Interval(iv.onset - first, iv.apex - first if iv.apex > 0 else -1, iv.offset - first, iv.kind,
@@ -112,5 +114,5 @@ class SAMMLong(LongVideoAdapter):
             n = frame_count(folder, "frames")
             kept, more = settle_intervals(shifted, n, video, strict=False)
             issues += more
-            videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(kept), n))
+            videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(kept), n, self.root, where))
         return videos, issues
