@@ -351,3 +351,14 @@ def test_spot_and_analyze_write_the_same_seconds_for_an_interval() -> None:
     (analyzed,) = interval_rows([ReportInterval(30, 36, 44, "micro", 0.5)], 30.0, ["a"])
     assert float(row["onset_s"]) == analyzed["onset_s"] == 1.0
     assert float(row["offset_s"]) == analyzed["offset_s"] == 1.5  # the end of frame 44: 15 frames last 0.5 s
+
+
+def test_an_unreadable_video_folder_is_missing_not_fatal(tmp_path: Path, long_set: LongSynthResult) -> None:
+    root = _samm_copy(long_set, tmp_path / "set")
+    for p in (root / "SAMM_longvideos" / "002_1").iterdir():
+        p.unlink()
+    adapter = create_dataset("samm-long", root, fps=30)
+    assert [v.video_id for v in adapter.videos()] == ["001_1"]
+    report = check_dataset(adapter, decode=False)
+    assert not report.ok and [f.where for f in report.missing_clips] == ["samm-long/002/002_1"]
+    assert "holds no image frames" in report.missing_clips[0].what

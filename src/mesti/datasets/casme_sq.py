@@ -132,7 +132,12 @@ class CASMESquare(LongVideoAdapter):
                 videos.append(LongVideo(self.name, subject, f"{subject[1:]}_{code}", self.data_root / subject, self.fps,
                                         "frames", tuple(iv for iv, _ in items), 0, self.root, where, f"{why} ({where})"))
                 continue
-            first = first_frame_number(folder)
+            try:
+                first = first_frame_number(folder)
+            except MestiError as exc:  # a folder without frames, or holding a file that is no image
+                videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames",
+                                        tuple(iv for iv, _ in items), 0, self.root, where, f"{exc.where}: {exc.what}"))
+                continue
             shifted = [(Interval(iv.onset - first, iv.apex - first if iv.apex > 0 else -1, iv.offset - first, iv.kind,
                                  iv.score, iv.label), w) for iv, w in items]
             n = frame_count(folder, "frames")

@@ -108,7 +108,13 @@ class SAMMLong(LongVideoAdapter):
                 videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(iv for iv, _ in items), 0,
                                         self.root, where, f"no folder {folder} for video {video} ({where})"))
                 continue
-            first = first_frame_number(folder)  # the sheet counts file numbers; spotting counts positions
+            try:
+                first = first_frame_number(folder)
+            except MestiError as exc:  # a folder without frames, or holding a file that is no image
+                videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames",
+                                        tuple(iv for iv, _ in items), 0, self.root, where, f"{exc.where}: {exc.what}"))
+                continue
+            # the sheet counts file numbers; spotting counts positions
             shifted = [(Interval(iv.onset - first, iv.apex - first if iv.apex > 0 else -1, iv.offset - first, iv.kind,
                                  iv.score, iv.label), w) for iv, w in items]
             n = frame_count(folder, "frames")
