@@ -59,9 +59,13 @@ def test_analyze_end_to_end_writes_every_output(bundle: Path, video: Path, tmp_p
     out = tmp_path / "analysis"
     res = runner.invoke(app, ["analyze", str(video), "--model", str(bundle), "--out", str(out), "--fps", "30"])
     assert res.exit_code == 0, res.output + str(res.exception)
-    assert {p.name for p in out.iterdir()} == {"intervals.csv", "intervals.json", "timeline.png", "report.html"}
+    assert {p.name for p in out.iterdir()} == {"intervals.csv", "intervals.json", "timeline.png", "report.html", "megc"}
     data = json.loads((out / "intervals.json").read_text())
     rows = data["intervals"]
+    with open(out / "megc" / "001_1.csv", newline="") as fh:  # the MEGC 2023-2025 per-video file (issue 20 item 5)
+        megc = list(csv.DictReader(fh))
+    assert [(int(m["onset"]), int(m["offset"]), m["type"], m["class"]) for m in megc] == [
+        (r["onset"], r["offset"], r["type"], r["prediction"]) for r in rows]
     assert rows, "the synthetic video holds expressions; some must be spotted"
     assert data["classes"] == ["negative", "positive", "surprise"] and data["timings_s"]["spotting"] > 0
     for row in rows:
@@ -138,7 +142,7 @@ def test_nothing_spotted_is_a_valid_empty_report(bundle: Path, video: Path, tmp_
     still = tmp_path / "still"
     still.mkdir()
     first = sorted(video.iterdir())[0]
-    for i in range(90):  # 3 s of one frame: a face that never moves
+    for i in range(140):  # 4.7 s of one frame: a face that never moves (longer than flow's 4.2 s lag)
         shutil.copy(first, still / f"f_{i:05d}.jpg")
     out = tmp_path / "out"
     res = runner.invoke(app, ["analyze", str(still), "--model", str(bundle), "--out", str(out), "--fps", "30"])
@@ -156,8 +160,8 @@ def test_a_video_without_a_face_is_one_line_and_no_output(bundle: Path, tmp_path
     for i in range(40):
         Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(blank / f"f_{i:05d}.png")
     out = tmp_path / "out"
-    res = runner.invoke(app, ["analyze", str(blank), "--model", str(bundle), "--out", str(out), "--fps", "30"])
-    assert res.exit_code == 2
+    res = runner.invoke(app, ["analyze", str(blank), "--model", str(bundle), "--out", str(out), "--fps", "5"])
+    assert res.exit_code == 2  # 40 frames at 5 fps: 8 s, longer than flow's lag
     errors = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "no face" in errors[0] and res.stderr.strip().endswith(errors[0])
     assert not out.exists()
@@ -231,6 +235,8 @@ def test_spot_eval_recognise_scores_strs_on_a_long_video_set(bundle: Path, long_
     assert len(matched) == overall["tp"]
     again = strs(overall["tp"], overall["fp"], overall["fn"], [r["truth"] for r in matched], [r["prediction"] for r in matched])
     assert rec["strs"] == pytest.approx(again.strs) and "STRS" in res.stdout
+    megc = [dict(r, video=p.stem) for p in sorted((out / "megc").iterdir()) for r in csv.DictReader(p.open(newline=""))]
+    assert [(m["video"], int(m["onset"]), m["class"]) for m in megc] == [(r["video"], int(r["onset"]), r["prediction"]) for r in rows]
     res = runner.invoke(app, ["spot-eval", "--dataset", "samm-long", "--root", str(long_set.path), "--predictions",
                               str(out / "predictions.csv"), "--recognise", str(bundle), "--out", str(tmp_path / "e2")])
     assert res.exit_code == 2 and "--recognise" in res.stderr and not (tmp_path / "e2").exists()
@@ -295,3 +301,101 @@ def test_write_never_empties_a_folder_it_did_not_make(bundle: Path, video: Path,
     with pytest.raises(MestiError, match="pass --overwrite"):
         analysis.write(out)
     assert (analysis.write(out, overwrite=True) / "report.html").is_file()
+
+
+# -- issue 22 D9, D15, D19 and issue 20 item 5 ----------------------------------------------------
+
+
+def test_a_truth_file_must_name_the_video_and_give_classes(bundle: Path, video: Path, tmp_path: Path) -> None:
+    from mesti.analysis.truth import read_truth
+    from mesti.errors import MestiError
+
+    other = tmp_path / "other.csv"
+    other.write_text("video,onset,apex,offset,type,label\n002_1,10,12,14,micro,disgust\n")
+    with pytest.raises(MestiError, match=r"other.csv: no row for video 001_1 \(the file names 002_1\)"):
+        read_truth(other, video, 30.0, 360)
+    unlabelled = tmp_path / "nolabel.csv"
+    unlabelled.write_text("video,onset,apex,offset,type\n001_1,10,12,14,micro\n")
+    with pytest.raises(MestiError, match="nolabel.csv: missing column\\(s\\) label"):
+        read_truth(unlabelled, video, 30.0, 360)
+    blank = tmp_path / "blank.csv"
+    blank.write_text("video,onset,apex,offset,type,label\n001_1,10,12,14,micro,\n")
+    with pytest.raises(MestiError, match="blank.csv line 2: no label"):
+        read_truth(blank, video, 30.0, 360)
+    sheet = video.parent.parent / "SAMM_LongVideos_V3_Release.xlsx"
+    with pytest.raises(MestiError, match="no row for video 001_2"):
+        read_truth(sheet, video.parent / "001_2", 30.0, 360)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(video), "--model", str(bundle), "--out", str(out), "--fps", "30",
+                              "--truth", str(other)])
+    assert res.exit_code == 2 and "no row for video 001_1" in res.stderr and "other.csv" in res.stderr
+    assert not re.search(r"spot flow 001_1 [1-9]", res.output)  # refused before any frame was spotted
+    assert not out.exists()
+
+
+def test_a_model_sharing_no_class_with_the_truth_is_said(bundle: Path, video: Path, tmp_path: Path) -> None:
+    truth = tmp_path / "truth.csv"
+    truth.write_text("video,onset,apex,offset,type,label\n001_1,76,81,86,micro,pain\n")
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(video), "--model", str(bundle), "--out", str(out), "--fps", "30",
+                              "--truth", str(truth)])
+    assert res.exit_code == 0, res.output + str(res.exception)
+    assert "none of the truth's classes (pain) is a class of the model" in res.stderr
+    assert "recognition F1 is 0 whatever the model predicts" in (out / "report.html").read_text()
+    assert json.loads((out / "intervals.json").read_text())["scores"]["recognition_f1"] == 0.0
+
+    from mesti.analysis.truth import class_overlap_note
+
+    classes = ["negative", "positive", "surprise"]
+    assert class_overlap_note([Interval(1, 2, 3, "micro", label="disgust")], classes) is None  # disgust -> negative
+    assert class_overlap_note([Interval(1, 2, 3, "micro", label="others")], classes) is not None
+
+
+def test_a_truncated_video_is_said_by_analyze(bundle: Path, video: Path, tmp_path: Path) -> None:
+    import cv2
+
+    avi = tmp_path / "001_1.avi"
+    writer = cv2.VideoWriter(str(avi), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (96, 96))
+    for p in sorted(video.iterdir())[:200]:
+        writer.write(cv2.imread(str(p)))
+    writer.release()
+    data = avi.read_bytes()
+    avi.write_bytes(data[: int(len(data) * 0.8)])  # the header still declares 200 frames
+    truth = tmp_path / "truth.csv"
+    truth.write_text("video,onset,apex,offset,type,label\n001_1,76,81,86,micro,disgust\n001_1,185,190,195,micro,disgust\n")
+    analysis = mesti.analyze(avi, bundle, truth=truth)
+    assert analysis.spot.frames < 185
+    assert any("ends early" in w for w in analysis.warnings)
+    assert any("1 true expression(s) lie past frame" in w and "185-195" in w for w in analysis.warnings)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(avi), "--model", str(bundle), "--out", str(out), "--truth", str(truth)])
+    assert res.exit_code == 0 and "ends early" in res.stderr and "lie past frame" in res.stderr
+
+
+def test_recognise_skips_a_video_none_of_whose_intervals_classify(bundle: Path, video: Path, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from mesti.analysis.dataset import recognise_spotted
+    from mesti.datasets.long import LongVideo
+    from mesti.spotting.result import SpotResult
+    from mesti.training.inference import Predictor
+
+    blank = tmp_path / "blank"
+    blank.mkdir()
+    for n in range(60):
+        Image.fromarray(np.full((96, 96, 3), 128, np.uint8)).save(blank / f"f_{n:05d}.png")
+    base = Predictor.from_bundle(bundle)
+    detecting = Predictor(base.model, replace(base.pipeline, preprocess={"face": "dlib-hog", "size": 32, "version": "2"}))
+    truth = Interval(20, 25, 30, "micro", label="disgust")
+    videos = [LongVideo("d", "s1", "blank", blank, 30.0, "frames", (truth,), 60),
+              LongVideo("d", "s2", "001_1", video, 30.0, "frames", (Interval(60, 65, 75, "micro", label="disgust"),), 360)]
+    results = [SpotResult(str(blank), "flow", 30.0, 60, [Interval(20, 25, 30, "micro")], np.zeros(60), 1.0, {}),
+               SpotResult(str(video), "flow", 30.0, 360, [Interval(60, 65, 75, "micro")], np.zeros(360), 1.0, {})]
+    scores, table = recognise_spotted(detecting, videos, results)
+    assert scores["predicted"]["blank"] == [None] and scores["predicted"]["001_1"][0] in base.classes
+    assert any(n.startswith("blank: none of its 1 spotted interval(s) could be classified") and "video skipped" in n
+               for n in scores["notes"])
+    s = scores["scores"]
+    assert (s["spot_tp"], s["spot_fp"], s["spot_fn"]) == (2, 0, 0)  # the skipped video still counts
+    assert s["recognition_f1"] < 1.0  # its matched interval counts as misrecognised, never dropped
+    assert len(table.strip().splitlines()) == 1 + 2

@@ -47,13 +47,19 @@ def test_samm_long_sheet_and_what_it_cannot_match(tmp_path: Path) -> None:
     adapter = create_dataset("samm-long", root)
     videos = {v.video_id: v for v in adapter.videos()}
     assert videos["006_1"].fps == 200.0
-    assert [(i.onset, i.apex, i.offset, i.kind) for i in videos["006_1"].intervals] == [(4, 7, 11, "micro"), (19, 29, 44, "macro")]
+    # the micro-expression inside the macro is kept: MEGC counts every interval (issue 22 D11)
+    assert [(i.onset, i.apex, i.offset, i.kind) for i in videos["006_1"].intervals] == [
+        (4, 7, 11, "micro"), (19, 29, 44, "macro"), (39, 41, 43, "micro")]
     assert videos["007_2"].intervals == ()
     issues = "\n".join(adapter.issues)
-    for what in ("overlaps", "runs past the 30 frames", "reversed", "008_1 has no folder", "neither Micro nor Macro"):
+    for what in ("runs past the 30 frames", "reversed", "neither Micro nor Macro"):
         assert what in issues
-    report = check_dataset(adapter)
-    assert report.ok and report.clips == 2 and report.class_counts == {"micro": 1, "macro": 1}
+    assert "overlaps" not in issues
+    (missing,) = adapter.missing_videos
+    assert missing.video_id == "008_1" and "no folder" in missing.missing
+    report = check_dataset(adapter)  # a video of the sheet without its folder is missing (D12)
+    assert not report.ok and report.clips == 3 and report.class_counts == {"micro": 2, "macro": 1}
+    assert [f.where for f in report.missing_clips] == ["samm-long/008/008_1"]
 
 
 def test_casme_square_naming_rules(tmp_path: Path) -> None:
@@ -90,7 +96,8 @@ def test_long_manifest_reads_and_refuses(tmp_path: Path) -> None:
     (video,) = create_dataset("long-manifest", root).videos()
     assert [(i.onset, i.offset, i.kind, i.label) for i in video.intervals] == [(2, 8, "micro", "smile"), (20, 50, "macro", "")]
     bad = {
-        "overlaps": "video,onset,apex,offset,type\nrec1,2,4,8,micro\nrec1,6,7,9,micro\n",
+        "given twice": "video,onset,apex,offset,type\nrec1,2,4,8,micro\nrec1,2,5,8,micro\n",
+        "apex 9 is outside": "video,onset,apex,offset,type\nrec1,2,9,8,micro\n",
         "runs past the 60 frames": "video,onset,apex,offset,type\nrec1,50,55,60,micro\n",
         "reversed": "video,onset,apex,offset,type\nrec1,9,5,3,micro\n",
         "not in videos.csv": "video,onset,apex,offset,type\nrec9,1,2,3,micro\n",

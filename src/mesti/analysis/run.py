@@ -27,8 +27,8 @@ from mesti.errors import MestiError
 from mesti.reports.analysis import write_analysis
 from mesti.reports.html import ReportInterval
 from mesti.reports.strs import STRSResult
-from mesti.spotting.output import video_key
-from mesti.spotting.registry import create_spotter
+from mesti.spotting.output import FRAME_CONVENTION, MEGC_FOLDER, megc_csv, megc_name, video_key
+from mesti.spotting.registry import create_spotter, spot_stream, too_short
 from mesti.spotting.result import SpotResult
 from mesti.utils.outputs import output_scope, prepare_new_dir
 
@@ -57,10 +57,12 @@ class Analysis:
     scores: STRSResult | None = None
     matches: list[tuple[int, int]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """The analysis as JSON-ready data (without pictures)."""
         out: dict[str, Any] = {"video": self.video, "fps": self.fps, "frames": self.spot.frames, "method": self.method,
+                               "frame_convention": FRAME_CONVENTION,
                                "model": self.model, "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
                                "intervals": len(self.intervals)}
         if self.scores is not None:
@@ -74,16 +76,19 @@ class Analysis:
         return out
 
     def write(self, out: str | os.PathLike[str], overwrite: bool = False) -> Path:
-        """``intervals.csv``, ``intervals.json``, ``timeline.png`` and ``report.html`` in ``out``,
-        which appears whole. ``out`` must be missing or empty, or with ``overwrite`` hold an
-        earlier analysis; a folder holding anything else is refused, never emptied (the
-        command line's own guard)."""
+        """``intervals.csv``, ``intervals.json``, ``timeline.png``, ``report.html`` and the MEGC
+        file ``megc/<video>.csv`` in ``out``, which appears whole. ``out`` must be missing or
+        empty, or with ``overwrite`` hold an earlier analysis; a folder holding anything else is
+        refused, never emptied (the command line's own guard)."""
+        megc = megc_csv([Interval(iv.onset, iv.apex, iv.offset, iv.type, iv.score) for iv in self.intervals],
+                        [iv.label for iv in self.intervals])
         with output_scope():
             prepare_new_dir(out, "analysis", overwrite=overwrite)
             return write_analysis(out, self.intervals, fps=self.fps, video=self.video, classes=self.classes,
                                   scores=np.nan_to_num(self.spot.score), threshold=self.spot.threshold,
                                   model=self.model, modality=self.modality, method=self.method,
-                                  notes=self.report_notes(), summary=self.summary())
+                                  notes=self.report_notes(), summary=self.summary(),
+                                  extra_files={f"{MEGC_FOLDER}/{megc_name(self.video)}": megc})
 
     def report_notes(self) -> list[str]:
         """The lines above the report's timeline: the truth scores and matches, then warnings."""
@@ -108,14 +113,16 @@ def _apex_picture(frame: np.ndarray) -> np.ndarray:
 
 
 def classify_intervals(model: Any, source: str | Path, fps: float, intervals: list[Interval],
-                       progress: StageProgress | None = None
+                       progress: StageProgress | None = None, skip_unclassifiable: bool = False,
                        ) -> tuple[list[ReportInterval], dict[str, float], int, list[str]]:
     """Read each interval's frames from the stream and classify them with ``model``.
 
     Returns one :class:`ReportInterval` per interval (in the given order), the seconds spent
     reading and encoding and classifying, the most frames held at once, and a note per
     interval that could not be classified (no face on its onset frame: it stays in the
-    outputs, unclassified). When no interval can be classified, that is an error.
+    outputs, unclassified). When no interval can be classified, that is an error, unless
+    ``skip_unclassifiable`` (a dataset's evaluation goes on to the next video): then every
+    interval stays unclassified, with its note.
     """
     crop_for = pipeline_crop(model.pipeline.preprocess or {}, str(source))
     reader = IntervalFrames(open_stream(source, fps), intervals, crop_for, _apex_picture)
@@ -137,7 +144,7 @@ def classify_intervals(model: Any, source: str | Path, fps: float, intervals: li
         timings["classification"] += start - t1
         if progress is not None:
             progress("classify", done, len(intervals))
-    if reader.failed and len(reader.failed) == len(intervals):
+    if reader.failed and len(reader.failed) == len(intervals) and not skip_unclassifiable:
         raise MestiError(source, f"none of the {len(intervals)} spotted intervals could be classified; first: "
                                  f"{reader.failed[min(reader.failed)]}")
     notes = []
@@ -157,8 +164,14 @@ def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | No
     """Spot the expressions of ``video`` with ``method``, classify each with ``model`` (a path
     to a bundle, fold checkpoint or run directory, or what :func:`mesti.load_model` returned),
     and with ``truth`` (sheet or interval CSV) score spot-then-recognise.
-    ``Analysis.write(folder)`` writes the report."""
-    from mesti.analysis.truth import check_truth_file, read_truth, score_video
+    ``Analysis.write(folder)`` writes the report.
+
+    Refused before any frame is decoded: a video too short for the method, a truth file
+    without a row (or a class) for this video. ``Analysis.warnings`` says what the user must
+    hear: a video that decoded short, true expressions past its readable end, a model sharing
+    no class with the truth, stretches without a face.
+    """
+    from mesti.analysis.truth import check_truth_file, class_overlap_note, read_truth, score_video
     from mesti.training.inference import load_model
 
     if truth is not None:
@@ -167,20 +180,35 @@ def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | No
         model = load_model(model)
     stream = open_stream(video, fps)
     spotter = create_spotter(method, **(spotter_options or {}))
+    short = too_short(spotter, stream)
+    if short is not None:
+        raise MestiError(video, short)
+    gt: list[Interval] | None = None
+    truth_notes: list[str] = []
+    if truth is not None:
+        gt, truth_notes = read_truth(truth, video, stream.fps, stream.count)
     t0 = time.perf_counter()
-    result = spotter.spot(stream, progress=None if progress is None else lambda d, t: progress("spot", d, t))
+    result = spot_stream(spotter, stream, progress=None if progress is None else lambda d, t: progress("spot", d, t))
     timings = {"spotting": time.perf_counter() - t0}
     intervals, more, held, notes = classify_intervals(model, video, stream.fps, list(result.intervals), progress)
     timings.update(more)
     pipeline = model.pipeline
+    warnings = result.warnings()
     analysis = Analysis(str(video), stream.fps, method, model.name, pipeline.modality or "encoded", list(model.classes),
-                        result, intervals, timings, held, notes=result.gap_warnings() + notes)
-    if not intervals:
-        analysis.notes.append("Nothing was spotted, so nothing was classified.")
-    if truth is not None:
-        gt, notes = read_truth(truth, video, stream.fps, result.frames)
+                        result, intervals, timings, held)
+    if gt is not None:
+        lost = [iv for iv in gt if iv.offset >= result.frames]
+        if lost:
+            warnings.append(f"{len(lost)} true expression(s) lie past frame {result.frames - 1}, the last that decodes "
+                            f"({', '.join(f'{iv.onset}-{iv.offset}' for iv in lost)}): they count as missed")
+        overlap = class_overlap_note(gt, analysis.classes)
+        if overlap is not None:
+            warnings.append(overlap)
         analysis.truth = gt
-        analysis.notes += notes
         analysis.scores, analysis.matches = score_video(list(result.intervals), [iv.label or "" for iv in intervals], gt,
                                                         analysis.classes)
+    analysis.warnings = warnings
+    analysis.notes = warnings + notes + truth_notes
+    if not intervals:
+        analysis.notes.append("Nothing was spotted, so nothing was classified.")
     return analysis

@@ -2,7 +2,10 @@
 
 ``--truth`` is either a SAMM long-video sheet (``.xlsx``, read by the ``samm-long`` adapter
 with the video's folder beside it) or an interval CSV with columns video, onset, apex,
-offset, type and label (0-based frames, what ``mesti spot`` writes plus ``label``).
+offset, type and label (0-based frames, what ``mesti spot`` writes plus ``label``). The file
+must name the analysed video and give each of its expressions a class: a file without a row
+for it would score the video against no expression, and one without labels would score
+recognition against nothing; both are refused.
 A truth label is the class of the expression: a class of the model as it is, or an
 emotion that the MEGC 3-class mapping takes to one (disgust -> negative, ...); a label with
 no class of the model (``others``) stays as written and so counts as misrecognised.
@@ -20,7 +23,7 @@ from mesti.datasets.samm import MEGC2019_3CLASS as SAMM_3CLASS
 from mesti.errors import MestiError
 from mesti.reports.strs import STRSResult, strs
 from mesti.spotting.evaluate import match_by_type
-from mesti.spotting.output import read_intervals_csv, video_key
+from mesti.spotting.output import read_interval_rows, video_key
 
 
 def truth_class(label: str, classes: Sequence[str]) -> str:
@@ -48,19 +51,45 @@ def read_truth(path: str | Path, video: str | Path, fps: float, frames: int) -> 
     """The true intervals of ``video`` (0-based frames) in the sheet or CSV ``path``, and notes."""
     path = check_truth_file(path)
     key = video_key(video)
-    notes: list[str] = []
     if path.suffix.lower() == ".xlsx":
         from mesti.datasets.samm_long import SAMMLong
 
         adapter = SAMMLong(path.parent, sheet=path, fps=fps)
+        lost = [v for v in adapter.missing_videos if v.video_id == key]
+        if lost:
+            raise MestiError(path, f"the sheet names video {key}, but {lost[0].missing}: its frames beside the sheet "
+                                   "number the sheet's frames")
         found = [v for v in adapter.videos() if v.video_id == key]
-        notes += [n for n in adapter.issues if key in n]
-        return (list(found[0].intervals) if found else []), notes
+        if not found:
+            raise MestiError(path, f"no row for video {key}: it would be scored against no expression "
+                                   "(give the truth file of this video)")
+        unlabelled = [iv for iv in found[0].intervals if not iv.label.strip()]
+        if unlabelled:
+            raise MestiError(path, f"{len(unlabelled)} expression(s) of video {key} have no class in the Notes column "
+                                   f"(first at frames {unlabelled[0].onset}-{unlabelled[0].offset}): recognition cannot be scored")
+        return list(found[0].intervals), [n for n in adapter.issues if key in n]
     if path.suffix.lower() != ".csv":
         raise MestiError(path, "a truth file is a SAMM long-video sheet (.xlsx) or an interval CSV (.csv)")
-    rows = read_intervals_csv(path).get(key, [])
-    kept, more = settle_intervals([(iv, f"{path.name} ({key})") for iv in rows], frames, key, strict=True)
-    return kept, notes + more
+    rows = read_interval_rows(path, required=("label",))
+    if key not in rows:
+        named = ", ".join(sorted(rows)[:5]) or "none"
+        raise MestiError(path, f"no row for video {key} (the file names {named}): it would be scored against no "
+                               "expression (give the truth file of this video)")
+    for iv, where in rows[key]:
+        if not iv.label.strip():
+            raise MestiError(where, f"no label: the class of each true expression of video {key} is needed to score recognition")
+    return settle_intervals(rows[key], frames, key, strict=True)
+
+
+def class_overlap_note(truth: Sequence[Interval], classes: Sequence[str]) -> str | None:
+    """A note when no true expression's class is a class of the model: recognition F1 is then
+    0 whatever the model predicts, which must not pass for a measured figure."""
+    labels = sorted({truth_class(iv.label, classes) for iv in truth})
+    if not labels or set(labels) & set(classes):
+        return None
+    return (f"none of the truth's classes ({', '.join(labels)}) is a class of the model ({', '.join(classes)}): "
+            "recognition F1 is 0 whatever the model predicts (a model for these classes, or labels in its classes, "
+            "is needed for a meaningful figure)")
 
 
 def score_video(spotted: Sequence[Interval], predicted: Sequence[str], truth: Sequence[Interval],

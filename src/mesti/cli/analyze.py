@@ -16,7 +16,8 @@ def analyze_cmd(
     video: str = typer.Argument(..., help="A video file or a folder of frames."),
     model: Path = typer.Option(..., "--model", help="A bundle (`mesti train`), a fold checkpoint, or a run directory "
                                                     "with saved checkpoints (a fold ensemble)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for intervals.csv, intervals.json, timeline.png, report.html."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for intervals.csv, intervals.json, timeline.png, report.html "
+                                                      "and megc/<video>.csv (the MEGC per-video format)."),
     method: str = typer.Option("flow", "--method", "-m", help=METHOD_HELP),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate (required for a folder of frames; overrides a file's)."),
     truth: Path | None = typer.Option(None, "--truth", help="Ground truth (a SAMM long-video .xlsx sheet or an interval CSV "
@@ -49,7 +50,7 @@ def analyze_cmd(
                            spotter_options={"model": spot_model} if spot_model is not None else None, progress=step)
         if not analysis.intervals:
             bar.update(tasks["classify"], completed=0, total=0)
-    for line in analysis.spot.gap_warnings():
+    for line in analysis.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     analysis.write(out, overwrite=overwrite)
     counts: dict[str, int] = {}

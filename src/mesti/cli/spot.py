@@ -25,7 +25,8 @@ def _list() -> None:
 def spot_cmd(
     video: str = typer.Argument(..., help="A video file or a folder of frames; or `list` to list the methods."),
     method: str = typer.Option("flow", "--method", "-m", help=METHOD_HELP),
-    out: Path = typer.Option(Path("spot_out"), "--out", "-o", help="Folder for intervals.csv, intervals.json, score.png."),
+    out: Path = typer.Option(Path("spot_out"), "--out", "-o", help="Folder for intervals.csv, intervals.json, score.png "
+                                                                   "and megc/<video>.csv (the MEGC per-video format)."),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate (required for a folder of frames; overrides a file's)."),
     model: Path | None = typer.Option(None, "--model", help="For --method learned: a model saved by `mesti spot-eval`."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an earlier run in --out."),
@@ -34,6 +35,7 @@ def spot_cmd(
     from mesti.clips.stream import open_stream
     from mesti.spotting import create_spotter
     from mesti.spotting.output import write_result
+    from mesti.spotting.registry import spot_stream, too_short
     from mesti.utils.atomic import atomic_dir
 
     if video == "list" and not Path(video).exists():
@@ -47,11 +49,15 @@ def spot_cmd(
     spotter = create_spotter(method, **options)
     if method == "learned" and model is None:
         raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")
+    short = too_short(spotter, stream)
+    if short is not None:
+        raise MestiError(video, short)
     prepare_new_dir(out, "spotting result", overwrite=overwrite)
     with progress_until_error() as bar:
         task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
-        result = spotter.spot(stream, progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
-    for line in result.gap_warnings():
+        result = spot_stream(spotter, stream,
+                             progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
+    for line in result.warnings():
         err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     with atomic_dir(out, "spotting result") as tmp:
         write_result(result, tmp)
@@ -65,8 +71,11 @@ def spot_eval_cmd(
     root: Path = typer.Option(..., "--root", help="The dataset folder."),
     opt: list[str] = typer.Option([], "--opt", help="Adapter option KEY=VALUE (e.g. fps=30 for a synthetic 30 fps set)."),
     method: str | None = typer.Option(None, "--method", "-m", help=METHOD_HELP + " (learned runs leave-one-subject-out)."),
-    predictions: Path | None = typer.Option(None, "--predictions", help="Evaluate this intervals CSV instead of running a method."),
-    out: Path = typer.Option(Path("spot_eval"), "--out", "-o", help="Folder for summary.json, per_video.csv, predictions.csv, plots."),
+    predictions: Path | None = typer.Option(None, "--predictions", help="Evaluate these intervals instead of running a "
+                                            "method: a CSV as `mesti spot` writes, or a folder of MEGC per-video CSVs "
+                                            "(<video>.csv: onset, offset, type, class)."),
+    out: Path = typer.Option(Path("spot_eval"), "--out", "-o", help="Folder for summary.json, per_video.csv, predictions.csv, "
+                                                                    "megc/, plots."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier evaluation in --out."),
     recognise: Path | None = typer.Option(None, "--recognise", help="Also classify each spotted interval with this model "
                                           "(bundle, fold checkpoint or run directory) and score spot-then-recognise (STRS)."),
@@ -91,6 +100,9 @@ def spot_eval_cmd(
     adapter = create_dataset(dataset, root, **parse_options(opt))
     if not hasattr(adapter, "videos"):
         raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
+    if predictions is not None and not predictions.exists():
+        raise MestiError("--predictions", f"{predictions}: no such file or folder")
+    adapter.videos()  # a video listed twice, or two of one name, is refused before anything is written
     prepare_new_dir(out, "spotting evaluation", overwrite=overwrite)
     for line in adapter.issues:
         err_console.print(f"[yellow]note:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
@@ -115,6 +127,8 @@ def spot_eval_cmd(
         table.add_row(kind, *(str(row[k]) for k in ("tp", "fp", "fn")), *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")))
     console.print(table)
     if report.recognition is not None:
+        for line in report.recognition.get("notes", []):
+            err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
         r = report.recognition["scores"]
         console.print(f"spot-then-recognise ({report.recognition['model']}): spotting F1 {r['spot_f1']:.3f}, recognition F1 "
                       f"{r['recognition_f1']:.3f} on {r['spot_tp']} correctly spotted, STRS {r['strs']:.3f}")

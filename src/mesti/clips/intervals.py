@@ -1,7 +1,9 @@
 """Intervals of a long video: an expression (or a spotted candidate) from onset to offset.
 
 Frames are 0-based positions in the video, both ends inclusive (the MEGC convention);
-seconds are derived from the frame rate. Micro-expressions last at most 0.5 s.
+seconds are derived from the frame rate (:func:`frame_seconds`: an interval covers the time
+from the start of its onset frame to the end of its offset frame). Micro-expressions last at
+most 0.5 s.
 """
 
 from __future__ import annotations
@@ -16,6 +18,16 @@ KINDS = ("micro", "macro")
 def kind_for(frames: int, fps: float) -> str:
     """``micro`` for an interval of at most 0.5 s, else ``macro``."""
     return "micro" if frames / fps <= MICRO_MAX_SECONDS + 1e-9 else "macro"
+
+
+def frame_seconds(onset: int, apex: int, offset: int, fps: float) -> dict[str, float]:
+    """Onset, apex and offset in seconds, the one convention of every mesti output.
+
+    Frame ``i`` lasts from ``i / fps`` to ``(i + 1) / fps``: ``onset_s`` and ``apex_s`` are the
+    starts of those frames, ``offset_s`` the end of the offset frame, so ``offset_s - onset_s``
+    is the interval's duration and a one-frame interval does not last 0 s.
+    """
+    return {"onset_s": onset / fps, "apex_s": apex / fps, "offset_s": (offset + 1) / fps}
 
 
 @dataclass(frozen=True)
@@ -34,8 +46,8 @@ class Interval:
         return self.offset - self.onset + 1
 
     def seconds(self, fps: float) -> dict[str, float]:
-        """Onset, apex and offset in seconds (frame ``i`` starts at ``i / fps``)."""
-        return {"onset_s": self.onset / fps, "apex_s": self.apex / fps, "offset_s": (self.offset + 1) / fps}
+        """Onset, apex and offset in seconds (:func:`frame_seconds`)."""
+        return frame_seconds(self.onset, self.apex, self.offset, fps)
 
     def to_json(self, fps: float) -> dict[str, object]:
         return {**asdict(self), **{k: round(v, 4) for k, v in self.seconds(fps).items()}}

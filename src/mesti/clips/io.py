@@ -53,6 +53,33 @@ def max_frame_pixels() -> int | None:
     return value or None
 
 
+def _check_size(w: int, h: int, path: Path, what: str) -> None:
+    """:class:`MestiError` when a ``w x h`` frame is above the frame size limit (nothing decoded)."""
+    limit = max_frame_pixels()
+    if limit is not None and w * h > limit:
+        raise MestiError(path, f"{what} of {w}x{h} pixels is above the limit of {limit:,} pixels; "
+                               "pass mesti --allow-large-frames (or set MESTI_MAX_FRAME_PIXELS) to read it")
+
+
+def open_video(path: str | Path) -> cv2.VideoCapture:
+    """An opened OpenCV capture of ``path``, its frame size checked against the limit before a
+    single frame is decoded (the container states it): a 3 MB MJPG of 5000 x 5000 frames would
+    otherwise decode to gigabytes. :class:`MestiError` when it cannot be opened or is too large.
+    The caller releases the capture."""
+    path = Path(path)
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise MestiError(path, "the video cannot be opened (unknown format or corrupt file)")
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+    try:
+        _check_size(w, h, path, "video frame")
+    except MestiError:
+        cap.release()
+        raise
+    return cap
+
+
 def declared_frames(cap: cv2.VideoCapture) -> int:
     """The frame count a video's header declares (0 when it declares none)."""
     value = cap.get(cv2.CAP_PROP_FRAME_COUNT)
@@ -99,16 +126,12 @@ def read_image(path: str | Path) -> np.ndarray:
     expanded to three equal channels so every encoder sees RGB.
     """
     path = Path(path)
-    limit = max_frame_pixels()
     try:
         with warnings.catch_warnings():  # Pillow's bomb warning would print; the limit below says it in one line
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
         with im:
-            w, h = im.size  # from the header: nothing decoded yet
-            if limit is not None and w * h > limit:
-                raise MestiError(path, f"frame of {w}x{h} pixels is above the limit of {limit:,} pixels; "
-                                       "pass mesti --allow-large-frames (or set MESTI_MAX_FRAME_PIXELS) to read it")
+            _check_size(*im.size, path, "frame")  # from the header: nothing decoded yet
             im.load()
             rgb = im.convert("RGB")
     except MestiError:
@@ -141,10 +164,8 @@ def load_video(path: str | Path, **clip_kwargs: object) -> Clip:
     path = Path(path)
     if not path.is_file():
         raise MestiError(path, "no such file")
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video(path)
     try:
-        if not cap.isOpened():
-            raise MestiError(path, "the video cannot be opened (unknown format or corrupt file)")
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         declared = declared_frames(cap)
         arrays: list[np.ndarray] = []

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 import cv2
 import numpy as np
 
-from mesti.clips.io import IMAGE_SUFFIXES, read_image, sorted_frame_paths
+from mesti.clips.io import IMAGE_SUFFIXES, open_video, read_image, sorted_frame_paths, truncation
 from mesti.errors import MestiError
 from mesti.utils.ranges import FPS
 
@@ -30,6 +30,7 @@ class FrameStream:
     ``count`` is exact for a frame folder and the container's own figure for a video file
     (OpenCV's count can be off by a few frames; iteration is the truth). Nothing is decoded
     until iteration starts, and each frame is dropped by the stream once yielded.
+    ``decoded`` is the number of frames the last complete iteration read (``None`` before).
     """
 
     source: Path
@@ -37,6 +38,7 @@ class FrameStream:
     count: int
     kind: str  # "video" or "frames"
     _paths: list[Path] | None = None
+    decoded: int | None = None
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Every frame in order; a frame whose size differs from the first is refused, naming it
@@ -55,8 +57,9 @@ class FrameStream:
         if self._paths is not None:
             for p in self._paths:
                 yield read_image(p)
+            self.decoded = len(self._paths)
             return
-        cap = cv2.VideoCapture(str(self.source))
+        cap = open_video(self.source)
         try:
             n = 0
             while True:
@@ -69,6 +72,15 @@ class FrameStream:
             cap.release()
         if n == 0:
             raise MestiError(self.source, "the video holds no frames")
+        self.decoded = n
+
+    def truncation(self) -> str | None:
+        """After a complete read: why the video is suspect when fewer frames decoded than its
+        header declares (a truncated or damaged file), else ``None``."""
+        if self.kind != "video" or self.decoded is None:
+            return None
+        short = truncation(self.decoded, self.count)
+        return f"{self.source.name}: {short}" if short else None
 
     @property
     def seconds(self) -> float:
@@ -94,10 +106,8 @@ def open_stream(source: str | Path, fps: float | None = None) -> FrameStream:
         raise MestiError(path, "no such file or folder")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         raise MestiError(path, "a single image is not a video: give the folder of frames or a video file")
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video(path)
     try:
-        if not cap.isOpened():
-            raise MestiError(path, "not a video OpenCV can open (unknown format or corrupt file)")
         ok, _ = cap.read()
         if not ok:
             raise MestiError(path, "the video holds no frames (empty or not a video)")

@@ -24,6 +24,44 @@ class OutsideRootError(MestiError):
     """A frame or video of a record is a link to a file outside the dataset root."""
 
 
+def inside_root(paths: list[Path], root: Path | None, key: str) -> list[Path]:
+    """``paths``, or :class:`OutsideRootError` (naming ``key``) for one whose real location,
+    links followed, leaves ``root``: data must not choose which files the program reads.
+    ``root`` ``None`` checks nothing."""
+    if root is None:
+        return paths
+    real_root = root.resolve()
+    for p in paths:
+        if os.path.lexists(p) and not p.resolve().is_relative_to(real_root):
+            raise OutsideRootError(key, f"{p.name} in {p.parent} links outside the dataset root {root}; refused")
+    return paths
+
+
+class ListedOnce:
+    """The duplicate guard: each sample's files may be listed once in a sheet or manifest.
+
+    One clip (or long video) listed twice, under two subjects or spelled two ways
+    (``a.avi``, ``./a.avi``), would be trained on and tested on in the same fold. Files are
+    compared by their real location, so a second spelling is caught too.
+    """
+
+    def __init__(self, what: str = "clip") -> None:
+        self.what = what
+        self._seen: dict[object, tuple[str, str]] = {}
+
+    def add(self, path: Path, where: str, ref: str, subject: str, name: str | None = None, extra: tuple[object, ...] = ()) -> None:
+        """Record ``path`` (with ``extra``, e.g. its onset..offset) listed at ``where`` (``ref``:
+        how a later row names this one, ``"line 2"``) under ``subject``, or :class:`MestiError`
+        when the same files were listed before."""
+        key = (path.resolve(), *extra)
+        if key in self._seen:
+            first, first_subject = self._seen[key]
+            under = f"under subjects {first_subject} and {subject}, " if first_subject != subject else ""
+            raise MestiError(where, f"{name or path.name} is also {first}: one {self.what} listed twice "
+                             f"({under}it would be trained on and tested on); remove the duplicate row")
+        self._seen[key] = (ref, subject)
+
+
 @dataclass(frozen=True)
 class ClipRecord:
     """One annotated clip of a dataset, before any pixels are read.
@@ -84,13 +122,7 @@ class ClipRecord:
 
     def _inside_root(self, paths: list[Path]) -> list[Path]:
         """``paths``, or :class:`MestiError` for one whose real location (links followed) leaves ``root``."""
-        if self.root is None:
-            return paths
-        real_root = self.root.resolve()
-        for p in paths:
-            if os.path.lexists(p) and not p.resolve().is_relative_to(real_root):
-                raise OutsideRootError(self.key, f"{p.name} in {p.parent} links outside the dataset root {self.root}; refused")
-        return paths
+        return inside_root(paths, self.root, self.key)
 
     def load(self) -> Clip:
         """Read the frames onset..offset into a :class:`Clip` (positions relative to onset)."""

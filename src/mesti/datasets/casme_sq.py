@@ -78,11 +78,16 @@ class CASMESquare(LongVideoAdapter):
             issues.append(f"{self.sheet_path.name}: no video name -> code pairs in sheet 3 (naming rule2)")
         return subjects, codes
 
-    def _folder(self, subject: str, code: str) -> Path | None:
+    def _folder(self, subject: str, code: str) -> tuple[Path | None, str]:
+        """The one folder ``rawpic/<subject>/<number>_<code>*``, or ``None`` and why not."""
         top = self.data_root / subject
-        number = subject[1:]
-        hits = sorted(top.glob(f"{number}_{code}*")) if top.is_dir() else []
-        return hits[0] if len(hits) == 1 and hits[0].is_dir() else None
+        pattern = f"{subject[1:]}_{code}*"
+        hits = [p for p in sorted(top.glob(pattern)) if p.is_dir()] if top.is_dir() else []
+        if len(hits) == 1:
+            return hits[0], ""
+        if not hits:
+            return None, f"no folder {top / pattern}"
+        return None, f"{len(hits)} folders match {top / pattern} ({', '.join(p.name for p in hits)}): which one is ambiguous"
 
     @functools.cached_property
     def _table(self) -> tuple[list[LongVideo], list[str]]:
@@ -121,16 +126,23 @@ class CASMESquare(LongVideoAdapter):
             rows.setdefault((subject, code), []).append((iv, where))
         videos: list[LongVideo] = []
         for (subject, code), items in rows.items():
-            folder = self._folder(subject, code)
+            folder, why = self._folder(subject, code)
+            where = items[0][1]
             if folder is None:
-                issues.append(f"{self.sheet_path.name}: no single folder {self.data_root / subject}/{subject[1:]}_{code}*; "
-                              f"its {len(items)} expression(s) skipped")
+                videos.append(LongVideo(self.name, subject, f"{subject[1:]}_{code}", self.data_root / subject, self.fps,
+                                        "frames", tuple(iv for iv, _ in items), 0, self.root, where, f"{why} ({where})"))
                 continue
-            first = first_frame_number(folder)
+            try:
+                first = first_frame_number(folder)
+            except MestiError as exc:  # a folder without frames, or holding a file that is no image
+                videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames",
+                                        tuple(iv for iv, _ in items), 0, self.root, where, f"{exc.where}: {exc.what}"))
+                continue
             shifted = [(Interval(iv.onset - first, iv.apex - first if iv.apex > 0 else -1, iv.offset - first, iv.kind,
                                  iv.score, iv.label), w) for iv, w in items]
             n = frame_count(folder, "frames")
             kept, more = settle_intervals(shifted, n, folder.name, strict=False)
             issues += more
-            videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames", tuple(kept), n))
+            videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames", tuple(kept), n,
+                                    self.root, where))
         return videos, issues

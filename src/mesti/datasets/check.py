@@ -15,9 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-
-from mesti.clips.io import declared_frames, read_image, sorted_frame_paths, truncation
+from mesti.clips.io import declared_frames, open_video, read_image, sorted_frame_paths, truncation
 from mesti.datasets.base import ClipRecord, OutsideRootError
 from mesti.datasets.layout import adapter_extra_folders
 from mesti.datasets.registry import DatasetAdapter
@@ -152,10 +150,8 @@ def _locate(rec: ClipRecord) -> _Plan:
 
 def _video_frames(path: Path) -> tuple[int, int]:
     """Decode every frame of a video: (frames decoded, frames its header declares), or :class:`MestiError`."""
-    cap = cv2.VideoCapture(str(path))
+    cap = open_video(path)
     try:
-        if not cap.isOpened():
-            raise MestiError(path, "the video cannot be opened (unknown format or corrupt file)")
         declared = declared_frames(cap)
         n = 0
         while cap.grab():
@@ -244,5 +240,26 @@ def check_dataset(
             report.missing_clips.append(plan.missing_clip)
         report.missing_frames += plan.missing_frames
         report.unreadable += plan.unreadable
+    _check_long_videos(adapter, report, {p.record.frame_dir for p in plans if p.unreadable})
     report.extra_folders = adapter_extra_folders(adapter)
     return report
+
+
+def _check_long_videos(adapter: DatasetAdapter, report: CheckReport, flagged: set[Path]) -> None:
+    """A long-video adapter's videos as a whole: one the sheet names but that cannot be
+    located is missing; a frame linking out of the root anywhere in a video (not only inside
+    an expression, which the records cover) is unreadable, since spotting reads every frame."""
+    for v in getattr(adapter, "missing_videos", ()):
+        report.missing_clips.append(Finding(v.key, f"{v.missing}; its {len(v.intervals)} expression(s) unchecked"))
+    videos = getattr(adapter, "videos", None)
+    if not callable(videos):
+        return
+    for v in videos():
+        if v.path in flagged:
+            continue
+        try:
+            v.frame_paths()
+        except OutsideRootError as exc:
+            report.unreadable.append(Finding(exc.where, exc.what))
+        except MestiError:  # a folder without frames: its records say so
+            pass

@@ -5,7 +5,9 @@ root), ``subject``, ``fps`` (required for a frame folder; for a file, blank take
 container's rate). ``intervals.csv`` (the sheet): ``video`` (as in the manifest), ``onset``,
 ``apex``, ``offset`` (0-based frame positions, inclusive), ``type`` (micro/macro; blank: by
 duration, micro up to 0.5 s), ``label`` (free text). Bad rows are refused with the line,
-never skipped: these are a user's own files.
+never skipped: these are a user's own files. A video listed twice (``a.avi`` and ``./a.avi``
+are one file), an apex outside onset..offset and an interval given twice are bad rows;
+overlapping intervals (a micro-expression inside a macro) are not.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 import cv2
 
 from mesti.clips.intervals import KINDS, Interval, kind_for
-from mesti.clips.io import IMAGE_SUFFIXES
+from mesti.clips.io import IMAGE_SUFFIXES, open_video
+from mesti.datasets.base import ListedOnce
 from mesti.datasets.layout import existing_folder, resolve_inside
 from mesti.datasets.long import LongVideoAdapter, LongVideo, frame_count, parse_fps, settle_intervals
 from mesti.datasets.registry import register_dataset
@@ -84,8 +87,8 @@ class LongManifest(LongVideoAdapter):
             if cells.get("fps"):
                 fps = parse_fps(cells["fps"])
             else:
-                cap = cv2.VideoCapture(str(path))
-                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) if cap.isOpened() else 0.0
+                cap = open_video(path)
+                fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
                 cap.release()
                 if not fps > 0:
                     raise MestiError(where, f"{cells['video']} states no frame rate: give it in the fps column")
@@ -95,34 +98,38 @@ class LongManifest(LongVideoAdapter):
 
     @functools.cached_property
     def _table(self) -> tuple[list[LongVideo], list[str]]:
-        entries = {}
+        entries: dict[Path, tuple[str, str, Path, str, float, str]] = {}
+        listed = ListedOnce("long video")
         for line, cells in read_csv_rows(self.manifest_path, VIDEO_COLUMNS):
             name, path, kind, fps, subject = self._video(line, cells)
-            if name in entries:
-                raise MestiError(f"{self.manifest_path.name} line {line}", f"video {name} is listed twice")
-            entries[name] = (path, kind, fps, subject)
-        found: dict[str, list[tuple[Interval, str]]] = {name: [] for name in entries}
+            where = f"{self.manifest_path.name} line {line}"
+            listed.add(path, where, f"line {line}", subject, name)
+            entries[path.resolve()] = (where, name, path, kind, fps, subject)
+        found: dict[Path, list[tuple[Interval, str]]] = {key: [] for key in entries}
         for line, cells in read_csv_rows(self.sheet_path, INTERVAL_COLUMNS):
             where = f"{self.sheet_path.name} line {line}"
-            if cells["video"] not in entries:
+            key = resolve_inside(self.root, cells["video"], where).resolve() if cells["video"] else None
+            if key not in entries:
                 raise MestiError(where, f"video {cells['video']!r} is not in {self.manifest_path.name}")
             onset, offset = cell_int(cells["onset"]), cell_int(cells["offset"])
             apex = cell_int(cells.get("apex", "")) if cells.get("apex") else None
             if onset is None or offset is None:
                 raise MestiError(where, f"onset {cells['onset']!r} and offset {cells['offset']!r} must be whole frame numbers")
-            fps = entries[cells["video"]][2]
+            if cells.get("apex") and apex is None:
+                raise MestiError(where, f"apex {cells['apex']!r} must be a whole frame number (or blank: the middle frame)")
+            fps = entries[key][4]
             kind = cells.get("type", "").lower() or kind_for(offset - onset + 1, fps)
             if kind not in KINDS:
                 raise MestiError(where, f"type {cells.get('type')!r} is neither micro nor macro")
             middle = (onset + offset) // 2
-            found[cells["video"]].append((Interval(onset, middle if apex is None else apex, offset, kind, 1.0,
-                                                   cells.get("label", "")), where))
+            found[key].append((Interval(onset, middle if apex is None else apex, offset, kind, 1.0,
+                                        cells.get("label", "")), where))
         videos: list[LongVideo] = []
         issues: list[str] = []
-        for name, (path, kind, fps, subject) in entries.items():
+        for key, (where, name, path, kind, fps, subject) in entries.items():
             n = frame_count(path, kind)
-            kept, more = settle_intervals(found[name], n, name, strict=True)
+            kept, more = settle_intervals(found[key], n, name, strict=True)
             issues += more
             video_id = path.name if kind == "frames" else path.stem
-            videos.append(LongVideo(self.name, subject, video_id, path, fps, kind, tuple(kept), n))
+            videos.append(LongVideo(self.name, subject, video_id, path, fps, kind, tuple(kept), n, self.root, where))
         return videos, issues

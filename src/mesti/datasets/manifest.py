@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mesti.clips.io import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from mesti.datasets.base import ClipRecord, RecordKind
+from mesti.datasets.base import ClipRecord, ListedOnce, RecordKind
 from mesti.datasets.layout import existing_folder, resolve_inside
 from mesti.datasets.registry import register_dataset
 from mesti.datasets.sheets import cell_int, check_options
@@ -173,15 +173,11 @@ class _Manifest(ABC):
             raise MestiError(self.sheet_path, "the manifest has no rows (one row per sample under the header path, subject, label)")
         names, labels, issues = self._class_names_and_labels(rows)
         seen: dict[str, int] = {}
-        paths: dict[tuple[Path, int | None, int | None], int] = {}
+        listed = ListedOnce("clip")
         records: list[ClipRecord] = []
         for row, label in zip(rows, labels, strict=True):
-            clip = (row.path.resolve(), row.onset, row.offset)
-            if clip in paths:
-                where = f"{self.sheet_path.name} line {row.line}"
-                raise MestiError(where, f"{row.path.relative_to(self.root)} is also line {paths[clip]}: one clip listed twice "
-                                 "(under two subjects it would be trained on and tested on)")
-            paths[clip] = row.line
+            listed.add(row.path, f"{self.sheet_path.name} line {row.line}", f"line {row.line}", row.subject,
+                       str(row.path.relative_to(self.root)), (row.onset, row.offset))
             rec = ClipRecord(
                 dataset=row.dataset,
                 subject=row.subject,

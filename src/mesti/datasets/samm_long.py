@@ -103,14 +103,22 @@ class SAMMLong(LongVideoAdapter):
         videos: list[LongVideo] = []
         for (subject, video), items in rows.items():
             folder = self.data_root / video
+            where = items[0][1]
             if not folder.is_dir():
-                issues.append(f"{self.sheet_path.name}: video {video} has no folder {folder}; its {len(items)} expression(s) skipped")
+                videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(iv for iv, _ in items), 0,
+                                        self.root, where, f"no folder {folder} for video {video} ({where})"))
                 continue
-            first = first_frame_number(folder)  # the sheet counts file numbers; spotting counts positions
+            try:
+                first = first_frame_number(folder)
+            except MestiError as exc:  # a folder without frames, or holding a file that is no image
+                videos.append(LongVideo(self.name, subject, folder.name, folder, self.fps, "frames",
+                                        tuple(iv for iv, _ in items), 0, self.root, where, f"{exc.where}: {exc.what}"))
+                continue
+            # the sheet counts file numbers; spotting counts positions
             shifted = [(Interval(iv.onset - first, iv.apex - first if iv.apex > 0 else -1, iv.offset - first, iv.kind,
                                  iv.score, iv.label), w) for iv, w in items]
             n = frame_count(folder, "frames")
             kept, more = settle_intervals(shifted, n, video, strict=False)
             issues += more
-            videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(kept), n))
+            videos.append(LongVideo(self.name, subject, video, folder, self.fps, "frames", tuple(kept), n, self.root, where))
         return videos, issues

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mesti.clips.intervals import frame_seconds
 from mesti.errors import MestiError
 from mesti.reports.html import ReportInterval, write_html_report
 from mesti.utils.atomic import atomic_dir, write_bytes, write_text
@@ -25,9 +26,9 @@ def interval_rows(intervals: Sequence[ReportInterval], fps: float, classes: Sequ
     """One row per interval: frames and seconds, type, spot score, predicted class, every probability."""
     rows = []
     for iv in intervals:
+        seconds = frame_seconds(iv.onset, iv.apex, iv.offset, fps)
         row: dict[str, Any] = {
-            "onset": iv.onset, "apex": iv.apex, "offset": iv.offset,
-            "onset_s": round(iv.onset / fps, 4), "apex_s": round(iv.apex / fps, 4), "offset_s": round(iv.offset / fps, 4),
+            "onset": iv.onset, "apex": iv.apex, "offset": iv.offset, **{k: round(v, 4) for k, v in seconds.items()},
             "type": iv.type, "score": float(iv.score), "prediction": iv.label,
         }
         row.update({f"prob_{c}": float(iv.probabilities[c]) if c in iv.probabilities else None for c in classes})
@@ -71,10 +72,11 @@ def timeline_png(scores: np.ndarray, fps: float, intervals: Sequence[ReportInter
 def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterval], *, fps: float, video: str,
                    classes: Sequence[str], scores: np.ndarray | None = None, threshold: float | None = None,
                    model: str = "", modality: str = "encoded", method: str = "", notes: Sequence[str] = (),
-                   summary: Mapping[str, Any] | None = None) -> Path:
+                   summary: Mapping[str, Any] | None = None, extra_files: Mapping[str, str] | None = None) -> Path:
     """Write ``intervals.csv``, ``intervals.json``, ``timeline.png`` (when ``scores`` are given)
     and ``report.html`` into ``out``. An empty ``intervals`` is a valid analysis: nothing spotted.
-    ``summary`` (timings, truth scores) is added to ``intervals.json``."""
+    ``summary`` (timings, truth scores) is added to ``intervals.json``; ``extra_files`` (relative
+    path -> text, such as the MEGC per-video CSV) are written with them."""
     import pandas as pd
 
     if not fps > 0:
@@ -93,4 +95,7 @@ def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterv
             write_bytes(tmp / "timeline.png", timeline)
         write_html_report(tmp / "report.html", intervals, fps=fps, video=video, model=model, modality=modality,
                           method=method, timeline_png=timeline, notes=notes)
+        for name, text in (extra_files or {}).items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            write_text(tmp / name, text)
     return Path(out)

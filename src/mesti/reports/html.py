@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from mesti.clips.intervals import frame_seconds
 from mesti.errors import MestiError
 from mesti.utils.atomic import write_text
 from mesti.utils.images import display_uint8
@@ -85,8 +86,18 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _seconds(frame: int, fps: float) -> str:
-    return f"{frame / fps:.2f} s"
+def _span(iv: ReportInterval, fps: float) -> tuple[str, str]:
+    """Start of the onset frame and end of the offset frame (:func:`frame_seconds`)."""
+    s = frame_seconds(iv.onset, iv.apex, iv.offset, fps)
+    return f"{s['onset_s']:.2f} s", f"{s['offset_s']:.2f} s"
+
+
+def _row(i: int, iv: ReportInterval, fps: float) -> str:
+    onset_s, offset_s = _span(iv, fps)
+    return (f'<tr><td><a href="#interval-{i}">#{i}</a></td><td>{_e(iv.type)}</td><td class="num">{iv.onset}</td>'
+            f'<td class="num">{iv.apex}</td><td class="num">{iv.offset}</td>'
+            f'<td class="num">{onset_s}</td><td class="num">{offset_s}</td>'
+            f'<td class="num">{iv.score:.3f}</td><td>{_e(iv.label or "")}</td></tr>')
 
 
 def _figure(uri: str, caption: str) -> str:
@@ -94,8 +105,8 @@ def _figure(uri: str, caption: str) -> str:
 
 
 def _interval_block(i: int, iv: ReportInterval, fps: float, modality: str) -> str:
-    head = (f"#{i} {iv.type}: frames {iv.onset}-{iv.offset} (apex {iv.apex}), "
-            f"{_seconds(iv.onset, fps)} to {_seconds(iv.offset, fps)}")
+    onset_s, offset_s = _span(iv, fps)
+    head = f"#{i} {iv.type}: frames {iv.onset}-{iv.offset} (apex {iv.apex}), {onset_s} to {offset_s}"
     parts = [f'<section class="interval" id="interval-{i}">', f"<h2>{_e(head)}</h2>",
              f'<p>spot score {iv.score:.3f}; predicted class <strong class="label">{_e(iv.label or "not classified")}'
              "</strong></p>"]
@@ -141,12 +152,7 @@ def render_html_report(intervals: Sequence[ReportInterval], *, fps: float, video
         body.append('<p class="empty" id="nothing-spotted">Nothing was spotted in this video: no interval rose '
                     "above the spotting threshold.</p>")
     else:
-        rows = "".join(
-            f'<tr><td><a href="#interval-{i}">#{i}</a></td><td>{_e(iv.type)}</td><td class="num">{iv.onset}</td>'
-            f'<td class="num">{iv.apex}</td><td class="num">{iv.offset}</td>'
-            f'<td class="num">{_seconds(iv.onset, fps)}</td><td class="num">{_seconds(iv.offset, fps)}</td>'
-            f'<td class="num">{iv.score:.3f}</td><td>{_e(iv.label or "")}</td></tr>'
-            for i, iv in enumerate(intervals, start=1))
+        rows = "".join(_row(i, iv, fps) for i, iv in enumerate(intervals, start=1))
         body.append(f"<p>{len(intervals)} interval{'s' if len(intervals) != 1 else ''} spotted.</p>")
         body.append('<table class="summary"><tr><th></th><th>type</th><th>onset</th><th>apex</th><th>offset</th>'
                     f"<th>from</th><th>to</th><th>score</th><th>class</th></tr>{rows}</table>")

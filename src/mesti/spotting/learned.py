@@ -11,6 +11,8 @@ subjects' videos only spots that subject's videos; nothing is chosen on the test
 
 from __future__ import annotations
 
+import hashlib
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from torch import nn
 from mesti.clips.intervals import Interval
 from mesti.clips.stream import FrameStream
 from mesti.errors import MestiError
+from mesti.protocols.splits import Fold, assert_samples_disjoint
 from mesti.spotting.motion import LAG_SECONDS, RegionMotion, region_motion
 from mesti.spotting.peaks import run_intervals
 from mesti.spotting.registry import register_spotter
@@ -37,9 +40,14 @@ THRESHOLD = 0.7
 SMOOTH_S = 0.1
 
 
-def _robust_z(x: np.ndarray) -> np.ndarray:
-    med = np.nanmedian(x, axis=0)
-    return (x - med) / (np.nanmedian(np.abs(x - med), axis=0) * 1.4826 + 1e-3), x - med
+def _robust_z(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each column as a robust z-score (median, MAD) and as its excess over the median. A column
+    without a value (a video of one or two frames, or without a face) stays NaN, quietly: numpy's
+    "All-NaN slice" warning would reach the user for what the features then read as 0."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(x, axis=0)
+        return (x - med) / (np.nanmedian(np.abs(x - med), axis=0) * 1.4826 + 1e-3), x - med
 
 
 def frame_features(motion: RegionMotion) -> np.ndarray:
@@ -115,7 +123,9 @@ class LearnedModel:
         if not path.is_file():
             raise MestiError(path, "no such spotting model (`mesti spot-eval --method learned` writes learned_model.pt)")
         try:
-            doc = torch.load(path, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch warns about a refused pickle before raising; the one line below says it
+                warnings.simplefilter("ignore", UserWarning)
+                doc = torch.load(path, map_location="cpu", weights_only=True)
             net = _net(doc["state"]["0.weight"].shape[1])
             net.load_state_dict(doc["state"])
         except Exception as exc:  # torch.load raises many types (unpickling, zip, key) for a file that is no model
@@ -167,20 +177,41 @@ class LearnedSpotter:
         return self.decide(region_motion(stream, self.lag_seconds, progress=progress))
 
 
+def motion_fingerprints(motions: Sequence[RegionMotion]) -> list[str]:
+    """A digest of each video's measured motion: equal digests are the same video, whatever its
+    name or subject (what the clip engine's content guard compares, for long videos). A video
+    without a single measured value carries nothing to learn and gets a digest of its own."""
+    out = []
+    for i, m in enumerate(motions):
+        if np.isfinite(m.m).any():
+            out.append(hashlib.blake2b(np.ascontiguousarray(m.m).tobytes() + str(m.lag).encode(), digest_size=16).hexdigest())
+        else:
+            out.append(f"no-motion-{i}")
+    return out
+
+
 def loso_spot(
     motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0
 ) -> tuple[list[SpotResult], dict[str, tuple[str, ...]]]:
     """Leave-one-subject-out: each subject's videos spotted by a model trained on the others only.
 
-    Returns the results in input order and, per test subject, the subjects its model saw.
+    Each fold passes the clip engine's leakage guard first
+    (:func:`~mesti.protocols.splits.assert_samples_disjoint` on :func:`motion_fingerprints`):
+    one video listed under two subjects, or copied under another name, is refused rather than
+    trained on and tested on. Returns the results in input order and, per test subject, the
+    subjects its model saw.
     """
     spotter = LearnedSpotter()
     results: list[SpotResult | None] = [None] * len(motions)
     seen: dict[str, tuple[str, ...]] = {}
+    identities = motion_fingerprints(motions)
+    names = [m.video for m in motions]
+    idx = np.arange(len(motions))
     for test in sorted(set(subjects)):
         train = [i for i, s in enumerate(subjects) if s != test]
         if not train:
             raise MestiError("learned", "leave-one-subject-out needs at least two subjects")
+        assert_samples_disjoint(Fold(f"learned-{test}", idx[train], idx[[s == test for s in subjects]]), identities, names)
         model = fit([motions[i] for i in train], [truths[i] for i in train], [subjects[i] for i in train], seed)
         assert test not in model.trained_on
         seen[test] = model.trained_on

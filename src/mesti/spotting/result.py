@@ -20,7 +20,8 @@ class SpotResult:
     ``score`` has one value per frame (``nan`` where undefined, such as face gaps);
     ``threshold`` is the line the score had to cross, ``settings`` the fixed method
     settings; ``gaps`` are ``(first, last)`` frame ranges without a face; ``frames_held``
-    the most decoded or registered frames held in memory at once.
+    the most decoded or registered frames held in memory at once; ``notes`` what the user
+    must hear about the video (it decoded short: a truncated file).
     """
 
     video: str
@@ -33,6 +34,11 @@ class SpotResult:
     settings: dict[str, object]
     gaps: list[tuple[int, int]] = field(default_factory=list)
     frames_held: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        """Everything to tell the user: the notes, then each stretch without a face."""
+        return [*self.notes, *self.gap_warnings()]
 
     def gap_warnings(self) -> list[str]:
         """One line per stretch without a face, in frames and seconds."""

@@ -1,9 +1,10 @@
 """Spot every video of a long-video dataset and evaluate, the MEGC way (``mesti spot-eval``).
 
 Training-free methods run with their fixed settings on every video; ``learned`` runs
-leave-one-subject-out (each subject spotted by a model that never saw it). Predictions,
-per-video TP/FP/FN, a plot per video and a summary naming the protocol are written
-together, atomically.
+leave-one-subject-out (each subject spotted by a model that never saw it). Predictions (one
+CSV, and one MEGC file per video in ``megc/``), per-video TP/FP/FN, a plot per video and a
+summary naming the protocol are written together, atomically. ``--predictions`` reads
+either form back; an interval past its video's end is refused.
 """
 
 from __future__ import annotations
@@ -15,12 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mesti.clips.stream import open_stream
+from mesti.clips.intervals import Interval
 from mesti.datasets.long import LongVideo
 from mesti.errors import MestiError
 from mesti.spotting.evaluate import IOU_THRESHOLD, evaluate_spotting
-from mesti.spotting.output import intervals_csv, read_intervals_csv, score_png
-from mesti.spotting.registry import create_spotter
+from mesti.spotting.output import (
+    FRAME_CONVENTION,
+    MEGC_FOLDER,
+    intervals_csv,
+    megc_csv,
+    megc_name,
+    read_predictions,
+    score_png,
+)
+from mesti.spotting.registry import create_spotter, spot_stream, too_short
 from mesti.spotting.result import ProgressFn, SpotResult
 from mesti.utils.atomic import atomic_dir
 
@@ -36,7 +45,8 @@ class EvalReport:
 
 
 #: Recognition on top of spotting (from the analysis layer): given the videos and their spotting
-#: results, the scores to add to ``summary.json`` and the text of ``recognition.csv``.
+#: results, the scores to add to ``summary.json`` (with ``predicted``: per video, the class of
+#: each spotted interval, taken out for the MEGC files) and the text of ``recognition.csv``.
 RecogniseFn = Callable[[list[LongVideo], list[SpotResult]], tuple[dict[str, Any], str]]
 
 
@@ -46,7 +56,9 @@ def spot_videos(
     """Spot every video with ``method``; ``learned`` leave-one-subject-out.
 
     Returns the results, the subjects each fold's model saw (``learned``) and the measured
-    region motions (``learned``; empty otherwise).
+    region motions (``learned``; empty otherwise). Each video is opened through
+    :meth:`LongVideo.open` (its files checked to stay in the dataset root); a result notes a
+    video that decoded short (truncated) or is too short for the method.
     """
     total = sum(v.frames for v in videos)
     done = 0
@@ -55,22 +67,62 @@ def spot_videos(
         if progress is not None:
             progress(done + d, total)
 
+    spotter = create_spotter(method)
+    results: list[SpotResult] = []
+    motions: list[Any] = []
+    notes: list[list[str]] = []
+    folds: dict[str, tuple[str, ...]] = {}
+    for v in videos:
+        stream = v.open()
+        why = too_short(spotter, stream)
+        if method == "learned":
+            from mesti.spotting.motion import region_motion
+
+            motions.append(region_motion(stream, progress=step))
+            truncated = stream.truncation()
+            notes.append([truncated] if truncated is not None else [])
+        else:
+            results.append(spot_stream(spotter, stream, progress=step))
+            notes.append([])
+        if why is not None:
+            notes[-1].append(f"{v.video_id}: {why}")
+        done += v.frames
     if method == "learned":
         from mesti.spotting.learned import loso_spot
-        from mesti.spotting.motion import region_motion
 
-        motions = []
-        for v in videos:
-            motions.append(region_motion(open_stream(v.path, v.fps), progress=step))
-            done += v.frames
         results, folds = loso_spot(motions, [list(v.intervals) for v in videos], [v.subject for v in videos])
-        return results, folds, motions
-    spotter = create_spotter(method)
-    results = []
-    for v in videos:
-        results.append(spotter.spot(open_stream(v.path, v.fps), progress=step))
-        done += v.frames
-    return results, {}, []
+    for r, more in zip(results, notes, strict=True):
+        r.notes += more
+    for v, r in zip(videos, results, strict=True):
+        lost = [iv for iv in v.intervals if iv.offset >= r.frames]
+        if lost and r.frames < v.frames:
+            r.notes.append(f"{v.video_id}: {len(lost)} true interval(s) lie past frame {r.frames - 1}, the last that "
+                           f"decodes of the {v.frames} expected ({', '.join(f'{iv.onset}-{iv.offset}' for iv in lost)}); "
+                           "they count as missed")
+    return results, folds, motions
+
+
+def read_predicted(path: Path, videos: list[LongVideo]) -> tuple[dict[str, list[Interval]], list[str]]:
+    """Predicted intervals per video from ``path`` (:func:`read_predictions`), each checked to
+    fit its video: an interval past the last frame is refused with its line. Returns the
+    intervals and warnings (a video of the dataset with no file in a MEGC folder)."""
+    by_id = {v.video_id: v for v in videos}
+    rows = read_predictions(path)
+    for video, items in rows.items():
+        v = by_id.get(video)
+        if v is None:
+            where = items[0][1] if items else f"{path.name}: {video}"
+            raise MestiError(where, f"predictions for video {video!r}, which is not in the dataset "
+                             f"({len(videos)} videos: {', '.join(sorted(by_id)[:5])}{', ...' if len(by_id) > 5 else ''})")
+        for iv, where in items:
+            if iv.offset >= v.frames:
+                raise MestiError(where, f"the interval {iv.onset}..{iv.offset} runs past the {v.frames} frames of "
+                                 f"video {video} (0-based frames: the last is {v.frames - 1})")
+    warnings = []
+    if path.is_dir():
+        warnings = [f"{v.video_id}: no predictions file {megc_name(v.video_id)} in {path}; counted as nothing spotted"
+                    for v in videos if v.video_id not in rows]
+    return {video: [iv for iv, _ in items] for video, items in rows.items()}, warnings
 
 
 def evaluate_dataset(
@@ -82,12 +134,16 @@ def evaluate_dataset(
     videos: list[LongVideo] = adapter.videos()
     if not videos:
         raise MestiError(adapter.sheet_path, "no video of the sheet could be matched (see the notes above)")
+    missing = [f"{v.key}: {v.missing}; its {len(v.intervals)} expression(s) are not evaluated"
+               for v in getattr(adapter, "missing_videos", [])]
     truth = {v.video_id: list(v.intervals) for v in videos}
     results: list[SpotResult] = []
     folds: dict[str, tuple[str, ...]] = {}
     motions: list[Any] = []
+    warnings: list[str] = list(missing)
     if predictions is not None:
-        predicted = read_intervals_csv(predictions)
+        predicted, more = read_predicted(predictions, videos)
+        warnings += more
         name = f"predictions {predictions.name}"
     else:
         assert method is not None
@@ -100,17 +156,21 @@ def evaluate_dataset(
                 f"{len(videos)} videos of {len({v.subject for v in videos})} subjects")
     report = EvalReport(protocol, evaluation.table(), results, folds=folds)
     recognition_csv = ""
+    classes: dict[str, list[str | None]] = {}
     if recognise is not None:
         if not results:
             raise MestiError("--recognise", "recognition needs spotted intervals: give --method, not --predictions")
         report.recognition, recognition_csv = recognise(videos, results)
+        classes = report.recognition.pop("predicted", {})
+    report.warnings = warnings
     for r in results:
-        report.warnings += r.gap_warnings()
+        report.warnings += r.warnings()
     by_id = {v.video_id: v for v in videos}
     with atomic_dir(out, "spotting evaluation") as tmp:
         summary = {"protocol": protocol, "dataset": adapter.name, "method": method, "scores": report.table,
                    "settings": results[0].settings if results else {}, "issues": list(adapter.issues),
-                   "warnings": report.warnings, "folds": {k: list(v) for k, v in folds.items()}}
+                   "warnings": report.warnings, "folds": {k: list(v) for k, v in folds.items()},
+                   "frame_convention": FRAME_CONVENTION}
         if method == "learned":
             summary["settings"] = {k: v for k, v in summary["settings"].items() if k != "trained_on"}
         if report.recognition is not None:
@@ -125,8 +185,11 @@ def evaluate_dataset(
         if results:
             (tmp / "predictions.csv").write_text(intervals_csv(results), encoding="utf-8")
             (tmp / "plots").mkdir()
+            (tmp / MEGC_FOLDER).mkdir()
             for v, r in zip(videos, results, strict=True):
                 (tmp / "plots" / f"{v.video_id}.png").write_bytes(score_png(r, by_id[v.video_id].intervals))
+                (tmp / MEGC_FOLDER / megc_name(v.video_id)).write_text(megc_csv(r.intervals, classes.get(v.video_id)),
+                                                                     encoding="utf-8")
         if method == "learned":
             from mesti.spotting.learned import fit
 
@@ -141,4 +204,4 @@ def _json(obj: object) -> str:
     return json.dumps(obj, indent=1, sort_keys=True, default=lambda o: list(o) if isinstance(o, tuple) else str(o)) + "\n"
 
 
-__all__ = ["EvalReport", "evaluate_dataset", "spot_videos"]
+__all__ = ["EvalReport", "evaluate_dataset", "read_predicted", "spot_videos"]
