@@ -27,7 +27,12 @@ CLASS_NAMES = list(KINDS)
 
 @dataclass(frozen=True)
 class LongVideo:
-    """One long video: where it is (a frame folder or a file), its rate, its expressions."""
+    """One long video: where it is (a frame folder or a file), its rate, its expressions.
+
+    ``blinks`` are labelled blinks (kind ``"blink"``) where the release annotates them
+    (CAS(ME)^3): labelled negatives, never ground-truth expressions; the spotting evaluation
+    reports how many a spotter took for an expression.
+    """
 
     dataset: str
     subject: str
@@ -37,6 +42,7 @@ class LongVideo:
     kind: str  # "frames" or "video"
     intervals: tuple[Interval, ...]
     frames: int
+    blinks: tuple[Interval, ...] = ()
 
     @property
     def key(self) -> str:
