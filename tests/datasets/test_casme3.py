@@ -131,7 +131,7 @@ def test_long_view_with_labelled_blinks(tree: Path) -> None:
     assert [(i.onset, i.offset) for i in videos["spNO.1_J"].intervals] == [(2, 8)]
     assert [(i.onset, i.apex, i.offset) for i in videos["spNO.2_a"].intervals] == [(0, 0, 7)]
     issues = "\n".join(adapter.issues)
-    for what in ("frame 0 is before the first frame 1 of spNO.2_a", "spNO.1_J: no folder", "video spNO.2_h has no folder",
+    for what in ("frame 0 is before the first frame 1 of spNO.2_a", "spNO.1 J: no folder", "video spNO.2_h has no folder",
                  "1 labelled blink(s) of 1 video(s) without any expression"):
         assert what in issues, what
     long = create_dataset("casme3", tree, view="long", blink_videos="yes")

@@ -338,7 +338,7 @@ class CASME3:
             where = f"{r.subject} {r.filename} onset {r.onset}"
             notes = list(r.notes) + ([note] if note else [])
             if note:
-                issues.append(f"{where}: {note}")
+                issues.append(f"{r.subject} {r.filename}: {note}")  # the long view says the same: listed once
             numbers = range(r.onset, r.offset + 1)
             broken = [n for n in numbers if (r.subject, r.filename.lower(), n) in damaged]
             if broken:
@@ -428,7 +428,7 @@ class CASME3:
                 out.append(f"long view refused: {exc.where}: {exc.what}")
         else:
             out.append(f"{_WHAT['long_sheet']} not found: no long view for spotting, and inconsistent rows are not settled from it")
-        return out
+        return list(dict.fromkeys(out))
 
     def records(self) -> list[ClipRecord]:
         """The micro-expression clips in sheet order (``label`` ``None`` outside the class set);

@@ -175,7 +175,7 @@ def long_videos(
         video_id = f"{subject}_{filename}"
         folder, note = folder_of(subject, filename)
         if note:
-            issues.append(f"{video_id}: {note}")
+            issues.append(f"{subject} {filename}: {note}")
         if not folder.is_dir():
             issues.append(f"video {video_id} has no folder {folder}; its {len(items)} expression(s) skipped")
             continue
