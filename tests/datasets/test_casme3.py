@@ -4,6 +4,7 @@ quirk of the real sheets, then the official sheets themselves where they are pre
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections import Counter
 from pathlib import Path
@@ -151,6 +152,13 @@ def test_bad_input_is_one_line_naming_the_file(tree: Path, tmp_path: Path) -> No
         create_dataset("casme3", tree, sheet=tmp_path / "nowhere.xlsx")
     with pytest.raises(MestiError, match="no spNO.<n> subject folder"):
         create_dataset("casme3", tmp_path / "CASME3" / "annotation")
+    gone = tree / "data" / "part_A" / "spNO.1" / "c"
+    shutil.rmtree(gone)
+    adapter = create_dataset("casme3", tree)
+    c10 = next(r for r in adapter.records() if r.clip_id == "c_10")
+    with pytest.raises(MestiError, match=f"missing frame\\(s\\) in {gone}/color"):
+        c10.load()
+    assert [f.what for f in check_dataset(adapter).missing_clips] == [f"no folder {gone}/color"]
     garbage = tmp_path / "old.xls"
     garbage.write_bytes(b"not a workbook")
     with pytest.raises(MestiError, match="old.xls: cannot read the workbook"):
@@ -193,6 +201,12 @@ def test_data_check_from_the_command_line(tree: Path, tmp_path: Path) -> None:
     assert "every clip of casme3 is present" in result.output
     bad = runner.invoke(app, ["data", "check", "--dataset", "casme3", "--root", str(tree), "--opt", "view=wide"])
     assert bad.exit_code == 2 and bad.output.count("error:") == 1 and "'wide' is not a CAS(ME)^3 view" in bad.output
+    nothing = write_long_sheet(tmp_path / "elsewhere.xlsx", [("spNO.9", "x", 1, 2, 3, "Micro-expression")])
+    none = runner.invoke(app, ["spot-eval", "--dataset", "casme3", "--root", str(tree), "--opt", f"long_sheet={nothing}",
+                               "--method", "naive", "--out", str(tmp_path / "eval")])
+    assert none.exit_code == 2 and none.output.count("error:") == 1, none.output
+    assert "elsewhere.xlsx: no video of the sheet could be matched" in none.output
+    assert not (tmp_path / "eval").exists()
 
 
 @pytest.mark.slow
