@@ -33,7 +33,7 @@ def test_choosing_casme2_imports_no_other_adapter_and_no_generator(tmp_path: Pat
 
 def test_every_listed_adapter_loads_and_describes_itself() -> None:
     names = list_datasets()
-    assert names == ["casme-sq", "casme2", "composite", "folder", "images", "long-manifest", "samm", "samm-long", "smic"]
+    assert names == ["casme-sq", "casme2", "casme3", "composite", "folder", "images", "long-manifest", "samm", "samm-long", "smic"]
     assert list_datasets("s*") == ["samm", "samm-long", "smic"]
     for name in names:
         assert dataset_summary(name)  # importing the listed module registered the name

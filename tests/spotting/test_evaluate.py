@@ -69,3 +69,20 @@ def test_predictions_for_an_unknown_video_are_refused() -> None:
 def test_micro_means_at_most_half_a_second() -> None:
     assert kind_for(100, 200.0) == "micro" and kind_for(101, 200.0) == "macro"
     assert kind_for(15, 30.0) == "micro" and kind_for(16, 30.0) == "macro"
+
+
+def test_labelled_blinks_are_never_truth_and_false_positives_on_them_are_counted_apart() -> None:
+    truth = {"v": [Interval(10, 12, 14, "micro")], "w": []}
+    blinks = {"v": [Interval(30, 32, 34, "blink"), Interval(60, 62, 64, "blink")], "w": [Interval(5, 6, 8, "blink")]}
+    predicted = {"v": [Interval(10, 12, 14, "micro"), Interval(30, 32, 34, "micro"), Interval(10, 11, 13, "blink")],
+                 "w": [Interval(40, 41, 42, "macro")]}
+    result = evaluate_spotting(predicted, truth, blinks=blinks)
+    plain = evaluate_spotting(predicted, truth)
+    assert result.table() == plain.table()  # blinks change no count
+    assert result.pooled("overall") == plain.pooled("overall")
+    assert (result.pooled("micro").tp, result.pooled("micro").fp, result.pooled("macro").fp) == (1, 1, 1)
+    # The micro false positive on v's first blink is a blink taken for an expression; the TP is not,
+    # nor is a prediction labelled as a blink, nor w's macro far from w's blink.
+    assert result.blinks == {"v": (2, 1), "w": (1, 0)}
+    assert result.blink_table() == {"labelled": 3, "spotted_as_expression": 1, "share": 0.3333}
+    assert plain.blink_table() is None

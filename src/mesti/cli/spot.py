@@ -67,7 +67,7 @@ def spot_cmd(
 
 
 def spot_eval_cmd(
-    dataset: str = typer.Option(..., "--dataset", "-d", help="A long-video adapter: samm-long, casme-sq, long-manifest."),
+    dataset: str = typer.Option(..., "--dataset", "-d", help="A long-video adapter: samm-long, casme-sq, casme3, long-manifest."),
     root: Path = typer.Option(..., "--root", help="The dataset folder."),
     opt: list[str] = typer.Option([], "--opt", help="Adapter option KEY=VALUE (e.g. fps=30 for a synthetic 30 fps set)."),
     method: str | None = typer.Option(None, "--method", "-m", help=METHOD_HELP + " (learned runs leave-one-subject-out)."),
@@ -99,7 +99,7 @@ def spot_eval_cmd(
         model = load_predictor(recognise, allow_partial)
     adapter = create_dataset(dataset, root, **parse_options(opt))
     if not hasattr(adapter, "videos"):
-        raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq or long-manifest)")
+        raise MestiError("--dataset", f"{dataset} is not a long-video dataset (use samm-long, casme-sq, casme3 or long-manifest)")
     if predictions is not None and not predictions.exists():
         raise MestiError("--predictions", f"{predictions}: no such file or folder")
     adapter.videos()  # a video listed twice, or two of one name, is refused before anything is written
@@ -126,6 +126,10 @@ def spot_eval_cmd(
     for kind, row in report.table.items():
         table.add_row(kind, *(str(row[k]) for k in ("tp", "fp", "fn")), *(f"{row[k]:.3f}" for k in ("precision", "recall", "f1")))
     console.print(table)
+    if report.blinks is not None:
+        b = report.blinks
+        console.print(f"labelled blinks (negatives, not counted as truth): {b['labelled']}; taken for an expression "
+                      f"by a false positive: {b['spotted_as_expression']} ({b['share']:.1%})")
     if report.recognition is not None:
         for line in report.recognition.get("notes", []):
             err_console.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 #: The longest micro-expression, seconds (anything longer is a macro-expression).
 MICRO_MAX_SECONDS = 0.5
 KINDS = ("micro", "macro")
+#: The kind of a labelled blink: a labelled negative, never an expression (not in :data:`KINDS`).
+BLINK = "blink"
 
 
 def kind_for(frames: int, fps: float) -> str:

@@ -42,6 +42,10 @@ class LongVideo:
     ``root`` is the dataset folder its files must stay in; ``where`` the sheet row or manifest
     line that names it (for messages); ``missing`` why it could not be located (``""`` when it
     was; a missing video has ``frames`` 0 and its intervals as the sheet gives them).
+
+    ``blinks`` are labelled blinks (kind ``"blink"``) where the release annotates them
+    (CAS(ME)^3): labelled negatives, never ground-truth expressions; the spotting evaluation
+    reports how many a spotter took for an expression.
     """
 
     dataset: str
@@ -55,6 +59,7 @@ class LongVideo:
     root: Path | None = None
     where: str = ""
     missing: str = ""
+    blinks: tuple[Interval, ...] = ()
 
     @property
     def key(self) -> str:

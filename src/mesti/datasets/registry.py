@@ -1,4 +1,4 @@
-"""Dataset adapters by name (``casme2``, ``samm``, ``smic``, ``composite``, ``folder`` ...).
+"""Dataset adapters by name (``casme2``, ``samm``, ``smic``, ``casme3``, ``composite``, ``folder`` ...).
 
 An adapter is a class registered with :func:`register_dataset`. It is built as
 ``Adapter(root, sheet=None, classes=5, **extra)`` and gives:
@@ -44,6 +44,7 @@ for _name, _module in {
     "images": "mesti.datasets.manifest",
     "samm-long": "mesti.datasets.samm_long",
     "casme-sq": "mesti.datasets.casme_sq",
+    "casme3": "mesti.datasets.casme3",
     "long-manifest": "mesti.datasets.long_manifest",
 }.items():
     DATASETS.register_lazy(_name, _module)

@@ -52,10 +52,16 @@ def cell_int(value: Any) -> int | None:
 
 
 def read_excel(path: Path, sheet_name: str | int, header: int, dtype: dict[str, Any] | None = None) -> pd.DataFrame:
-    """One worksheet as a DataFrame of plain objects (blanks as ``None``), or :class:`MestiError`."""
+    """One worksheet as a DataFrame of plain objects (blanks as ``None``), or :class:`MestiError`.
+
+    Old ``.xls`` workbooks (CAS(ME)^3's all-expression sheet) are read with xlrd (cells
+    as xlrd gives them: numbers as floats, which :func:`cell_int` and :func:`cell_text` take).
+    """
     path = Path(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm", ".xls"):
         raise MestiError(path, "not an Excel workbook (.xlsx or .xls): give the dataset's coding sheet")
+    if path.suffix.lower() == ".xls":
+        return read_xls(path, sheet_name, header)
     try:
         df = pd.read_excel(path, sheet_name=sheet_name, header=header, dtype=dtype)
     except ValueError as exc:
@@ -64,6 +70,34 @@ def read_excel(path: Path, sheet_name: str | int, header: int, dtype: dict[str, 
         raise MestiError(path, "not a readable Excel workbook (damaged, or another format under this name)") from None
     except Exception:  # openpyxl / zipfile raise many types for a file that is not a workbook
         raise MestiError(path, "not a readable Excel workbook (damaged, or another format under this name)") from None
+    df.columns = [str(c).strip() for c in df.columns]
+    return df.astype(object).where(df.notna(), None)
+
+
+def read_xls(path: Path, sheet_name: str | int, header: int | None) -> pd.DataFrame:
+    """One worksheet of an old Excel (BIFF) workbook, read with xlrd directly (pandas' own
+    xlrd route is deprecated); blanks as ``None``, or :class:`MestiError` naming the file."""
+    try:
+        import xlrd
+    except ImportError:
+        raise MestiError(path, "reading an old Excel .xls workbook needs the xlrd package (pip install 'xlrd>=2.0')") from None
+    try:
+        book = xlrd.open_workbook(str(path), on_demand=True)
+    except Exception as exc:  # xlrd raises several types for a file that is not a workbook
+        raise MestiError(path, f"cannot read the workbook ({exc.__class__.__name__}: {exc})") from None
+    try:
+        try:
+            sheet = book.sheet_by_name(sheet_name) if isinstance(sheet_name, str) else book.sheet_by_index(sheet_name)
+        except (xlrd.XLRDError, IndexError) as exc:
+            raise MestiError(path, f"cannot read sheet {sheet_name!r} ({exc}; it has {', '.join(book.sheet_names())})") from None
+        rows = [[None if is_blank(v) else v for v in sheet.row_values(r)] for r in range(sheet.nrows)]
+    finally:
+        book.release_resources()
+    if header is None:
+        df = pd.DataFrame(rows)
+    else:
+        names = [cell_text(v) or f"Unnamed: {i}" for i, v in enumerate(rows[header])] if len(rows) > header else []
+        df = pd.DataFrame(rows[header + 1 :], columns=names) if names else pd.DataFrame()
     df.columns = [str(c).strip() for c in df.columns]
     return df.astype(object).where(df.notna(), None)
 

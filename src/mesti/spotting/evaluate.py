@@ -6,6 +6,10 @@ taken in order of decreasing IoU). Counts are pooled over the whole dataset befo
 precision, recall and F1 are computed, for micro, macro and overall (micro + macro counts).
 Every video counts, including those without any expression: their predictions are false
 positives (a peer's evaluation skips them and so undercounts false positives).
+
+Labelled blinks (CAS(ME)^3's eye-blink sheet) are labelled negatives: they are never truth,
+so never a true positive or a miss; a false positive that matches one (the same IoU rule) is
+counted apart as a blink taken for an expression.
 """
 
 from __future__ import annotations
@@ -78,9 +82,20 @@ class Counts:
 
 @dataclass
 class SpotEvaluation:
-    """Pooled counts per type and overall, and each video's counts (``per_video[video][kind]``)."""
+    """Pooled counts per type and overall, and each video's counts (``per_video[video][kind]``);
+    ``blinks[video]`` = (labelled blinks, blinks a false positive matched) where blinks are labelled."""
 
     per_video: dict[str, dict[str, Counts]] = field(default_factory=dict)
+    blinks: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def blink_table(self) -> dict[str, float] | None:
+        """``{labelled, spotted_as_expression, share}`` over every video with labelled blinks, or ``None``."""
+        if not self.blinks:
+            return None
+        labelled = sum(n for n, _ in self.blinks.values())
+        spotted = sum(k for _, k in self.blinks.values())
+        return {"labelled": labelled, "spotted_as_expression": spotted,
+                "share": round(spotted / labelled, 4) if labelled else 0.0}
 
     def pooled(self, kind: str) -> Counts:
         """Counts over every video for ``micro``, ``macro`` or ``overall``."""
@@ -106,13 +121,24 @@ class SpotEvaluation:
                 for v, counts in self.per_video.items() for k, c in counts.items()]
 
 
+def blinks_taken(predicted: Sequence[Interval], truth: Sequence[Interval], blinks: Sequence[Interval]) -> int:
+    """How many labelled ``blinks`` a false positive matches (IoU >= 0.5, one to one): the
+    predictions of an expression type that match no truth, matched against the blinks."""
+    preds = [p for p in predicted if p.kind in KINDS]
+    hits = {i for i, _ in match_by_type(preds, truth)}
+    return len(match([p for i, p in enumerate(preds) if i not in hits], blinks))
+
+
 def evaluate_spotting(
-    predicted: Mapping[str, Sequence[Interval]], truth: Mapping[str, Sequence[Interval]]
+    predicted: Mapping[str, Sequence[Interval]], truth: Mapping[str, Sequence[Interval]],
+    blinks: Mapping[str, Sequence[Interval]] | None = None,
 ) -> SpotEvaluation:
     """Score predictions against ground truth, video by video, pooled (see the module docstring).
 
     ``truth`` must name every evaluated video (an empty list for one without expressions);
     a prediction for a video not in ``truth`` is refused rather than silently dropped.
+    ``blinks`` (labelled blinks per video, where a release has them) changes no count: it
+    adds how many of them false positives matched (:attr:`SpotEvaluation.blinks`).
     """
     unknown = sorted(set(predicted) - set(truth))
     if unknown:
@@ -126,4 +152,6 @@ def evaluate_spotting(
             tp = sum(preds[i].kind == kind for i, _ in pairs)
             per[kind] = Counts(tp, sum(i.kind == kind for i in preds) - tp, sum(i.kind == kind for i in gt) - tp)
         result.per_video[video] = per
+        if blinks and blinks.get(video):
+            result.blinks[video] = (len(blinks[video]), blinks_taken(preds, gt, blinks[video]))
     return result

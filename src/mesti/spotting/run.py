@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class EvalReport:
     warnings: list[str] = field(default_factory=list)
     folds: dict[str, tuple[str, ...]] = field(default_factory=dict)
     recognition: dict[str, Any] | None = None
+    blinks: dict[str, float] | None = None  # labelled blinks and how many were spotted as expressions
 
 
 #: Recognition on top of spotting (from the analysis layer): given the videos and their spotting
@@ -150,11 +151,11 @@ def evaluate_dataset(
         results, folds, motions = spot_videos(videos, method, progress)
         predicted = {v.video_id: r.intervals for v, r in zip(videos, results, strict=True)}
         name = method
-    evaluation = evaluate_spotting(predicted, truth)
+    evaluation = evaluate_spotting(predicted, truth, blinks={v.video_id: list(v.blinks) for v in videos if v.blinks})
     proto = "leave-one-subject-out, " if method == "learned" else ("fixed settings, " if method else "")
     protocol = (f"{adapter.name}: {name}, {proto}IoU >= {IOU_THRESHOLD} one-to-one, counts pooled over "
                 f"{len(videos)} videos of {len({v.subject for v in videos})} subjects")
-    report = EvalReport(protocol, evaluation.table(), results, folds=folds)
+    report = EvalReport(protocol, evaluation.table(), results, folds=folds, blinks=evaluation.blink_table())
     recognition_csv = ""
     classes: dict[str, list[str | None]] = {}
     if recognise is not None:
@@ -173,6 +174,8 @@ def evaluate_dataset(
                    "frame_convention": FRAME_CONVENTION}
         if method == "learned":
             summary["settings"] = {k: v for k, v in summary["settings"].items() if k != "trained_on"}
+        if report.blinks is not None:
+            summary["blinks"] = report.blinks
         if report.recognition is not None:
             summary["recognition"] = report.recognition
             (tmp / "recognition.csv").write_text(recognition_csv, encoding="utf-8")
@@ -183,7 +186,9 @@ def evaluate_dataset(
         w.writerows(evaluation.rows())
         (tmp / "per_video.csv").write_text(buf.getvalue(), encoding="utf-8")
         if results:
-            (tmp / "predictions.csv").write_text(intervals_csv(results), encoding="utf-8")
+            # Named by the dataset's video id (a CAS(ME)^3 frame folder is always called color/).
+            named = [replace(r, video=v.video_id) for v, r in zip(videos, results, strict=True)]
+            (tmp / "predictions.csv").write_text(intervals_csv(named), encoding="utf-8")
             (tmp / "plots").mkdir()
             (tmp / MEGC_FOLDER).mkdir()
             for v, r in zip(videos, results, strict=True):
