@@ -127,3 +127,21 @@ def evaluate_spotting(
             per[kind] = Counts(tp, sum(i.kind == kind for i in preds) - tp, sum(i.kind == kind for i in gt) - tp)
         result.per_video[video] = per
     return result
+
+
+def quiet_false_positives(
+    predicted: Mapping[str, Sequence[Interval]], truth: Mapping[str, Sequence[Interval]], frames: Mapping[str, int]
+) -> tuple[int, int]:
+    """False alarms where nothing happens: ``(predictions overlapping no truth interval at all,
+    frames outside every truth interval)``, summed over the videos of ``frames``. Divided, they
+    give the false positives per minute of expression-free video (head motion, blinks and
+    talking are what is left there)."""
+    count = free = 0
+    for video, n in frames.items():
+        gt = truth.get(video, [])
+        covered = set()
+        for t in gt:
+            covered.update(range(max(t.onset, 0), min(t.offset, n - 1) + 1))
+        free += n - len(covered)
+        count += sum(all(iou(p, t) == 0.0 for t in gt) for p in predicted.get(video, []))
+    return count, free
