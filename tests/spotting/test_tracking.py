@@ -93,3 +93,29 @@ def test_landmarks_of_the_registered_face_follow_a_blink() -> None:
         assert tracker.points is not None
         ears.append(openings(tracker.points)[0])
     assert ears[2] < 0.8 * ears[0] and abs(ears[3] - ears[0]) < 0.1 * ears[0]
+
+
+@needs_faces
+def test_cli_face_index_and_the_several_faces_warning(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from mesti.cli.main import app
+
+    photos = available_photos()
+    frame = np.hstack([_slot(_face(photos[0], 150), 170), _slot(_face(photos[-1], 120, 5), 170)])
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(frame).save(folder / f"f{i:03d}.png")
+    runner = CliRunner()
+    done = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--face-index", "1", "--out", str(tmp_path / "o")])
+    assert done.exit_code == 0, done.output
+    assert "2 faces seen" in done.output.replace("\n", " ")
+    doc = json.loads((tmp_path / "o" / "intervals.json").read_text())
+    assert doc["faces_seen"] == 2 and doc["blinks"] == [] and doc["intervals"] == []
+    refused = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--face-index", "1", "--method", "naive",
+                                  "--out", str(tmp_path / "n")])
+    assert refused.exit_code == 2 and "--face-index" in refused.output and not (tmp_path / "n").exists()

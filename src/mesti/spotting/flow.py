@@ -27,8 +27,11 @@ BLINK_DROP = 0.08
 TALK_Z = 3.0
 #: The share of the head's own motion at a region that its removal may leave behind.
 HEAD_ALLOWANCE = 0.2
+ONE_SIDED_ALLOWANCE = 0.5
 #: A blink seen in the eyes' motion: this many MADs above its median.
 BLINK_EYE_Z = 8.0
+#: ... and by more than this multiple of the brows' own excess (an expression moves the brows more).
+BLINK_OVER_BROWS = 1.2
 #: Regions a blink moves besides the eyes, and those talking moves.
 BLINK_REGIONS = ("brow_l", "brow_r", "cheek_l", "cheek_r")
 TALK_REGIONS = ("mouth", "chin", "cheek_l", "cheek_r")
@@ -64,7 +67,8 @@ def blink_mask(ear: np.ndarray, fps: float, eyes: np.ndarray | None = None, brow
     if eyes is not None and brows is not None:
         eye = np.nan_to_num(np.asarray(eyes, dtype=np.float64))
         base, thr = robust_threshold(eye, BLINK_EYE_Z)
-        low |= (eye > thr) & (eye - base > 2 * np.nan_to_num(np.asarray(brows, dtype=np.float64)))
+        brow = np.nan_to_num(np.asarray(brows, dtype=np.float64))
+        low |= (eye > thr) & (eye - base > BLINK_OVER_BROWS * (brow - np.median(brow)))
     out = np.zeros(n, dtype=bool)
     for a, b in _runs(low):
         if (b - a + 1) / fps <= 0.6:
@@ -119,8 +123,10 @@ def region_evidence(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] |
         head = motion.symmetric_head().astype(np.float64)[:, idx]
         med = np.nanmedian(cols, axis=0)
         spread = 1.4826 * np.nanmedian(np.abs(cols - med), axis=0)
-        # What a turn leaves of the head's motion grows with it: that part is allowed.
-        cols = cols - med - HEAD_ALLOWANCE * head
+        # What a turn leaves of the head's motion grows with it: that part is allowed, more of it
+        # where no reference shares the turn (references on one side only).
+        allowance = np.where(motion.one_sided()[:, idx], ONE_SIDED_ALLOWANCE, HEAD_ALLOWANCE)
+        cols = cols - med - allowance * head
         for i, name in enumerate(EXPRESSION_REGIONS):
             if name in BLINK_REGIONS:
                 cols[blink, i] = 0.0

@@ -56,6 +56,7 @@ class Candidates:
     intervals: list[Interval]
     x: np.ndarray
     score: np.ndarray  # the per-frame flow score, for the plot
+    video: str = ""
 
 
 def candidates(motion: RegionMotion) -> Candidates:
@@ -98,7 +99,7 @@ def candidates(motion: RegionMotion) -> Candidates:
             float(sum(iv.onset <= f.apex <= iv.offset for f in found)), float(np.log1p(score[sl].max() - score[sl].min())),
         ])
     x = np.clip(np.nan_to_num(np.array(rows, dtype=np.float64).reshape(-1, INPUTS)), -20, 20).astype(np.float32)
-    return Candidates(found, x, score)
+    return Candidates(found, x, score, motion.video)
 
 
 def _robust_z(x: np.ndarray) -> np.ndarray:
@@ -118,10 +119,10 @@ def _net(inputs: int) -> nn.Module:
     return nn.Sequential(nn.Linear(inputs, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1))
 
 
-def train_net(features: Sequence[np.ndarray], targets: Sequence[np.ndarray], seed: int = 0) -> nn.Module:
+def train_net(cands: Sequence[Candidates], targets: Sequence[np.ndarray], seed: int = 0) -> nn.Module:
     """Fit the perceptron on every candidate of the training videos (full batch, fixed epochs)."""
     torch.manual_seed(seed)
-    x = torch.from_numpy(np.concatenate([f.reshape(-1, INPUTS) for f in features]).astype(np.float32))
+    x = torch.from_numpy(np.concatenate([c.x.reshape(-1, INPUTS) for c in cands]).astype(np.float32))
     y = torch.from_numpy(np.concatenate(targets).astype(np.float32))
     net = _net(INPUTS)
     if len(y) == 0:
@@ -217,12 +218,12 @@ def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], s
         probs: list[np.ndarray] = [np.zeros(0)] * len(motions)
         for held in names:
             train = [i for i, s in enumerate(subjects) if s != held]
-            net = train_net([cs[i].x for i in train], [targets[i] for i in train], seed)
+            net = train_net([cs[i] for i in train], [targets[i] for i in train], seed)
             for i, s in enumerate(subjects):
                 if s == held:
                     probs[i] = probability(net, cs[i])
         threshold = choose_threshold(cs, probs, truths)
-    net = train_net([c.x for c in cs], targets, seed)
+    net = train_net(cs, targets, seed)
     return LearnedModel(net, tuple(names), threshold)
 
 

@@ -117,6 +117,15 @@ class RegionMotion:
             heads += [h3, _later(h3, self.lag3)]
         return np.stack(values), np.stack(heads)
 
+    def one_sided(self) -> np.ndarray:
+        """Where every measured reference lies on one side of the frame (only before, or only
+        after: near the video's ends, beside a gap): ``frames x regions``. There a held head turn
+        is not cancelled by a reference that shares it."""
+        values, _ = self._all_sides()
+        ok = ~np.isnan(values)
+        before, after = ok[0::2].any(axis=0), ok[1::2].any(axis=0)
+        return before != after
+
     def symmetric(self) -> np.ndarray:
         """The smallest motion against any reference (before and after, at each lag): how far
         frame ``t`` is from the face around it. ``nan`` where no reference was measured."""

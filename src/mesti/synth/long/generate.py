@@ -24,12 +24,14 @@ from mesti.synth.identity import make_face
 from mesti.synth.long.plan import FACE_FRACTION, HEAD_MOTION, LongVideoSpec, plan_long_video
 from mesti.synth.long.render import render_long_video
 from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
-from mesti.synth.plan import VARIANTS_PER_PHOTO
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
 from mesti.utils.outputs import SYNTH_LONG_MARKER, prepare_new_dir
 
 TRUTH_FILE = SYNTH_LONG_MARKER
+#: Identities drawn from each photo (the person, then reshaped and recoloured ones) before
+#: procedural faces, which the face detector finds less reliably once the head turns.
+VARIANTS_PER_PHOTO = 3
 VIDEO_FOLDER = "SAMM_longvideos"
 
 
@@ -88,7 +90,7 @@ def generate_long_videos(
     prepare_new_dir(out, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")
     start = time.perf_counter()
     photos = available_photos() if real_faces else []
-    sources = [(p, v) for v in range(VARIANTS_PER_PHOTO) for p in photos]
+    sources = [(p, v) for v in range(VARIANTS_PER_PHOTO) for p in photos]  # then procedural faces
     specs = tuple(plan_long_video(seed, s, k, seconds, fps, noise, head_motion)
                   for s in range(1, subjects + 1) for k in range(videos_per_subject))
     total = sum(v.frames for v in specs)

@@ -193,16 +193,24 @@ def _level_turns(rng: np.random.Generator, frames: int, fps: float, lv: MotionLe
 
 
 def _talks(rng: np.random.Generator, events: tuple[LongEvent, ...], frames: int, fps: float, lv: MotionLevel) -> tuple[Talk, ...]:
-    """Talking spans in the quiet time between expressions (at least 0.3 s from each)."""
+    """Talking spans in the quiet time between expressions (at least 0.3 s from each), about
+    ``talks_per_minute`` of them where there is room."""
     pad = int(round(0.3 * fps))
-    taken = [(e.onset - pad, e.offset + pad) for e in events]
+    taken = sorted([(e.onset - pad, e.offset + pad) for e in events])
     talks: list[Talk] = []
-    for s in _poisson_starts(rng, frames, fps, lv.talks_per_minute):
+    for _ in range(int(rng.poisson(lv.talks_per_minute * frames / fps / 60.0))):
         n = max(int(round(rng.uniform(*lv.talk_seconds) * fps)), 2)
-        if s + n >= frames or any(a <= s + n and s <= b for a, b in taken):
+        edges = [-1, *[x for iv in taken for x in iv], frames]
+        gaps = [(edges[i] + 1, edges[i + 1] - 1) for i in range(0, len(edges), 2) if edges[i + 1] - edges[i] - 1 >= n + 2 * pad]
+        if not gaps:
             continue
-        taken.append((s - pad, s + n + pad))
-        talks.append(Talk(s, n, float(rng.uniform(3.0, 5.5)), float(rng.uniform(4.0, 9.0)), float(rng.uniform(0, 1))))
+        a, b = gaps[int(rng.integers(len(gaps)))]
+        start = int(rng.integers(a + pad, b - pad - n + 1)) if b - pad - n + 1 > a + pad else a + pad
+        start = max(start, 0)
+        if start + n >= frames:
+            continue
+        taken = sorted([*taken, (start - pad, start + n + pad)])
+        talks.append(Talk(start, n, float(rng.uniform(3.0, 5.5)), float(rng.uniform(4.0, 9.0)), float(rng.uniform(0, 1))))
     return tuple(sorted(talks, key=lambda t: t.start))
 
 
