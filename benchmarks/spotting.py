@@ -2,7 +2,7 @@
 expression-free video.
 
 A benchmark, not a test. For each level (low, medium, high: `mesti synth --long --head-motion`)
-it generates a set (default 4 subjects x 2 videos x 60 s at 30 fps, 128 px, seed 0) unless
+it generates a set (default 6 subjects x 2 videos x 40 s at 30 fps, 128 px, seed 0) unless
 --root holds one from an earlier run, measures each video's region motion once, and scores
 `flow` (fixed settings) and `learned` (leave-one-subject-out: weights and threshold from the
 other subjects only) the MEGC way: IoU >= 0.5 one-to-one within each type, counts pooled. It
@@ -66,9 +66,9 @@ def main() -> None:
     ap.add_argument("--root", type=Path, default=None, help="Folder for the sets (one per level; reused when there).")
     ap.add_argument("--levels", default=",".join(LEVELS))
     ap.add_argument("--methods", default=",".join(METHODS), help="flow, learned, naive, lbp")
-    ap.add_argument("--subjects", type=int, default=4)
+    ap.add_argument("--subjects", type=int, default=6)
     ap.add_argument("--videos", type=int, default=2)
-    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--seconds", type=float, default=40.0)
     ap.add_argument("--fps", type=float, default=30.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", type=Path, default=None, help="Also write the figures here.")

@@ -123,3 +123,23 @@ def test_compensation_options_are_checked() -> None:
 
     with pytest.raises(MestiError, match="compensation"):
         region_motion(None, compensation="magic")  # type: ignore[arg-type]
+
+
+@needs_faces
+def test_the_demo_long_video_has_no_interval_over_its_head_motion(tmp_path: Path) -> None:
+    """Issue 20: ``make demo``'s long video (seed 0) once came back with one 10 s "macro" over its
+    last 10 s, where the head turns; every interval must now sit on an expression."""
+    from mesti.datasets.registry import create_dataset
+    from mesti.demo import DemoSettings
+    from mesti.spotting.evaluate import iou
+    from mesti.synth.long import generate_long_videos
+
+    s = DemoSettings()
+    made = generate_long_videos(tmp_path / "long", subjects=1, videos_per_subject=1, seconds=s.long_seconds, fps=s.long_fps,
+                                size=s.size, seed=s.seed)
+    video = create_dataset("samm-long", made.path, fps=s.long_fps).videos()[0]
+    result = FlowSpotter().spot(open_stream(video.path, s.long_fps))
+    assert result.intervals
+    for iv in result.intervals:
+        assert iv.frames <= 4 * s.long_fps, iv  # the longest expression lasts 3.5 s
+        assert any(iou(iv, t) > 0 for t in video.intervals), iv
