@@ -18,7 +18,6 @@ from mesti.spotting.result import ProgressFn, SpotResult
 
 #: Fixed settings, chosen on a synthetic development set (other seeds), never on evaluated videos.
 Z = 6.0
-FLOOR_PX = 0.05
 FALL = 0.2
 WIDEN = 0.3
 #: A blink: the eyes' aspect ratio drops by this fraction of its running level (at least).
@@ -27,6 +26,7 @@ BLINK_DROP = 0.08
 TALK_Z = 3.0
 #: The share of the head's own motion at a region that its removal may leave behind.
 HEAD_ALLOWANCE = 0.2
+#: ... where every reference lies on one side of the frame (none shares a held turn).
 ONE_SIDED_ALLOWANCE = 0.5
 #: A blink seen in the eyes' motion: this many MADs above its median.
 BLINK_EYE_Z = 8.0
@@ -37,7 +37,7 @@ BLINK_REGIONS = ("brow_l", "brow_r", "cheek_l", "cheek_r")
 TALK_REGIONS = ("mouth", "chin", "cheek_l", "cheek_r")
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def frame_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """``(first, last)`` of each run of True."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return [(int(a), int(b) - 1) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True)]
@@ -70,7 +70,7 @@ def blink_mask(ear: np.ndarray, fps: float, eyes: np.ndarray | None = None, brow
         brow = np.nan_to_num(np.asarray(brows, dtype=np.float64))
         low |= (eye > thr) & (eye - base > BLINK_OVER_BROWS * (brow - np.median(brow)))
     out = np.zeros(n, dtype=bool)
-    for a, b in _runs(low):
+    for a, b in frame_runs(low):
         if (b - a + 1) / fps <= 0.6:
             out[a : b + 1] = True
     return _dilate(out, max(int(round(0.1 * fps)), 1))
@@ -150,25 +150,27 @@ def motion_score(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | No
 class FlowSpotter:
     """Region flow (Lucas-Kanade in landmark patches) with head motion removed; blinks (eye aspect ratio) and talking labelled, not counted.
 
-    ``FlowSpotter(z=4, fall=0.05, widen=0.3, lag_seconds=4.2, face_index=None)``: a frame is
-    spotted when its score (each region's motion above its median, in units of its spread)
-    exceeds median + z * MAD of the video; each run is widened to ``fall`` of its peak height,
-    then by ``widen`` of its length; micro when it lasts <= 0.5 s.
+    ``FlowSpotter(z=6, fall=0.2, widen=0.3, lag_seconds=4.2, face_index=None)``: a frame is
+    spotted when its score (each region's motion above its median, less a share of the head's
+    motion there, in units of the region's own spread) exceeds ``z``; each run is widened to
+    ``fall`` of its peak height, then by ``widen`` of its length; micro when it lasts <= 0.5 s.
+    ``face_index`` picks one of several faces, counted from the left (default: the largest).
     """
 
     name = "flow"
 
     def __init__(
-        self, z: float = Z, floor: float = FLOOR_PX, fall: float = FALL, widen: float = WIDEN,
-        lag_seconds: float = LAG_SECONDS, face_index: int | None = None,
+        self, z: float = Z, fall: float = FALL, widen: float = WIDEN, lag_seconds: float = LAG_SECONDS,
+        face_index: int | None = None,
     ) -> None:
-        self.z, self.floor, self.fall, self.widen = float(z), float(floor), float(fall), float(widen)
+        self.z, self.fall, self.widen = float(z), float(fall), float(widen)
         self.lag_seconds = float(lag_seconds)
         self.face_index = face_index
 
     @property
     def settings(self) -> dict[str, object]:
-        return {"z": self.z, "floor": self.floor, "fall": self.fall, "widen": self.widen, "lag_seconds": self.lag_seconds}
+        return {"z": self.z, "fall": self.fall, "widen": self.widen, "head_allowance": HEAD_ALLOWANCE,
+                "one_sided_allowance": ONE_SIDED_ALLOWANCE, "lag_seconds": self.lag_seconds}
 
     def intervals(self, motion: RegionMotion, score: np.ndarray) -> list[Interval]:
         """Runs of ``score`` above ``z`` (already in units of each region's own noise), shaped."""
@@ -182,7 +184,7 @@ class FlowSpotter:
         score = motion_score(motion, (blink, talk))
         found = self.intervals(motion, score)
         return SpotResult(motion.video, self.name, motion.fps, motion.frames, found, score, self.z, self.settings,
-                          motion.gaps, motion.frames_held, blinks=_runs(blink), talking=_runs(talk),
+                          motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
                           faces_seen=motion.faces_seen)
 
     def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:

@@ -248,7 +248,7 @@ class LearnedSpotter:
         model = model or self.model
         if model is None:
             raise MestiError("--method learned", "needs a trained model (--model PATH, saved by mesti spot-eval --method learned)")
-        from mesti.spotting.flow import _runs, nuisances
+        from mesti.spotting.flow import frame_runs, nuisances
 
         c = cands if cands is not None else candidates(motion)
         p = probability(model.net, c)
@@ -260,7 +260,7 @@ class LearnedSpotter:
         return SpotResult(motion.video, self.name, motion.fps, motion.frames, found, per_frame, model.threshold,
                           {"threshold": model.threshold, "threshold_chosen_on": list(model.trained_on),
                            "candidate_z": list(CANDIDATE_Z), "epochs": EPOCHS, "hidden": HIDDEN, "trained_on": list(model.trained_on)},
-                          motion.gaps, motion.frames_held, blinks=_runs(blink), talking=_runs(talk),
+                          motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
                           faces_seen=motion.faces_seen)
 
     def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
