@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from mesti.clips.intervals import Interval
 from mesti.clips.stream import open_stream
@@ -81,3 +82,56 @@ def test_learned_model_saves_and_loads(tmp_path) -> None:  # type: ignore[no-unt
     broken.write_bytes(b"not a model")
     with pytest.raises(MestiError, match="not a learned-spotter model"):
         LearnedSpotter(model=broken)
+
+
+def test_learned_weights_and_threshold_never_see_the_test_subject(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20: every training step and every threshold choice of a fold reads only the other
+    subjects' videos (watched as they happen); and changing everything about the test subject (its
+    videos and its truth) leaves its fold's weights and threshold the same to the bit, while the
+    folds that train on it change."""
+    import mesti.spotting.learned as learned
+    from mesti.spotting.learned import THRESHOLDS, loso_models
+
+    read: list[tuple[str, str, set[str]]] = []  # (fold's test subject, what, videos read)
+    fold = [""]
+    train_net, choose = learned.train_net, learned.choose_threshold
+
+    def spy_train(cands, targets, seed=0):  # type: ignore[no-untyped-def]
+        read.append((fold[0], "weights", {c.video for c in cands}))
+        return train_net(cands, targets, seed)
+
+    def spy_choose(cands, probs, truths):  # type: ignore[no-untyped-def]
+        read.append((fold[0], "threshold", {c.video for c in cands}))
+        return choose(cands, probs, truths)
+
+    monkeypatch.setattr(learned, "train_net", spy_train)
+    monkeypatch.setattr(learned, "choose_threshold", spy_choose)
+    fold_of = {"v0": "s1", "v1": "s1", "v2": "s2", "v3": "s2", "v4": "s3", "v5": "s3"}
+
+    rng = np.random.default_rng(3)
+    subjects = ["s1", "s1", "s2", "s2", "s3", "s3"]
+    truths = [[Interval(30 + 37 * j, 36 + 37 * j, 44 + 37 * j, "micro" if j % 2 else "macro") for j in range(i % 3, 7, 2)]
+              for i in range(6)]
+    motions = [_motion(f"v{i}", rng, t) for i, t in enumerate(truths)]
+    original = learned.fit
+
+    def per_fold(motions, truths, subjects, seed=0, cands=None):  # type: ignore[no-untyped-def]
+        fold[0] = ({"s1", "s2", "s3"} - set(subjects)).pop()  # from here on, this fold's test subject
+        return original(motions, truths, subjects, seed, cands)
+
+    monkeypatch.setattr(learned, "fit", per_fold)
+    _, _, first = loso_models(motions, truths, subjects)
+    assert {(t, w) for t, w, _ in read} == {(t, w) for t in ("s1", "s2", "s3") for w in ("weights", "threshold")}
+    for test, what, videos in read:
+        assert test not in {fold_of[v] for v in videos}, (what, test, videos)
+    other = np.random.default_rng(99)
+    changed_truths = [t if s != "s3" else [Interval(200, 205, 260, "macro")] for s, t in zip(subjects, truths, strict=True)]
+    changed = [m if s != "s3" else _motion(m.video, other, changed_truths[i]) for i, (s, m) in enumerate(zip(subjects, motions, strict=True))]
+    _, seen, second = loso_models(changed, changed_truths, subjects)
+    assert seen["s3"] == ("s1", "s2") and second["s3"].trained_on == ("s1", "s2")
+    assert first["s3"].threshold == second["s3"].threshold and first["s3"].threshold in THRESHOLDS
+    for (name, a), b in zip(first["s3"].net.state_dict().items(), second["s3"].net.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    moved = [not all(torch.equal(a, b) for a, b in zip(first[s].net.state_dict().values(), second[s].net.state_dict().values(),
+                                                         strict=True)) for s in ("s1", "s2")]
+    assert all(moved)  # the folds that train on s3 do see the change: the check can fail

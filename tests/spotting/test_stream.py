@@ -100,7 +100,7 @@ def test_spotting_never_holds_the_video(long_set: LongSynthResult) -> None:
     assert motion.frames == 360
     # The decoded frame in hand, plus the previous one still named by a generator of the chain.
     assert watched.most_alive <= 3
-    assert motion.frames_held == 31  # registered crops: the lag (30 frames) plus the current one
+    assert motion.frames_held == 41  # registered crops: the longer lag (1.35 x 30 frames) plus the current one
     paths = sorted(folder.iterdir())
     half = _Watched(FrameStream(folder, 30.0, 180, "frames", paths[:180]))
     shorter = region_motion(half, lag_seconds=1.0)  # type: ignore[arg-type]

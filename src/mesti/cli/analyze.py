@@ -23,6 +23,8 @@ def analyze_cmd(
     truth: Path | None = typer.Option(None, "--truth", help="Ground truth (a SAMM long-video .xlsx sheet or an interval CSV "
                                                             "with a label column): adds spot-then-recognise scores (STRS)."),
     spot_model: Path | None = typer.Option(None, "--spot-model", help="For --method learned: a model saved by `mesti spot-eval`."),
+    face_index: int | None = typer.Option(None, "--face-index", min=0, help="With several faces in view: the one to spot, "
+                                          "counted from the left from 0 (default: the largest at the start)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an earlier analysis in --out."),
     allow_partial: bool = ALLOW_PARTIAL,
 ) -> None:
@@ -46,8 +48,11 @@ def analyze_cmd(
         def step(stage: str, done: int, total: int) -> None:
             bar.update(tasks[stage], completed=done, total=max(total, done))
 
-        analysis = analyze(video, predictor, method=method, fps=fps, truth=truth,
-                           spotter_options={"model": spot_model} if spot_model is not None else None, progress=step)
+        options: dict[str, object] = {"model": spot_model} if spot_model is not None else {}
+        if face_index is not None:
+            options["face_index"] = face_index
+        analysis = analyze(video, predictor, method=method, fps=fps, truth=truth, spotter_options=options or None,
+                           progress=step)
         if not analysis.intervals:
             bar.update(tasks["classify"], completed=0, total=0)
     for line in analysis.warnings:

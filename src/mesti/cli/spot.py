@@ -29,6 +29,8 @@ def spot_cmd(
                                                                    "and megc/<video>.csv (the MEGC per-video format)."),
     fps: float | None = typer.Option(None, "--fps", help="Frame rate (required for a folder of frames; overrides a file's)."),
     model: Path | None = typer.Option(None, "--model", help="For --method learned: a model saved by `mesti spot-eval`."),
+    face_index: int | None = typer.Option(None, "--face-index", min=0, help="With several faces in view: the one to track, "
+                                          "counted from the left from 0 (default: the largest at the start)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the files of an earlier run in --out."),
 ) -> None:
     """Find micro- and macro-expressions in a long video: intervals in frames and seconds, and a score plot."""
@@ -45,7 +47,11 @@ def spot_cmd(
         raise MestiError("--model", f"is the learned method's spotting model (from mesti spot-eval); --method {method} "
                                     "takes none")
     stream = open_stream(video, fps)
-    options = {"model": model} if model is not None else {}
+    options: dict[str, object] = {"model": model} if model is not None else {}
+    if face_index is not None:
+        if method not in ("flow", "learned"):
+            raise MestiError("--face-index", f"the {method} method does not track faces one by one; use flow or learned")
+        options["face_index"] = face_index
     spotter = create_spotter(method, **options)
     if method == "learned" and model is None:
         raise MestiError("--model", "the learned method needs a trained model: run mesti spot-eval --method learned first")

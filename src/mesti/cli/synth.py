@@ -29,6 +29,10 @@ def synth_cmd(
     videos_per_subject: int = typer.Option(2, "--videos-per-subject", help="With --long: videos per subject."),
     seconds: float = typer.Option(30.0, "--seconds", help="With --long: length of each video, seconds."),
     fps: float = typer.Option(30.0, "--fps", help="With --long: frame rate (30 or SAMM's 200)."),
+    head_motion: str = typer.Option(
+        "low", "--head-motion", help="With --long: low (sway, small rolls), medium or high (head turns out of the "
+        "image plane up to 8 / 15 degrees, rolls, shifts, talking, lighting drift, more blinks)."
+    ),
     layout: str | None = typer.Option(
         None, "--layout", help="casme2, samm or smic: lay the clips out as that release, with clip_list.csv "
         "(a stand-in for `mesti paper run`; docs/datasets.md). Default: the CASME II layout alone."
@@ -51,8 +55,13 @@ def synth_cmd(
             raise MestiError(option, "applies to long videos: add --long" if not long else
                              "applies to clip sets, not to long videos (--long)")
     if long:
-        _synth_long(out_dir, subjects, videos_per_subject, seconds, fps, size, seed, overwrite, procedural_only, noise)
+        _synth_long(out_dir, subjects, videos_per_subject, seconds, fps, size, seed, overwrite, procedural_only, noise,
+                    head_motion)
         return
+    if head_motion != "low":
+        from mesti.errors import MestiError
+
+        raise MestiError("--head-motion", "is for long videos (--long); clips have their own nuisances")
     if layout is not None:
         _synth_as(layout, out_dir, overwrite, subjects=subjects, clips_per_subject=clips_per_subject, classes=classes,
                   size=size, seed=seed, workers=workers, real_faces=not procedural_only, noise=noise)
@@ -91,7 +100,7 @@ def synth_cmd(
 
 def _synth_long(
     out_dir: Path, subjects: int, videos: int, seconds: float, fps: float, size: int, seed: int, overwrite: bool,
-    procedural_only: bool, noise: float,
+    procedural_only: bool, noise: float, head_motion: str,
 ) -> None:
     from mesti.synth.long import generate_long_videos
 
@@ -99,9 +108,10 @@ def _synth_long(
         task = bar.add_task(f"synth --long {out_dir.name}", total=None)
         result = generate_long_videos(out_dir, subjects=subjects, videos_per_subject=videos, seconds=seconds, fps=fps,
                                       size=size, seed=seed, overwrite=overwrite, real_faces=not procedural_only,
-                                      noise=noise, progress=lambda d, t: bar.update(task, completed=d, total=t))
+                                      noise=noise, head_motion=head_motion, progress=lambda d, t: bar.update(task, completed=d, total=t))
     kinds = Counter(e.kind for v in result.videos for e in v.events)
-    console.print(f"{len(result.videos)} videos ({result.frames} frames, {size}x{size}, {fps:g} fps) of {subjects} subjects: "
+    console.print(f"{len(result.videos)} videos ({result.frames} frames, {size}x{size}, {fps:g} fps, {head_motion} head motion) "
+                  f"of {subjects} subjects: "
                   f"{kinds['micro']} micro, {kinds['macro']} macro -> {result.path}/ in {result.seconds:.1f} s")
     console.print(f"read it as dataset samm-long with root {result.path} and --opt fps={fps:g}")
 

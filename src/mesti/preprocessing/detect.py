@@ -95,8 +95,8 @@ def _haar_models() -> tuple[cv2.CascadeClassifier, cv2.CascadeClassifier]:
     return face, eye
 
 
-def detect_dlib(frame: np.ndarray, upsample: int = 1) -> FaceFound | None:
-    """The highest-scoring HOG face with its 68 landmarks, or ``None``.
+def detect_dlib_all(frame: np.ndarray, upsample: int = 1) -> list[FaceFound]:
+    """Every HOG face with its 68 landmarks, highest score first (empty when none).
 
     Upsampling is tried from 0 up to ``upsample`` and stops at the first level that finds a
     face, so large faces are found at full speed and small ones still found.
@@ -106,14 +106,22 @@ def detect_dlib(frame: np.ndarray, upsample: int = 1) -> FaceFound | None:
     for level in range(upsample + 1):
         rects, scores, _ = detector.run(image, level, 0.0)
         if len(rects):
-            best = int(np.argmax(scores))
-            rect = rects[best]
-            shape = predictor(image, rect)
-            points = np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
-            eyes = (points[_IMAGE_LEFT_EYE].mean(axis=0), points[_IMAGE_RIGHT_EYE].mean(axis=0))
-            box = (float(rect.left()), float(rect.top()), float(rect.right()), float(rect.bottom()))
-            return FaceFound(box, points, eyes, "dlib-hog", float(scores[best]))
-    return None
+            out = []
+            for i in np.argsort(scores)[::-1]:
+                rect = rects[int(i)]
+                shape = predictor(image, rect)
+                points = np.array([[shape.part(j).x, shape.part(j).y] for j in range(68)], dtype=np.float64)
+                eyes = (points[_IMAGE_LEFT_EYE].mean(axis=0), points[_IMAGE_RIGHT_EYE].mean(axis=0))
+                box = (float(rect.left()), float(rect.top()), float(rect.right()), float(rect.bottom()))
+                out.append(FaceFound(box, points, eyes, "dlib-hog", float(scores[int(i)])))
+            return out
+    return []
+
+
+def detect_dlib(frame: np.ndarray, upsample: int = 1) -> FaceFound | None:
+    """The highest-scoring HOG face with its 68 landmarks, or ``None`` (see :func:`detect_dlib_all`)."""
+    found = detect_dlib_all(frame, upsample)
+    return found[0] if found else None
 
 
 def detect_haar(frame: np.ndarray) -> FaceFound | None:

@@ -155,3 +155,21 @@ def evaluate_spotting(
         if blinks and blinks.get(video):
             result.blinks[video] = (len(blinks[video]), blinks_taken(preds, gt, blinks[video]))
     return result
+
+
+def quiet_false_positives(
+    predicted: Mapping[str, Sequence[Interval]], truth: Mapping[str, Sequence[Interval]], frames: Mapping[str, int]
+) -> tuple[int, int]:
+    """False alarms where nothing happens: ``(predictions overlapping no truth interval at all,
+    frames outside every truth interval)``, summed over the videos of ``frames``. Divided, they
+    give the false positives per minute of expression-free video (head motion, blinks and
+    talking are what is left there)."""
+    count = free = 0
+    for video, n in frames.items():
+        gt = truth.get(video, [])
+        covered = set()
+        for t in gt:
+            covered.update(range(max(t.onset, 0), min(t.offset, n - 1) + 1))
+        free += n - len(covered)
+        count += sum(all(iou(p, t) == 0.0 for t in gt) for p in predicted.get(video, []))
+    return count, free

@@ -1,12 +1,18 @@
-"""The ``learned`` method: a small network on the region-flow features, trained leave-one-subject-out.
+"""The ``learned`` method: a small network that judges the candidates ``flow`` finds, trained leave-one-subject-out.
 
-SoftNet-style: per frame, the region motions of ``flow`` and its score (normalised by the
-video's own median and spread) at a few time offsets go through a two-layer perceptron that
-predicts whether the frame lies inside an expression. Frames whose smoothed probability
-exceeds 0.7 form the intervals (settings fixed on a synthetic development set).
-Training follows the engine's rule: for each subject, a model trained on the other
-subjects' videos only spots that subject's videos; nothing is chosen on the test subject
-(fixed epochs, no early stopping, no threshold search).
+``flow`` with a low threshold proposes candidate intervals (most expressions are among them,
+with many more head turns, blinks, talking and noise). For each candidate, what ``flow``
+measured around it (its peak and mean evidence, its length, each region's evidence and the
+head's motion at the peak, how many regions moved at once, the share of it that was a blink
+or talking, the eyes' and the mouth's opening, the head's overall motion, whether it lies
+near the video's start or end) goes through a two-layer perceptron that gives the
+probability that it is an expression; candidates above the threshold are the intervals.
+
+Nothing is chosen on the test subject. For each held-out subject, the weights are trained on
+the other subjects' candidates only (fixed epochs, no early stopping), and the threshold is
+chosen on those same training subjects: each of them is judged by a model trained on the
+remaining ones (an inner leave-one-subject-out), and the threshold that gives the best F1 over
+their videos is kept. The test subject's videos are spotted once, at the end, with both.
 """
 
 from __future__ import annotations
@@ -25,52 +31,89 @@ from mesti.clips.intervals import Interval
 from mesti.clips.stream import FrameStream
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, assert_samples_disjoint
+from mesti.spotting.evaluate import evaluate_spotting, match_by_type
 from mesti.spotting.motion import LAG_SECONDS, RegionMotion, region_motion
-from mesti.spotting.peaks import run_intervals
+from mesti.spotting.regions import EXPRESSION_REGIONS
 from mesti.spotting.registry import register_spotter
 from mesti.spotting.result import ProgressFn, SpotResult
 
-#: Time offsets (seconds) of the inputs around each frame.
-TAPS_S = (-0.4, -0.2, -0.1, 0.0, 0.1, 0.2, 0.4)
-HIDDEN = 32
-EPOCHS = 150
+#: The ``flow`` thresholds that propose candidates (``flow`` itself spots above 6): a low one
+#: finds faint expressions, higher ones split what a low one merges.
+CANDIDATE_Z = (3.5, 6.0, 12.0)
+HIDDEN = 16
+EPOCHS = 200
 LR = 1e-2
-#: Fixed decision settings: probability threshold, smoothing window (seconds).
-THRESHOLD = 0.7
-SMOOTH_S = 0.1
+WEIGHT_DECAY = 0.1
+#: The thresholds the training subjects choose from.
+THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.91, 0.05))
+#: Used only when there are too few training subjects to choose (fewer than two).
+DEFAULT_THRESHOLD = 0.5
+INPUTS = 2 * len(EXPRESSION_REGIONS) + 15
 
 
-def _robust_z(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each column as a robust z-score (median, MAD) and as its excess over the median. A column
-    without a value (a video of one or two frames, or without a face) stays NaN, quietly: numpy's
-    "All-NaN slice" warning would reach the user for what the features then read as 0."""
+@dataclass
+class Candidates:
+    """The candidate intervals of one video and their inputs (``candidates x INPUTS``)."""
+
+    intervals: list[Interval]
+    x: np.ndarray
+    score: np.ndarray  # the per-frame flow score, for the plot
+    video: str = ""
+
+
+def candidates(motion: RegionMotion) -> Candidates:
+    """``flow``'s intervals at the low threshold :data:`CANDIDATE_Z`, each with its inputs."""
+    from mesti.spotting.flow import FlowSpotter, motion_score, nuisances, region_evidence
+
+    blink, talk = nuisances(motion)
+    ev = np.nan_to_num(region_evidence(motion, (blink, talk)))
+    score = motion_score(motion, (blink, talk))
+    found: list[Interval] = []
+    for z in CANDIDATE_Z:
+        for iv in FlowSpotter(z=z).intervals(motion, score):
+            if all((iv.onset, iv.offset) != (f.onset, f.offset) for f in found):
+                found.append(iv)
+    found.sort(key=lambda iv: (iv.onset, iv.offset))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        med = np.nanmedian(x, axis=0)
-        return (x - med) / (np.nanmedian(np.abs(x - med), axis=0) * 1.4826 + 1e-3), x - med
+        idx = [motion.names.index(n) for n in EXPRESSION_REGIONS]
+        sym = motion.symmetric()[:, idx]
+        spread = 1.4826 * np.nanmedian(np.abs(sym - np.nanmedian(sym, axis=0)), axis=0)
+        head = motion.symmetric_head()[:, idx] / np.maximum(np.nan_to_num(spread, nan=1.0), 0.02)
+        ear = _robust_z(motion.signal("ear"))
+        mar = _robust_z(motion.signal("mar"))
+        moved = _robust_z(motion.signal("head"))
+    edge = max(motion.lag, 1)
+    rows = []
+    for iv in found:
+        sl = slice(iv.onset, iv.offset + 1)
+        at = iv.apex
+        rows.append([
+            np.log1p(score[at]), np.log1p(float(score[sl].mean())), np.log((iv.offset - iv.onset + 1) / motion.fps),
+            *np.tanh(ev[at] / 10.0), *np.tanh(np.nan_to_num(head[at]) / 10.0),
+            float((ev[at] > 3).sum()), float(blink[sl].mean()), float(talk[sl].mean()),
+            float(np.nanmin(ear[sl])) if np.isfinite(ear[sl]).any() else 0.0,
+            float(np.nanmax(mar[sl])) if np.isfinite(mar[sl]).any() else 0.0,
+            float(np.nanmax(moved[sl])) if np.isfinite(moved[sl]).any() else 0.0,
+            float(min(at, motion.frames - 1 - at) < edge),
+            float(np.argmax(ev[at])) / len(idx), float(np.sort(ev[at])[-2]) / max(float(ev[at].max()), 1e-3),
+            float(score[sl].argmax()) / max(iv.offset - iv.onset, 1),
+            float(sum(iv.onset <= f.apex <= iv.offset for f in found)), float(np.log1p(score[sl].max() - score[sl].min())),
+        ])
+    x = np.clip(np.nan_to_num(np.array(rows, dtype=np.float64).reshape(-1, INPUTS)), -20, 20).astype(np.float32)
+    return Candidates(found, x, score, motion.video)
 
 
-def frame_features(motion: RegionMotion) -> np.ndarray:
-    """``frames x ((regions * 2 + 1) * taps)``: each region's robust z-score and pixel excess,
-    and the ``flow`` method's score as a z-score, at each tap."""
-    from mesti.spotting.flow import motion_score
-
-    z, excess = _robust_z(motion.symmetric().astype(np.float64))
-    score_z, _ = _robust_z(motion_score(motion)[:, None].astype(np.float64))
-    base = np.nan_to_num(np.concatenate([z, excess, score_z], axis=1))
-    n = len(base)
-    cols = []
-    for tap in TAPS_S:
-        idx = np.clip(np.arange(n) + int(round(tap * motion.fps)), 0, n - 1)
-        cols.append(base[idx])
-    return np.clip(np.concatenate(cols, axis=1), -50, 50).astype(np.float32)
+def _robust_z(x: np.ndarray) -> np.ndarray:
+    med = np.nanmedian(x)
+    return (x - med) / (np.nanmedian(np.abs(x - med)) * 1.4826 + 1e-3)
 
 
-def frame_targets(frames: int, truth: Sequence[Interval]) -> np.ndarray:
-    """1 inside every ground-truth interval, 0 outside."""
-    y = np.zeros(frames, dtype=np.float32)
-    for iv in truth:
-        y[iv.onset : iv.offset + 1] = 1.0
+def candidate_targets(c: Candidates, truth: Sequence[Interval]) -> np.ndarray:
+    """1 for a candidate that the evaluation would count as a true positive, else 0."""
+    y = np.zeros(len(c.intervals), dtype=np.float32)
+    for i, _ in match_by_type(c.intervals, truth):
+        y[i] = 1.0
     return y
 
 
@@ -78,16 +121,18 @@ def _net(inputs: int) -> nn.Module:
     return nn.Sequential(nn.Linear(inputs, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1))
 
 
-def train_net(features: Sequence[np.ndarray], targets: Sequence[np.ndarray], seed: int = 0) -> nn.Module:
-    """Fit the perceptron on every frame of the training videos (full batch, fixed epochs)."""
+def train_net(cands: Sequence[Candidates], targets: Sequence[np.ndarray], seed: int = 0) -> nn.Module:
+    """Fit the perceptron on every candidate of the training videos (full batch, fixed epochs)."""
     torch.manual_seed(seed)
-    x = torch.from_numpy(np.concatenate(features))
-    y = torch.from_numpy(np.concatenate(targets))
-    net = _net(x.shape[1])
+    x = torch.from_numpy(np.concatenate([c.x.reshape(-1, INPUTS) for c in cands]).astype(np.float32))
+    y = torch.from_numpy(np.concatenate(targets).astype(np.float32))
+    net = _net(INPUTS)
+    if len(y) == 0:
+        return net.eval()
     pos = float(y.sum())
     weight = torch.tensor((len(y) - pos) / max(pos, 1.0))
-    loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight.clamp(max=20.0))
-    opt = torch.optim.Adam(net.parameters(), lr=LR)
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight.clamp(max=10.0))
+    opt = torch.optim.Adam(net.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     for _ in range(EPOCHS):
         opt.zero_grad()
         loss = loss_fn(net(x).squeeze(1), y)
@@ -96,20 +141,55 @@ def train_net(features: Sequence[np.ndarray], targets: Sequence[np.ndarray], see
     return net.eval()
 
 
+def probability(net: nn.Module, c: Candidates) -> np.ndarray:
+    """Each candidate's probability of being an expression."""
+    if len(c.intervals) == 0:
+        return np.zeros(0)
+    with torch.no_grad():
+        return torch.sigmoid(net(torch.from_numpy(c.x))).squeeze(1).numpy().astype(np.float64)
+
+
+def kept(c: Candidates, p: np.ndarray, threshold: float) -> list[Interval]:
+    """The candidates above ``threshold``, scored by their probability; of overlapping ones only
+    the most probable (candidates of several thresholds nest)."""
+    from dataclasses import replace
+
+    out: list[Interval] = []
+    for i in np.argsort(-p, kind="stable"):
+        iv = c.intervals[int(i)]
+        if p[i] > threshold and all(iv.offset < o.onset or o.offset < iv.onset for o in out):
+            out.append(replace(iv, score=float(p[i])))
+    return sorted(out, key=lambda iv: iv.onset)
+
+
+def choose_threshold(cands: Sequence[Candidates], probs: Sequence[np.ndarray], truths: Sequence[Sequence[Interval]]) -> float:
+    """The threshold of :data:`THRESHOLDS` with the best pooled F1 on these (training) videos."""
+    truth = {str(i): list(t) for i, t in enumerate(truths)}
+    best, best_f1 = DEFAULT_THRESHOLD, -1.0
+    for thr in THRESHOLDS:
+        pred = {str(i): kept(c, p, thr) for i, (c, p) in enumerate(zip(cands, probs, strict=True))}
+        f1 = evaluate_spotting(pred, truth).pooled("overall").f1
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = thr, f1
+    return best
+
+
 @dataclass
 class LearnedModel:
-    """A trained perceptron and the subjects it saw (so a fold can prove it never saw its test subject)."""
+    """A trained perceptron, its threshold, and the subjects both came from (so a fold can prove
+    it never saw its test subject)."""
 
     net: nn.Module
     trained_on: tuple[str, ...]
+    threshold: float = DEFAULT_THRESHOLD
     settings: dict[str, object] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> None:
         from mesti.utils.atomic import atomic_path
 
         with atomic_path(path) as tmp:
-            torch.save({"state": self.net.state_dict(), "trained_on": list(self.trained_on), "taps": list(TAPS_S),
-                        "hidden": HIDDEN}, tmp)
+            torch.save({"state": self.net.state_dict(), "trained_on": list(self.trained_on), "inputs": INPUTS,
+                        "hidden": HIDDEN, "threshold": float(self.threshold)}, tmp)
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedModel:
@@ -131,50 +211,74 @@ class LearnedModel:
         except Exception as exc:  # torch.load raises many types (unpickling, zip, key) for a file that is no model
             raise MestiError(path, "not a learned-spotter model (the learned_model.pt of `mesti spot-eval --method "
                                    "learned` is expected)") from None
-        return cls(net.eval(), tuple(doc["trained_on"]))
+        if net[0].weight.shape[1] != INPUTS:  # type: ignore[index]
+            raise MestiError(path, "a learned-spotter model of another version: train it again with mesti spot-eval")
+        return cls(net.eval(), tuple(doc["trained_on"]), float(doc.get("threshold", DEFAULT_THRESHOLD)))
 
 
-def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0) -> LearnedModel:
-    """Train on these videos (their subjects are recorded in the model)."""
+def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0,
+        cands: Sequence[Candidates] | None = None) -> LearnedModel:
+    """Train on these videos and choose the threshold on them by leave-one-subject-out among
+    their own subjects (see the module docstring); their subjects are recorded in the model."""
     if not motions:
         raise MestiError("learned", "no training videos")
-    net = train_net([frame_features(m) for m in motions], [frame_targets(m.frames, t) for m, t in zip(motions, truths, strict=True)], seed)
-    return LearnedModel(net, tuple(sorted(set(subjects))))
+    cs = list(cands) if cands is not None else [candidates(m) for m in motions]
+    targets = [candidate_targets(c, t) for c, t in zip(cs, truths, strict=True)]
+    names = sorted(set(subjects))
+    threshold = DEFAULT_THRESHOLD
+    if len(names) >= 2:
+        probs: list[np.ndarray] = [np.zeros(0)] * len(motions)
+        for held in names:
+            train = [i for i, s in enumerate(subjects) if s != held]
+            net = train_net([cs[i] for i in train], [targets[i] for i in train], seed)
+            for i, s in enumerate(subjects):
+                if s == held:
+                    probs[i] = probability(net, cs[i])
+        threshold = choose_threshold(cs, probs, truths)
+    net = train_net(cs, targets, seed)
+    return LearnedModel(net, tuple(names), threshold)
 
 
 @register_spotter("learned")
 class LearnedSpotter:
-    """A small network on the region-flow features (SoftNet-style), trained leave-one-subject-out on long videos.
+    """A small network judging flow's low-threshold candidates, weights and threshold trained leave-one-subject-out on long videos.
 
     ``LearnedSpotter(model=PATH)`` spots with a model saved by ``mesti spot-eval --method
-    learned`` (trained on every subject of that dataset); evaluation itself trains one model
-    per held-out subject (:func:`loso_spot`).
+    learned`` (trained on every subject of that dataset, its threshold chosen on them);
+    evaluation itself trains one model per held-out subject (:func:`loso_spot`).
     """
 
     name = "learned"
 
-    def __init__(self, model: str | Path | LearnedModel | None = None, lag_seconds: float = LAG_SECONDS) -> None:
+    def __init__(self, model: str | Path | LearnedModel | None = None, lag_seconds: float = LAG_SECONDS,
+                 face_index: int | None = None) -> None:
         self.model = model if isinstance(model, LearnedModel) or model is None else LearnedModel.load(model)
         self.lag_seconds = float(lag_seconds)
+        self.face_index = face_index
 
-    def decide(self, motion: RegionMotion, model: LearnedModel | None = None) -> SpotResult:
+    def decide(self, motion: RegionMotion, model: LearnedModel | None = None, cands: Candidates | None = None) -> SpotResult:
         model = model or self.model
         if model is None:
             raise MestiError("--method learned", "needs a trained model (--model PATH, saved by mesti spot-eval --method learned)")
-        with torch.no_grad():
-            p = torch.sigmoid(model.net(torch.from_numpy(frame_features(motion)))).squeeze(1).numpy().astype(np.float64)
-        w = max(int(round(SMOOTH_S * motion.fps)), 1)
-        p = np.convolve(p, np.ones(2 * w + 1) / (2 * w + 1), mode="same")
-        fps = motion.fps
-        found = run_intervals(p, THRESHOLD, 0.0, fps, 0.5, max(int(round(0.1 * fps)), 1), max(int(round(0.1 * fps)), 2))
-        return SpotResult(motion.video, self.name, fps, motion.frames, found, p, THRESHOLD,
-                          {"threshold": THRESHOLD, "smooth_s": SMOOTH_S, "epochs": EPOCHS, "hidden": HIDDEN, "trained_on": list(model.trained_on)},
-                          motion.gaps, motion.frames_held)
+        from mesti.spotting.flow import frame_runs, nuisances
+
+        c = cands if cands is not None else candidates(motion)
+        p = probability(model.net, c)
+        found = kept(c, p, model.threshold)
+        per_frame = np.zeros(motion.frames)
+        for iv, q in zip(c.intervals, p, strict=True):
+            per_frame[iv.onset : iv.offset + 1] = np.maximum(per_frame[iv.onset : iv.offset + 1], q)
+        blink, talk = nuisances(motion)
+        return SpotResult(motion.video, self.name, motion.fps, motion.frames, found, per_frame, model.threshold,
+                          {"threshold": model.threshold, "threshold_chosen_on": list(model.trained_on),
+                           "candidate_z": list(CANDIDATE_Z), "epochs": EPOCHS, "hidden": HIDDEN, "trained_on": list(model.trained_on)},
+                          motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
+                          faces_seen=motion.faces_seen)
 
     def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
         if self.model is None:
-            self.decide(RegionMotion(str(stream.source), stream.fps, 1, np.zeros((0, 7))))  # raises the clear error
-        return self.decide(region_motion(stream, self.lag_seconds, progress=progress))
+            self.decide(RegionMotion(str(stream.source), stream.fps, 1, np.zeros((0, 8))))  # raises the clear error
+        return self.decide(region_motion(stream, self.lag_seconds, progress=progress, face_index=self.face_index))
 
 
 def motion_fingerprints(motions: Sequence[RegionMotion]) -> list[str]:
@@ -193,7 +297,8 @@ def motion_fingerprints(motions: Sequence[RegionMotion]) -> list[str]:
 def loso_spot(
     motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0
 ) -> tuple[list[SpotResult], dict[str, tuple[str, ...]]]:
-    """Leave-one-subject-out: each subject's videos spotted by a model trained on the others only.
+    """Leave-one-subject-out: each subject's videos spotted by a model whose weights and threshold
+    come from the other subjects only.
 
     Each fold passes the clip engine's leakage guard first
     (:func:`~mesti.protocols.splits.assert_samples_disjoint` on :func:`motion_fingerprints`):
@@ -201,21 +306,33 @@ def loso_spot(
     trained on and tested on. Returns the results in input order and, per test subject, the
     subjects its model saw.
     """
+    results, seen, _ = loso_models(motions, truths, subjects, seed)
+    return results, seen
+
+
+def loso_models(
+    motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0
+) -> tuple[list[SpotResult], dict[str, tuple[str, ...]], dict[str, LearnedModel]]:
+    """:func:`loso_spot`, with each fold's model (weights and threshold) as well."""
     spotter = LearnedSpotter()
     results: list[SpotResult | None] = [None] * len(motions)
     seen: dict[str, tuple[str, ...]] = {}
     identities = motion_fingerprints(motions)
     names = [m.video for m in motions]
     idx = np.arange(len(motions))
+    models: dict[str, LearnedModel] = {}
+    cs = [candidates(m) for m in motions]  # each video's own, from its own pixels: no label is read
     for test in sorted(set(subjects)):
         train = [i for i, s in enumerate(subjects) if s != test]
         if not train:
             raise MestiError("learned", "leave-one-subject-out needs at least two subjects")
         assert_samples_disjoint(Fold(f"learned-{test}", idx[train], idx[[s == test for s in subjects]]), identities, names)
-        model = fit([motions[i] for i in train], [truths[i] for i in train], [subjects[i] for i in train], seed)
+        model = fit([motions[i] for i in train], [truths[i] for i in train], [subjects[i] for i in train], seed,
+                    [cs[i] for i in train])
         assert test not in model.trained_on
         seen[test] = model.trained_on
+        models[test] = model
         for i, s in enumerate(subjects):
             if s == test:
-                results[i] = spotter.decide(motions[i], model)
-    return [r for r in results if r is not None], seen
+                results[i] = spotter.decide(motions[i], model, cs[i])
+    return [r for r in results if r is not None], seen, models

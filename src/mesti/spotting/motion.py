@@ -1,13 +1,28 @@
-"""Region flow: how much each facial region moved, frame by frame, with head motion removed.
+"""Region motion: how far each facial region is from the face around it, frame by frame, with
+the head's motion removed.
 
-Frames are registered (:class:`FaceTracker`), then dense optical flow (OpenCV DIS) runs
-between frame ``t - K`` and frame ``t``; the similarity motion that best explains the face's
-flow (RANSAC, so local expression motion does not pull it) is subtracted as residual head
-motion, and each region's value is the mean magnitude of what remains. With ``K``
-longer than any expression, ``min(m(t), m(t + K))`` is the displacement of frame ``t`` from
-the neutral face on both sides: an expression shows as one bump over its whole length, and
-the echo an expression leaves ``K`` frames later cancels. Only ``K + 1`` registered crops
-are held, whatever the video's length.
+Frames are registered to the first detection (:class:`FaceTracker`: a similarity transform
+from the eye corners and the nose bridge) and the lighting's slow variation is taken out of
+each crop (its local mean subtracted, its contrast fixed). Between frame ``t - K`` and frame
+``t``, pyramidal Lucas-Kanade follows five points in each landmark patch
+(:mod:`mesti.spotting.regions`; the patches are placed on frame ``t - K``'s own landmarks, so
+they stay on their part of the face through a turn), and each patch's mean displacement is
+kept. What registration leaves of the head's motion is a smooth field over the face (a turn
+out of the image plane moves the nose more than the cheeks and foreshortens the far side): a
+quadratic flow field is fitted robustly to the rigid patches (nose bridge, forehead, the
+face's sides; iteratively reweighted least squares with Huber then Tukey weights), evaluated
+at every patch and subtracted. Each region's value is its largest residual patch motion.
+
+With references before and after the frame at two lags longer than any expression (4.2 s and
+1.35 times that), the smallest of the four motions is how far frame ``t`` is from the face
+around it: an expression shows as one bump over its whole length, an echo left by an
+expression (or a held head turn) on one side cancels, and an expression near another one
+still finds a clean reference. Near the video's start and end a half lag stands in for the
+long one that would reach outside it. Only the longest lag's crops are held, whatever the
+video's length.
+
+Per frame the landmarks also give the eyes' opening (eye aspect ratio, blinks) and the
+mouth's (talking).
 """
 
 from __future__ import annotations
@@ -16,22 +31,42 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
+from scipy import sparse
 
 from mesti.clips.stream import FrameStream, FrameWindow
 from mesti.errors import MestiError
-from mesti.spotting.regions import EXPRESSION_REGIONS, region_masks
+from mesti.spotting.regions import REGIONS, Patches, region_patches
 from mesti.spotting.result import ProgressFn
 from mesti.spotting.tracking import FaceTracker
 
 #: Longer than the longest macro-expression (4 s), so the lag spans a whole expression.
 LAG_SECONDS = 4.2
 CROP = 128
-REGIONS = (*EXPRESSION_REGIONS, "eyes")
+#: Landmarks are measured every this many frames (and held in between).
+LANDMARK_EVERY = 2
+#: The second reference lag, as a multiple of the first.
+SECOND_LAG = 1.35
+#: Margin around the landmarks' box in the registered crop (room for the forehead's reference patches).
+MARGIN = 0.2
+#: Lucas-Kanade window, as a multiple of a patch's diameter.
+WINDOW = 2.2
+#: Head motion models (see :class:`Measure`).
+COMPENSATIONS = ("quadratic", "similarity", "rigid", "none")
 
 
 @dataclass
 class RegionMotion:
-    """Per-frame, per-region motion of one video (``frames x regions``, ``nan`` where undefined)."""
+    """Per-frame, per-region motion of one video (``frames x regions``, ``nan`` where undefined).
+
+    ``m`` is measured between frame ``t - lag`` and ``t``, ``m3`` between ``t - lag3`` and ``t``
+    (a second reference on each side: an expression ``lag`` before or after another one does not
+    hide it, nor make one), ``m2`` at the short ``lag2`` only near the video's start and end
+    (where a long lag reaches outside it); ``h``, ``h3``, ``h2`` are the head's motion (px) at
+    the patch each value came from. ``ear`` is the eyes' aspect ratio and ``mar`` the mouth's
+    opening per frame (``nan`` where not measured), ``head`` the head's motion between
+    ``t - lag`` and ``t`` (root mean square over the patches, px); ``faces_seen`` the most
+    faces one detection found.
+    """
 
     video: str
     fps: float
@@ -40,81 +75,278 @@ class RegionMotion:
     gaps: list[tuple[int, int]] = field(default_factory=list)
     frames_held: int = 0
     names: tuple[str, ...] = REGIONS
+    ear: np.ndarray | None = None
+    mar: np.ndarray | None = None
+    head: np.ndarray | None = None
+    faces_seen: int = 1
+    h: np.ndarray | None = None
+    m2: np.ndarray | None = None
+    h2: np.ndarray | None = None
+    lag2: int = 0
+    m3: np.ndarray | None = None
+    h3: np.ndarray | None = None
+    lag3: int = 0
 
     @property
     def frames(self) -> int:
         return int(self.m.shape[0])
 
+    def _h(self, h: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+        return np.zeros_like(like) if h is None else h
+
+    def _sides(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Before and after: ``m(t)`` and ``m(t + lag)`` with their head motions, the short lag
+        filling in where the long one is undefined."""
+        h = self._h(self.h, self.m)
+        a, ha = self.m, h
+        b, hb = _later(self.m, self.lag), _later(h, self.lag)
+        if self.m2 is not None and self.lag2:
+            h2 = self._h(self.h2, self.m2)
+            a, ha = np.where(np.isnan(a), self.m2, a), np.where(np.isnan(a), h2, ha)
+            b2, hb2 = _later(self.m2, self.lag2), _later(h2, self.lag2)
+            b, hb = np.where(np.isnan(b), b2, b), np.where(np.isnan(b), hb2, hb)
+        return a, ha, b, hb
+
+    def _all_sides(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every reference's motion and head motion, stacked (``sides x frames x regions``)."""
+        a, ha, b, hb = self._sides()
+        values, heads = [a, b], [ha, hb]
+        if self.m3 is not None and self.lag3:
+            h3 = self._h(self.h3, self.m3)
+            values += [self.m3, _later(self.m3, self.lag3)]
+            heads += [h3, _later(h3, self.lag3)]
+        return np.stack(values), np.stack(heads)
+
+    def one_sided(self) -> np.ndarray:
+        """Where every measured reference lies on one side of the frame (only before, or only
+        after: near the video's ends, beside a gap): ``frames x regions``. There a held head turn
+        is not cancelled by a reference that shares it."""
+        values, _ = self._all_sides()
+        ok = ~np.isnan(values)
+        before, after = ok[0::2].any(axis=0), ok[1::2].any(axis=0)
+        return before != after
+
     def symmetric(self) -> np.ndarray:
-        """``min(m(t), m(t + K))`` per region (one side where the other is outside the video or a gap)."""
-        a = self.m
-        b = np.full_like(a, np.nan)
-        if self.lag < len(a):
-            b[: len(a) - self.lag] = a[self.lag :]
-        both = np.fmin(a, b)  # fmin ignores a nan on one side
-        return np.where(np.isnan(a) & np.isnan(b), np.nan, both)
+        """The smallest motion against any reference (before and after, at each lag): how far
+        frame ``t`` is from the face around it. ``nan`` where no reference was measured."""
+        values, _ = self._all_sides()
+        filled = np.where(np.isnan(values), np.inf, values).min(axis=0)
+        return np.where(np.isinf(filled), np.nan, filled)
+
+    def symmetric_head(self) -> np.ndarray:
+        """The head's motion against the reference :meth:`symmetric` took (zeros when not measured)."""
+        values, heads = self._all_sides()
+        pick = np.where(np.isnan(values), np.inf, values).argmin(axis=0)
+        return np.nan_to_num(np.take_along_axis(heads, pick[None], axis=0)[0])
 
     def column(self, name: str) -> np.ndarray:
         return self.symmetric()[:, self.names.index(name)]
 
-
-def face_samples(masks: dict[str, np.ndarray], crop: int, step: int = 4) -> np.ndarray:
-    """Grid points (x, y) inside the face regions, where head motion is estimated."""
-    face = np.zeros((crop, crop), dtype=bool)
-    for m in masks.values():
-        face |= m
-    ys, xs = np.nonzero(face[::step, ::step])
-    return np.stack([xs * step, ys * step], axis=1).astype(np.float32)
+    def signal(self, name: str) -> np.ndarray:
+        """``ear``, ``mar`` or ``head`` per frame (``nan`` when not measured)."""
+        value = getattr(self, name)
+        return np.full(self.frames, np.nan) if value is None else np.asarray(value, dtype=np.float64)
 
 
-def remove_similarity(f: np.ndarray, sample: np.ndarray) -> np.ndarray:
-    """``f`` minus the similarity motion fitted robustly (RANSAC) to its values at ``sample``."""
-    moved = sample + f[sample[:, 1].astype(int), sample[:, 0].astype(int)]
-    m, _ = cv2.estimateAffinePartial2D(sample, moved, method=cv2.RANSAC, ransacReprojThreshold=0.3)
-    if m is None:
-        return f - np.median(f.reshape(-1, 2), axis=0)
-    h, w = f.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    fx = m[0, 0] * xs + m[0, 1] * ys + m[0, 2] - xs
-    fy = m[1, 0] * xs + m[1, 1] * ys + m[1, 2] - ys
-    return f - np.stack([fx, fy], axis=-1)
+def _later(a: np.ndarray, lag: int) -> np.ndarray:
+    b = np.full_like(a, np.nan)
+    if lag < len(a):
+        b[: len(a) - lag] = a[lag:]
+    return b
 
 
-def _dis() -> cv2.DISOpticalFlow:
-    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+def normalise_light(crop: np.ndarray) -> np.ndarray:
+    """The crop's texture with slow light variation removed: local mean subtracted (a side light,
+    a drifting exposure), contrast set to a fixed spread; uint8 for the flow."""
+    x = crop.astype(np.float32)
+    sigma = crop.shape[0] / 16
+    hp = x - cv2.GaussianBlur(x, (0, 0), sigma)
+    spread = float(hp.std()) + 1e-3
+    return np.clip(128.0 + hp * (24.0 / spread), 0, 255).astype(np.uint8)
+
+
+def _basis(xy: np.ndarray, size: int) -> np.ndarray:
+    """Quadratic basis ``1, x, y, x^2, xy, y^2`` of points (x, y) scaled to about [-1, 1]."""
+    x = xy[:, 0] / (size / 2) - 1.0
+    y = xy[:, 1] / (size / 2) - 1.0
+    return np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+
+
+def fit_quadratic(basis: np.ndarray, v: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Coefficients (6 x 2) of the quadratic flow field best explaining ``v`` (samples x 2),
+    robustly: least squares, then Huber and Tukey reweighting (a patch that moved on its own
+    is an outlier, not part of the head)."""
+    w = np.ones(len(v))
+    coef = np.zeros((basis.shape[1], 2))
+    ridge = 1e-4 * np.eye(basis.shape[1])
+    for it in range(iterations):
+        bw = basis * w[:, None]
+        coef = np.linalg.solve(bw.T @ basis + ridge, bw.T @ v)
+        r = np.sqrt(((v - basis @ coef) ** 2).sum(axis=1))
+        s = 1.4826 * float(np.median(r)) + 0.02
+        if it < 2:
+            c = 1.345 * s
+            w = np.where(r <= c, 1.0, c / np.maximum(r, 1e-9))
+        else:
+            c = 4.685 * s
+            w = np.where(r < c, (1.0 - (r / c) ** 2) ** 2, 0.0)
+        if (w > 0).sum() < basis.shape[1] + 2:
+            break
+    return coef
+
+
+_AROUND = np.array([[0, 0], [0.5, 0], [-0.5, 0], [0, 0.5], [0, -0.5]], dtype=np.float32)
+
+
+def _lk_points(centres: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Five points per patch: its centre and four at half its radius."""
+    return (centres[:, None, :] + _AROUND[None] * radii[:, None, None]).reshape(-1, 2).astype(np.float32)
+
+
+@dataclass
+class Measure:
+    """Patch motion between two registered crops, the head's motion taken out.
+
+    ``compensation`` says how the head's motion is found from the rigid patches: ``quadratic``
+    (default: a robust quadratic flow field), ``similarity`` (a similarity transform, least
+    median of squares), ``rigid`` (their median vector, what OF-FD subtracts with its nose
+    region) or ``none``; the others are kept for comparison (docs/spotting.md).
+    """
+
+    patches: Patches
+    size: int
+    compensation: str = "quadratic"
+
+    def __post_init__(self) -> None:
+        self.rigid = self.patches.index("rigid")
+        n = len(self.patches.radii)
+        owner = np.repeat(np.arange(n), len(_AROUND))
+        self.average = sparse.csr_matrix((np.ones(len(owner)), (owner, np.arange(len(owner)))), shape=(n, len(owner)))
+        win = max(int(2 * round(float(np.median(self.patches.radii)) * WINDOW) + 1) if n else 11, 7)
+        self.lk = {"winSize": (win, win), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)}
+        self.centres = self.patches.centres
+
+    def means(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Mean displacement of each patch from ``old`` to ``new`` (``patches x 2``; points
+        Lucas-Kanade loses are left out)."""
+        points = _lk_points(self.centres, self.patches.radii)
+        moved, status, _ = cv2.calcOpticalFlowPyrLK(old, new, points.reshape(-1, 1, 2), None, **self.lk)
+        d = (moved.reshape(-1, 2) - points).astype(np.float64)
+        ok = status.reshape(-1).astype(np.float64)
+        counts = np.asarray(self.average @ ok).reshape(-1)
+        return np.asarray(self.average @ (d * ok[:, None])) / np.maximum(counts, 1.0)[:, None]
+
+    def residual(self, old: np.ndarray, new: np.ndarray, landmarks: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, float, np.ndarray]:
+        """Each patch's displacement with the head's motion removed (``patches x 2``), the head's
+        motion (root mean square over the patches, px) and its length at each patch. The
+        patches are placed on ``old``'s landmarks when given (so they follow the face through a
+        turn), else on the reference's."""
+        self.centres = self.patches.centres_on(landmarks)
+        means = self.means(old, new)
+        moved = self.head(means)
+        at = np.sqrt((moved**2).sum(axis=1))
+        return means - moved, float(np.sqrt((at**2).mean())) if len(at) else 0.0, at
+
+    def head(self, means: np.ndarray) -> np.ndarray:
+        """The head's motion at every patch, from the rigid patches' displacements."""
+        if self.compensation == "none" or len(self.rigid) == 0:
+            return np.zeros_like(means)
+        v = means[self.rigid]
+        if self.compensation == "rigid" or len(self.rigid) < 3:
+            return np.broadcast_to(np.median(v, axis=0), means.shape)
+        c = self.centres.astype(np.float64)
+        if self.compensation == "similarity" or len(self.rigid) < 10:  # too few for a quadratic
+            m, _ = cv2.estimateAffinePartial2D(c[self.rigid].astype(np.float32), (c[self.rigid] + v).astype(np.float32),
+                                               method=cv2.LMEDS)
+            if m is None:
+                return np.broadcast_to(np.median(v, axis=0), means.shape)
+            return c @ m[:, :2].T + m[:, 2] - c
+        basis = _basis(c, self.size)
+        return basis @ fit_quadratic(basis[self.rigid], v)
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a) / max(float(b), 1e-6)
+
+
+def openings(points: np.ndarray) -> tuple[float, float]:
+    """Eye aspect ratio (both eyes' mean lid distance over width) and the mouth's opening
+    (inner lips' distance over the mouth's width) of 68 landmarks."""
+    p = points
+    d = lambda i, j: float(np.linalg.norm(p[i] - p[j]))  # noqa: E731
+    ear = (_ratio(d(37, 41) + d(38, 40), 2 * d(36, 39)) + _ratio(d(43, 47) + d(44, 46), 2 * d(42, 45))) / 2
+    mar = _ratio(d(61, 67) + d(62, 66) + d(63, 65), 3 * d(48, 54))
+    return ear, mar
+
+
+def _regions(measure: Measure, old: tuple[np.ndarray, np.ndarray | None], new: np.ndarray, owners: list[np.ndarray],
+             row: np.ndarray, hrow: np.ndarray) -> float:
+    """Fill ``row`` with each region's largest residual patch motion from ``old`` to ``new``, and
+    ``hrow`` with the head's motion at that patch; return the head's motion (rms, px)."""
+    res, rms, head_at = measure.residual(old[0], new, old[1])
+    mag = np.sqrt((res**2).sum(axis=1))
+    for i, sel in enumerate(owners):
+        if len(sel):
+            j = sel[int(np.argmax(mag[sel]))]
+            row[i] = mag[j]
+            hrow[i] = head_at[j]
+    return rms
 
 
 def region_motion(
-    stream: FrameStream, lag_seconds: float = LAG_SECONDS, crop: int = CROP, progress: ProgressFn | None = None
+    stream: FrameStream, lag_seconds: float = LAG_SECONDS, crop: int = CROP, progress: ProgressFn | None = None,
+    face_index: int | None = None, compensation: str = "quadratic", landmark_every: int = LANDMARK_EVERY,
+    margin: float = MARGIN,
 ) -> RegionMotion:
     """Track, register and measure region flow over a whole stream (see the module docstring)."""
-    lag = max(int(round(lag_seconds * stream.fps)), 1)
-    tracker = FaceTracker(stream.fps, crop=crop)
-    window: FrameWindow[np.ndarray | None] = FrameWindow(lag + 1)
-    flow = _dis()
-    rows: list[np.ndarray] = []
-    masks: list[np.ndarray] | None = None
-    sample: np.ndarray | None = None
+    if compensation not in COMPENSATIONS:
+        raise MestiError("compensation", f"one of {', '.join(COMPENSATIONS)}, not {compensation!r}")
+    lag = max(int(round(lag_seconds * stream.fps)), 2)
+    lag3 = max(int(round(lag_seconds * SECOND_LAG * stream.fps)), lag + 1)
+    lag2 = max(lag // 2, 1)
+    total = stream.count if stream.count and stream.count > 0 else 0
+    tracker = FaceTracker(stream.fps, crop=crop, face_index=face_index, landmark_every=landmark_every, margin=margin)
+    window: FrameWindow[tuple[np.ndarray, np.ndarray | None] | None] = FrameWindow(lag3 + 1)
+    names = REGIONS
+    cols: dict[str, list[np.ndarray]] = {key: [] for key in ("m", "h", "m2", "h2", "m3", "h3")}
+    ear: list[float] = []
+    mar: list[float] = []
+    head: list[float] = []
+    measure: Measure | None = None
+    owners: list[np.ndarray] = []
     k = 0
     for k, reg in enumerate(tracker.track(stream), start=1):
-        window.push(reg)
-        row = np.full(len(REGIONS), np.nan, dtype=np.float32)
-        if masks is None and tracker.reference is not None:
-            found = region_masks(tracker.reference, crop, tracker.inside)
-            masks = [found[n] for n in REGIONS]
-            sample = face_samples(found, crop)
-        old = window[0]
-        if window.full and reg is not None and old is not None and masks is not None and sample is not None:
-            f = remove_similarity(flow.calc(old, reg, None), sample)
-            mag = np.sqrt((f**2).sum(-1))
-            row[:] = [float(mag[m].mean()) if m.any() else np.nan for m in masks]
-        rows.append(row)
+        norm = None if reg is None else normalise_light(reg)
+        window.push(None if norm is None else (norm, tracker.points))
+        if measure is None and tracker.reference is not None:
+            measure = Measure(region_patches(tracker.reference, crop, tracker.inside), crop, compensation)
+            owners = [measure.patches.index(n) for n in names]
+        pts = tracker.points
+        e, mo = openings(pts) if pts is not None and reg is not None else (np.nan, np.nan)
+        ear.append(e)
+        mar.append(mo)
+        near_edge = k <= lag or k > total - lag - 30  # the short lag stands in for the long one there
+        moved = np.nan
+        for key, d, wanted in (("m", lag, True), ("m3", lag3, True), ("m2", lag2, near_edge)):
+            row = np.full(len(names), np.nan, dtype=np.float32)
+            hrow = np.full(len(names), np.nan, dtype=np.float32)
+            old = window[-d - 1] if len(window) > d else None
+            if wanted and norm is not None and old is not None and measure is not None:
+                rms = _regions(measure, old, norm, owners, row, hrow)
+                if key == "m":
+                    moved = rms
+            cols[key].append(row)
+            cols["h" + key[1:]].append(hrow)
+        head.append(moved)
         if progress is not None and k % 100 == 0:
             progress(k, stream.count)
-        del reg, old
+        del reg, norm
     if tracker.reference is None:
         raise MestiError(stream.source, f"no face found in any of its {k} frames")
     if progress is not None:
         progress(k, k)
-    return RegionMotion(str(stream.source), stream.fps, lag, np.array(rows, dtype=np.float32).reshape(k, len(REGIONS)),
-                        list(tracker.gaps), window.max_held)
+    arr = {key: np.array(v, dtype=np.float32).reshape(k, len(names)) for key, v in cols.items()}
+    return RegionMotion(str(stream.source), stream.fps, lag, arr["m"], list(tracker.gaps), window.max_held, names,
+                        np.array(ear, dtype=np.float32), np.array(mar, dtype=np.float32), np.array(head, dtype=np.float32),
+                        max(tracker.faces_seen, 1), arr["h"], arr["m2"], arr["h2"], lag2, arr["m3"], arr["h3"], lag3)

@@ -41,6 +41,7 @@ def result_json(r: SpotResult) -> dict[str, object]:
     return {
         "video": r.video, "method": r.method, "fps": r.fps, "frames": r.frames, "threshold": r.threshold,
         "settings": r.settings, "gaps": [list(g) for g in r.gaps], "frames_held": r.frames_held,
+        "blinks": [list(b) for b in r.blinks], "talking": [list(t) for t in r.talking], "faces_seen": r.faces_seen,
         "frame_convention": FRAME_CONVENTION,
         "intervals": [iv.to_json(r.fps) for iv in r.intervals],
     }

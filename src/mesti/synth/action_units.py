@@ -87,6 +87,13 @@ BLINK: tuple[Mover, ...] = (
     Mover(at(37, 38, dy=-0.01), DOWN, 0.035), Mover(at(43, 44, dy=-0.01), DOWN, 0.035),
 )
 
+#: Talking (a nuisance of long videos): the jaw drops and the lips part, corners drawn in a little.
+TALK: tuple[Mover, ...] = (
+    Mover(at(57, 8), DOWN, 0.11), Mover(at(56, 57, 58), DOWN, 0.045, 0.8),
+    Mover(at(50, 51, 52), UP, 0.035, 0.25),
+    Mover(at(48), (-1.0, 0.0), 0.04, 0.3, mirror=True), Mover(at(54), (-1.0, 0.0), 0.04, 0.3, mirror=True),
+)
+
 #: Emotion -> (AU combination, clip count), counted from CASME2-coding-20140508.xlsx and kept
 #: to the AUs modelled here: AU7 (lid tightener) is dropped, AU10 (upper lip raiser, a levator
 #: like AU9) is folded into AU9, combinations seen once or twice with unmodelled AUs (5, 18,

@@ -84,16 +84,19 @@ def available_photos() -> list[str]:
     return [name for name in PHOTOS if photo_landmarks(name) is not None]
 
 
-def placement(rng: np.random.Generator, size: int) -> tuple[float, float, float, float]:
-    """Where an identity sits in the frame: eye-midpoint x, y, jaw width (pixels), roll (rad)."""
-    fw = size * FACE_FRACTION * rng.uniform(0.9, 1.05)
+def placement(rng: np.random.Generator, size: int, fraction: float = FACE_FRACTION) -> tuple[float, float, float, float]:
+    """Where an identity sits in the frame: eye-midpoint x, y, jaw width (pixels), roll (rad).
+
+    ``fraction`` is the jaw width as a part of the frame (smaller leaves the head room to move)."""
+    fw = size * fraction * rng.uniform(0.9, 1.05)
     cx = size * (0.5 + rng.uniform(-0.03, 0.03))
     cy = size * (EYE_LINE + rng.uniform(-0.03, 0.03))
     return cx, cy, fw, np.deg2rad(rng.uniform(-4.0, 4.0))
 
 
 def _crop_photo(
-    image: np.ndarray, points: np.ndarray, rng: np.random.Generator, size: int, mirror: bool
+    image: np.ndarray, points: np.ndarray, rng: np.random.Generator, size: int, mirror: bool,
+    fraction: float = FACE_FRACTION,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Similarity-warp a photo so its face sits at a random placement in a ``size`` square."""
     if mirror:
@@ -104,7 +107,7 @@ def _crop_photo(
     left, right = eye_centers(points)
     mid = (left + right) / 2
     tilt = np.arctan2(right[1] - left[1], right[0] - left[0])
-    cx, cy, fw, roll = placement(rng, size)
+    cx, cy, fw, roll = placement(rng, size, fraction)
     s = fw / face_width(points)
     a = roll - tilt
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) * s
@@ -170,7 +173,8 @@ def _recolour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def photo_face(
-    name: str, rng: np.random.Generator, size: int, variant: int, landmarks: np.ndarray | None = None
+    name: str, rng: np.random.Generator, size: int, variant: int, landmarks: np.ndarray | None = None,
+    fraction: float = FACE_FRACTION,
 ) -> Face:
     """An identity derived from photo ``name``: variant 0 is the person, later ones reshaped."""
     points = photo_landmarks(name) if landmarks is None else landmarks
@@ -178,7 +182,7 @@ def photo_face(
         raise RuntimeError(f"photo {name!r} is not available (needs the installed file, dlib and its landmark model)")
     image = PHOTOS[name]()
     mirror = variant % 2 == 1
-    crop, pts = _crop_photo(image, points, rng, size, mirror)
+    crop, pts = _crop_photo(image, points, rng, size, mirror, fraction)
     what = [name]
     if mirror:
         what.append("mirrored")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from mesti.synth.faces import Face, placement
+from mesti.synth.faces import FACE_FRACTION, Face, placement
 from mesti.synth.landmarks import BROW_L, BROW_R, EYE_L, EYE_R, MOUTH_INNER, MOUTH_OUTER
 
 
@@ -88,11 +88,11 @@ _HAIR = np.array([[25, 20, 18], [60, 40, 28], [100, 70, 45], [150, 110, 70], [20
 _IRIS = np.array([[60, 40, 25], [90, 60, 35], [70, 100, 130], [80, 110, 80], [40, 30, 25]], dtype=np.float32)
 
 
-def procedural_face(rng: np.random.Generator, size: int) -> Face:
+def procedural_face(rng: np.random.Generator, size: int, fraction: float = FACE_FRACTION) -> Face:
     """A random drawn face (shape, skin, hair, brows, eyes, lips, texture) with known landmarks."""
     ss = 3  # drawn at 3x and shrunk, for anti-aliased edges
     big = size * ss
-    cx, cy, fw, roll = placement(rng, size)
+    cx, cy, fw, roll = placement(rng, size, fraction)
     unit = procedural_landmarks(rng)
     rot = np.array([[np.cos(roll), -np.sin(roll)], [np.sin(roll), np.cos(roll)]])
     pts = (unit @ rot.T) * fw + np.array([cx, cy])

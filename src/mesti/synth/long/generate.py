@@ -22,16 +22,18 @@ from pathlib import Path
 from mesti.errors import MestiError
 from mesti.synth.faces import available_photos, photo_landmarks
 from mesti.synth.identity import make_face
-from mesti.synth.long.plan import LongVideoSpec, plan_long_video
+from mesti.synth.long.plan import FACE_FRACTION, HEAD_MOTION, LongVideoSpec, plan_long_video
 from mesti.synth.long.render import render_long_video
 from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
-from mesti.synth.plan import VARIANTS_PER_PHOTO
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
 from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_LONG_MARKER, output_scope, prepare_new_dir
 
 TRUTH_FILE = SYNTH_LONG_MARKER
+#: Identities drawn from each photo (the person, then reshaped and recoloured ones) before
+#: procedural faces, which the face detector finds less reliably once the head turns.
+VARIANTS_PER_PHOTO = 3
 VIDEO_FOLDER = "SAMM_longvideos"
 
 
@@ -74,21 +76,26 @@ def generate_long_videos(
     overwrite: bool = False,
     real_faces: bool = True,
     noise: float = 1.5,
+    head_motion: str = "low",
     progress: Callable[[int, int], None] | None = None,
 ) -> LongSynthResult:
     """Write ``subjects x videos_per_subject`` long videos with expressions at known frames.
 
-    Deterministic for a seed. ``progress(done_frames, total_frames)`` is called as frames
+    ``head_motion`` (``low``, ``medium``, ``high``) sets how much the head turns, talks and the
+    light drifts (see :mod:`mesti.synth.long.plan`); one seed has the same expressions at
+    every level. Deterministic for a seed. ``progress(done_frames, total_frames)`` is called as frames
     are written. Raises :class:`MestiError` for bad arguments before writing anything.
     """
     _check(subjects, videos_per_subject, seconds, fps, size, noise)
     SEED.check(seed)
+    if head_motion not in HEAD_MOTION:
+        raise MestiError("--head-motion", f"one of {', '.join(HEAD_MOTION)}, got {head_motion!r}")
     out = Path(out_dir)
     prepare_new_dir(out, "synthetic dataset", overwrite=overwrite, option="OUT_DIR")
     start = time.perf_counter()
     photos = available_photos() if real_faces else []
-    sources = [(p, v) for v in range(VARIANTS_PER_PHOTO) for p in photos]
-    specs = tuple(plan_long_video(seed, s, k, seconds, fps, noise)
+    sources = [(p, v) for v in range(VARIANTS_PER_PHOTO) for p in photos]  # then procedural faces
+    specs = tuple(plan_long_video(seed, s, k, seconds, fps, noise, head_motion)
                   for s in range(1, subjects + 1) for k in range(videos_per_subject))
     total = sum(v.frames for v in specs)
     done = 0
@@ -97,7 +104,7 @@ def generate_long_videos(
             for s in range(1, subjects + 1):
                 source, variant = sources[s - 1] if s - 1 < len(sources) else ("procedural", 0)
                 points = None if source == "procedural" else photo_landmarks(source)
-                rig = FaceRig(make_face(source, variant, seed * 1000 + s, size, points))
+                rig = FaceRig(make_face(source, variant, seed * 1000 + s, size, points, FACE_FRACTION[head_motion]))
                 for spec in (v for v in specs if v.subject == f"{s:03d}"):
                     folder = tmp / VIDEO_FOLDER / spec.video
                     folder.mkdir(parents=True)
@@ -110,7 +117,8 @@ def generate_long_videos(
             truth = {"generator": "mesti synth --long", "layout": f"SAMM Long Videos: {VIDEO_FOLDER}/<video>/<video>_<frame>.jpg",
                      "units": "frames 0-based in this file (1-based in the sheet); amplitudes px at 224 px face width",
                      "settings": {"subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": seconds,
-                                  "fps": fps, "size": size, "seed": seed, "real_faces": real_faces, "noise": noise},
+                                  "fps": fps, "size": size, "seed": seed, "real_faces": real_faces, "noise": noise,
+                                  "head_motion": head_motion},
                      "videos": [v.to_json() for v in specs]}
             (tmp / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as exc:
