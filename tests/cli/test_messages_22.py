@@ -211,7 +211,7 @@ def test_a_sheet_that_is_not_a_workbook(tree: Path, tmp_path: Path) -> None:
 def test_a_full_disk_names_the_destination_not_the_removed_temporary(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(atomic, "open", _full_disk_open(open), raising=False)
-    with pytest.raises(MestiError) as info, atomic.atomic_dir(tmp_path / "out") as tmp:
+    with pytest.raises(MestiError) as info, atomic.atomic_dir(tmp_path / "out", "analysis") as tmp:
         atomic.write_text(tmp / "a.txt", "x")
     assert info.value.where == str(tmp_path / "out" / "a.txt") and ".tmp" not in str(info.value)
     assert list(tmp_path.iterdir()) == []
@@ -223,7 +223,7 @@ def test_a_full_disk_names_the_destination_not_the_removed_temporary(tmp_path: P
     ('training: "fast"\n', "'training' must be a mapping"),
     ("modality_options: {mesti: [1]}\n", "'modality_options' maps each name to its options"),
     ("model_kwargs: {ststnet: 3}\n", "'model_kwargs' maps each name to its options"),
-    ("seeds: [true]\n", "seed must be an int, got True"),
+    ("seeds: [true]\n", "seeds: [True] must be a list of whole numbers"),
 ])
 def test_grid_values_of_the_wrong_type_are_one_line_naming_the_file(tree: Path, tmp_path: Path, extra: str,
                                                                      words: str) -> None:
@@ -235,6 +235,6 @@ def test_grid_values_of_the_wrong_type_are_one_line_naming_the_file(tree: Path, 
         GridSpec.from_yaml(tmp_path / "g2.yaml")
 
 
-def test_a_file_name_that_only_its_temporary_sibling_makes_too_long(clip_folder: Path, tmp_path: Path) -> None:
-    out = tmp_path / ("e" * 246 + ".png")  # 250 bytes: allowed, but .NAME.XXXXXXXX.tmp is not
-    one_line_error(run("encode", clip_folder, "-m", "mesti", "--out", out), "at most 241 bytes", ".NAME.XXXXXXXX.tmp")
+def test_a_file_name_near_the_limit_is_written(clip_folder: Path, tmp_path: Path) -> None:
+    out = tmp_path / ("e" * 246 + ".png")  # 250 bytes: valid; the temporary sibling shortens its own name
+    assert run("encode", clip_folder, "-m", "mesti", "--out", out).exit_code == 0 and out.is_file()

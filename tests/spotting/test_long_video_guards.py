@@ -24,7 +24,7 @@ from mesti.clips.stream import open_stream
 from mesti.datasets.check import check_dataset
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
-from mesti.spotting.learned import LearnedModel, frame_features, loso_spot
+from mesti.spotting.learned import LearnedModel, candidates, loso_spot
 from mesti.spotting.motion import RegionMotion
 from mesti.synth.long import LongSynthResult
 from tests.datasets.builders import write_video
@@ -107,14 +107,14 @@ def _motion(name: str, values: np.ndarray) -> RegionMotion:
 
 def test_learned_loso_refuses_the_same_video_under_another_subject() -> None:
     rng = np.random.default_rng(0)
-    a, b = rng.random((60, 7)), rng.random((60, 7))
+    a, b = rng.random((60, 8)), rng.random((60, 8))
     truth = [[Interval(10, 12, 14, "micro")], [Interval(30, 32, 34, "micro")], [Interval(10, 12, 14, "micro")]]
     with pytest.raises(MestiError, match=r"fold learned-s1: test sample a.avi is identical to training sample copy.avi"):
         loso_spot([_motion("a.avi", a), _motion("b.avi", b), _motion("copy.avi", a)], truth, ["s1", "s2", "s3"])
     results, folds = loso_spot([_motion("a.avi", a), _motion("b.avi", b)], truth[:2], ["s1", "s2"])
     assert len(results) == 2 and folds == {"s1": ("s2",), "s2": ("s1",)}
     # videos with no measured motion at all carry nothing to learn: never taken for copies
-    empty = np.full((60, 7), np.nan)
+    empty = np.full((60, 8), np.nan)
     loso_spot([_motion("x", empty), _motion("y", empty), _motion("b.avi", b)], truth, ["s1", "s2", "s3"])
 
 
@@ -321,8 +321,8 @@ def test_the_learned_features_are_quiet_on_one_or_two_frames() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         for n in (1, 2):
-            feats = frame_features(_motion("tiny", np.full((n, 7), np.nan)))
-            assert feats.shape[0] == n and np.isfinite(feats).all()
+            found = candidates(_motion("tiny", np.full((n, 8), np.nan)))
+            assert np.isfinite(found.x).all() and len(found.x) == len(found.intervals)
 
 
 def test_a_refused_pickle_is_one_message_and_no_torch_warning(tmp_path: Path) -> None:

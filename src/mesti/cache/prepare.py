@@ -35,7 +35,8 @@ from mesti.datasets.registry import DatasetAdapter
 from mesti.errors import MestiError
 from mesti.modalities import get_modality
 from mesti.preprocessing.config import PreprocessConfig
-from mesti.utils.atomic import make_folder, write_json
+from mesti.utils.atomic import write_json
+from mesti.utils.places import make_folder
 from mesti.utils.outputs import output_scope, prepare_output_dir
 
 

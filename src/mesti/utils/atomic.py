@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mesti.errors import DISK_FULL, MestiError, from_os_error
+from mesti.utils.places import writable
 
 if TYPE_CHECKING:
     from mesti.utils.outputs import OutputKind
@@ -29,90 +30,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-@contextlib.contextmanager
-def _writable(final: Path) -> Iterator[None]:
-    """A place that cannot be written (read-only, a file as parent) is bad input, said in one line."""
-    try:
-        yield
-    except (FileExistsError, NotADirectoryError):
-        raise MestiError(final, "cannot write here: a part of the path is a file, not a folder") from None
-    except OSError as exc:
-        if exc.errno == errno.ENAMETOOLONG:
-            raise (_name_error(final, whole=True) or from_os_error(exc, final)) from None
-        if exc.errno in DISK_FULL:
-            raise from_os_error(exc, final) from None
-        raise MestiError(final, f"cannot write here ({exc.strerror or exc})") from None
-
-
-#: What :func:`atomic_path` and :func:`atomic_dir` add to a name for their temporary sibling
-#: (``.NAME.`` + 8 random characters + ``.tmp``).
-TEMP_AFFIXES = len("..") + 8 + len(".tmp")
-
-
-def _ancestor(path: Path) -> Path:
-    try:
-        return next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    except OSError:  # a name too long to even look up
-        return next((p for p in path.parents if len(os.fsencode(p.name)) <= 255 and p.exists()), Path("."))
-
-
-def name_max(folder: Path) -> int:
-    """The longest file name (bytes) the file system of ``folder`` (or its nearest existing parent) takes."""
-    ancestor = _ancestor(folder)
-    try:
-        return int(os.pathconf(ancestor if ancestor.is_dir() else ancestor.parent, "PC_NAME_MAX"))
-    except (OSError, ValueError):
-        return 255
-
-
-def _name_error(final: Path, whole: bool) -> MestiError | None:
-    """A name the file system cannot hold (counting the temporary sibling's affixes when
-    ``whole``), said as such, or ``None``."""
-    limit = name_max(final)
-    for part in final.parts[:-1]:
-        size = len(os.fsencode(part))
-        if size > limit:
-            return MestiError(final, f"the folder name {part[:40]}... is {size} bytes long, too long for the file "
-                                     f"system (at most {limit} bytes)")
-    size = len(os.fsencode(final.name))
-    if size > limit:
-        return MestiError(final, f"the name is {size} bytes long, too long for the file system (at most {limit} bytes)")
-    if whole and size + TEMP_AFFIXES > limit:
-        return MestiError(final, f"the name is {size} bytes long, too long: at most {limit - TEMP_AFFIXES} bytes, as mesti "
-                                 f"writes it first as .NAME.XXXXXXXX.tmp beside it (the file system allows {limit})")
-    return None
-
-
-def check_writable(path: str | os.PathLike[str], *, whole: bool = False) -> Path:
-    """Refuse now, before any work, a destination that could not be written: a name too long
-    for the file system (with the temporary sibling's affixes when ``whole``: a file or folder
-    written by :func:`atomic_path` / :func:`atomic_dir`), or a nearest existing folder in which
-    nothing can be created (read-only, ``/proc``, no permission). Leaves nothing behind."""
-    final = Path(path)
-    ancestor = _ancestor(final)
-    if not ancestor.is_dir():
-        raise MestiError(final, f"cannot write here: {ancestor} is a file, not a folder")
-    error = _name_error(final, whole)
-    if error is not None:
-        raise error
-    if final.exists():
-        return final
-    try:
-        os.rmdir(tempfile.mkdtemp(prefix=".mesti-probe-", dir=ancestor))
-    except OSError as exc:
-        raise MestiError(final, f"cannot write here: nothing can be created in {ancestor} "
-                                f"({exc.strerror or exc})") from None
-    return final
-
-
-def make_folder(path: str | os.PathLike[str]) -> Path:
-    """``mkdir -p`` whose failure (read-only place, a file in the way) is one :class:`MestiError`."""
-    final = Path(path)
-    with _writable(final):
-        final.mkdir(parents=True, exist_ok=True)
-    return final
 
 
 def _tmp_prefix(final: Path) -> str:
@@ -130,7 +47,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     On any exception the temporary file is removed and ``path`` is left untouched.
     """
     final = Path(path)
-    with _writable(final):
+    with writable(final):
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=_tmp_prefix(final), suffix=".tmp", dir=final.parent)
     os.close(fd)
@@ -138,7 +55,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a shared cache must stay readable
     try:
         yield tmp
-        with _writable(final):
+        with writable(final):
             os.replace(tmp, final)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -191,7 +108,7 @@ def atomic_dir(path: str | os.PathLike[str], kind: OutputKind, *, option: str = 
     final = Path(os.path.abspath(path))
     with output_scope():
         prepare_output_dir(final, kind, option=option)
-        with _writable(final):
+        with writable(final):
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=_tmp_prefix(final), suffix=".tmp", dir=final.parent))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a dataset folder must stay readable
@@ -200,7 +117,7 @@ def atomic_dir(path: str | os.PathLike[str], kind: OutputKind, *, option: str = 
             replaceable(final, kind, option)
             if final.exists():
                 shutil.rmtree(final)
-            with _writable(final):
+            with writable(final):
                 os.replace(tmp, final)
         except MestiError as exc:  # name the file where the user will look for it, not the removed temporary one
             shutil.rmtree(tmp, ignore_errors=True)

@@ -32,7 +32,7 @@ from typing import Literal
 import yaml
 
 from mesti.errors import MestiError
-from mesti.utils.atomic import check_writable, name_max
+from mesti.utils.places import check_writable, name_max
 
 try:
     import fcntl
@@ -127,10 +127,10 @@ def output_kind(path: str | Path) -> OutputKind | None:
     return None
 
 
-def check_place(path: str | Path, option: str = "--out", *, whole: bool = False) -> Path:
-    """The checks that need no lock: every name short enough for the file system (with the
-    temporary sibling's affixes when ``whole``; checked now, not after hours of work), not a
-    file, a parent that is a folder in which something can be created."""
+def check_place(path: str | Path, option: str = "--out") -> Path:
+    """The checks that need no lock: every name short enough for the file system (checked now,
+    not after hours of work), not a file, a parent that is a folder in which something can be
+    created."""
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise MestiError(path, f"exists and is not a folder; give {option} a folder")
@@ -140,7 +140,7 @@ def check_place(path: str | Path, option: str = "--out", *, whole: bool = False)
     if not path.exists() and (parent is None or not os.access(parent, os.W_OK | os.X_OK)):
         raise MestiError(path, f"cannot write here: {parent} is not a writable folder")
     try:
-        return check_writable(path, whole=whole)
+        return check_writable(path)
     except MestiError as exc:
         if "bytes long" not in exc.what:
             raise
@@ -185,7 +185,7 @@ def prepare_new_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = Fal
     place) and lock it: a non-empty folder is replaced only with ``overwrite``, and only when
     it is a mesti ``kind``; nothing is removed here, so a failed run leaves the old folder as
     it was."""
-    path = check_place(path, option, whole=True)
+    path = check_place(path, option)
     if path.is_symlink():
         raise MestiError(path, f"is a symbolic link; give {option} the folder itself")
     if path.is_dir() and _entries(path) and not overwrite:
