@@ -268,7 +268,7 @@ def markdown(report: dict[str, Any], steps: list[Step]) -> str:
         f"- mode: {report['mode']}" + (f" ({report['reason']})" if report["reason"] else ""),
         f"- result: {verdict}" + ("".join(f"\n  - {p}" for p in report["problems"])),
         *(["- next: put these figures (card, driver, torch, command) in the README's performance section and, in the "
-           "same change, set `AUTO_ENGINE['cuda'] = 'stacked'` in `mesti.training.stacked`"] if report["passed"] else []),
+           "same change, set `AUTO_ENGINE['cuda'] = 'stacked'` in `mesti.engine.stacked`"] if report["passed"] else []),
         "",
         "## Steps", "", "| step | command | seconds | limit s | exit |", "|---|---|---|---|---|",
     ]

@@ -2,7 +2,7 @@
 
 A benchmark, not a test: in one process, on one device, it trains every LOSO fold with the
 sequential engine (``train_fold``, one fold after another) and with the stacked engine
-(``mesti.training.stacked``, many folds per step), and prints wall time, training samples
+(``mesti.engine.stacked``, many folds per step), and prints wall time, training samples
 per second, their ratio, and the pooled UF1 / UAR of both, over ``--seeds`` run seeds.
 
 By default the samples are synthetic and built in memory, sized like the MEGC 2019
@@ -28,7 +28,7 @@ Before timing, each engine trains one short untimed warm-up, so lazy initialisat
 kernel selection fall on neither side.
 
 Both engines see the same samples, folds, seeds and ``TrainConfig``; their batch schedules
-differ slightly (see ``mesti.training.stacked``), so the samples each trains on are
+differ slightly (see ``mesti.engine.stacked``), so the samples each trains on are
 counted from its own schedule.
 """
 
@@ -52,11 +52,11 @@ from mesti.models import create_model, get_model_info
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.protocols.splits import Fold
 from mesti.reports.metrics import compute_metrics
-from mesti.training.config import TrainConfig
-from mesti.training.engine import train_fold
-from mesti.training.folds import FoldResult, fit_input, resolve_device
-from mesti.training.samples import SampleSet
-from mesti.training.stacked import StackedOptions, auto_folds_per_group, plan_schedule, run_stacked, sequential_steps
+from mesti.engine.config import TrainConfig
+from mesti.engine.sequential import train_fold
+from mesti.engine.folds import FoldResult, fit_input, resolve_device
+from mesti.engine.samples import SampleSet
+from mesti.engine.stacked import StackedOptions, auto_folds_per_group, plan_schedule, run_stacked, sequential_steps
 
 CLASSES = ("negative", "positive", "surprise")
 COMPOSITE_COUNTS = (250, 109, 83)

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from mesti.synth.generate import generate_dataset
-from mesti.training.executors import ExecutorSpec
-from mesti.training.grid import GridSpec, run_grid
-from mesti.training.study import load_inputs
+from mesti.studies.executors import ExecutorSpec
+from mesti.studies.grid import GridSpec, run_grid
+from mesti.studies.spec import load_inputs
 
 
 def main() -> None:

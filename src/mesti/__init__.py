@@ -1,8 +1,10 @@
 """mesti: facial micro-expression recognition with MESTI rank-pooling images and MEGANet.
 
-The package is laid out in the order data flows through it:
-``clips`` (what a clip is, how it is read) -> ``modalities`` (a clip as one image) ->
-later stages (datasets, preprocessing, models, training, reports), with ``cli`` on top.
+The package is laid out in the order data flows through it: ``clips`` and ``datasets`` ->
+``preprocessing`` -> ``modalities`` -> ``models`` -> ``engine`` (training one fold, the
+stacked engine) -> ``studies`` (protocols run, grids, executors) and ``bundle`` (train on
+all, the predictor) -> ``spotting``, ``analysis``, ``reports``, with ``cli`` on top. This
+module is the public facade over them; no module of the package imports it.
 """
 
 from __future__ import annotations
@@ -10,22 +12,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mesti._version import __version__
 from mesti.clips import Clip, load_clip
 from mesti.errors import MestiError
 from mesti.modalities import encode, encode_batch, get_modality, list_modalities
 
 if TYPE_CHECKING:
     from mesti.analysis import Analysis
-    from mesti.training.inference import FoldEnsemble, Predictor
+    from mesti.bundle.predictor import FoldEnsemble, Predictor
 
-__version__ = "0.1.0"
 
 
 def load_model(path: str | Path, allow_partial: bool = False) -> Predictor | FoldEnsemble:
     """A trained model with ``.predict(clip)``: a bundle folder (``mesti train``), a fold
     checkpoint ``.pt``, or a run directory with saved checkpoints (a fold ensemble; one that
     is unfinished or lacks a fold's checkpoint only with ``allow_partial``)."""
-    from mesti.training.inference import load_model as _load_model
+    from mesti.bundle.predictor import load_model as _load_model
 
     return _load_model(path, allow_partial)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mesti.training.grid import GridSpec, run_grid
+from mesti.studies.grid import GridSpec, run_grid
 from mesti.utils.atomic import write_json
 from mesti.utils.outputs import DEMO_MARKER, output_kind, output_scope, prepare_output_dir
 
@@ -120,8 +120,8 @@ def run_demo(
 def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, on_stage: Progress | None) -> Path:
     """Step 2: MESTI + MEGANet on every subject, estimated by the grid's cell of the same settings."""
     from mesti.bundle import is_bundle
-    from mesti.training.final import train_bundle
-    from mesti.training.study import load_inputs
+    from mesti.bundle.train import train_bundle
+    from mesti.studies.spec import load_inputs
 
     path = out / "model"
     if is_bundle(path):

@@ -21,10 +21,10 @@ from mesti.cli.main import app
 from mesti.clips.stream import open_stream
 from mesti.clips.intervals import Interval
 from mesti.synth.long import LongSynthResult, generate_long_videos
-from mesti.training.config import TrainConfig
-from mesti.training.final import train_bundle
-from mesti.training.inputs import load_samples
-from tests.training.study_tree import write_study_tree
+from mesti.engine.config import TrainConfig
+from mesti.bundle.train import train_bundle
+from mesti.studies.inputs import load_samples
+from tests.studies.study_tree import write_study_tree
 
 runner = CliRunner()
 
@@ -259,7 +259,7 @@ def test_an_interval_without_a_face_stays_unclassified_and_said(bundle: Path, vi
 
     from mesti.analysis import classify_intervals
     from mesti.errors import MestiError
-    from mesti.training.inference import Predictor
+    from mesti.bundle.predictor import Predictor
 
     lost = tmp_path / "lost"
     lost.mkdir()
@@ -378,7 +378,7 @@ def test_recognise_skips_a_video_none_of_whose_intervals_classify(bundle: Path, 
     from mesti.analysis.dataset import recognise_spotted
     from mesti.datasets.long import LongVideo
     from mesti.spotting.result import SpotResult
-    from mesti.training.inference import Predictor
+    from mesti.bundle.predictor import Predictor
 
     blank = tmp_path / "blank"
     blank.mkdir()

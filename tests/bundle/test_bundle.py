@@ -15,12 +15,12 @@ from mesti.bundle import FORMAT_VERSION, read_bundle
 from mesti.cli.main import app
 from mesti.errors import MestiError
 from mesti.protocols import LeaveOneSubjectOut
-from mesti.training.config import TrainConfig
-from mesti.training.experiment import run_experiment
-from mesti.training.final import train_bundle
-from mesti.training.inference import FoldEnsemble, Predictor
-from mesti.training.inputs import load_samples
-from tests.training.study_tree import write_study_tree
+from mesti.engine.config import TrainConfig
+from mesti.studies.run import run_experiment
+from mesti.bundle.train import train_bundle
+from mesti.bundle.predictor import FoldEnsemble, Predictor
+from mesti.studies.inputs import load_samples
+from tests.studies.study_tree import write_study_tree
 
 runner = CliRunner()
 EPOCHS = 2
@@ -70,7 +70,7 @@ def test_bundle_round_trips_to_the_same_probabilities(bundle, tree: Path) -> Non
 
 
 def test_the_final_model_trains_on_every_sample(data) -> None:  # type: ignore[no-untyped-def]
-    from mesti.training.final import train_final
+    from mesti.bundle.train import train_final
 
     samples, _ = data
     epochs: list[int] = []

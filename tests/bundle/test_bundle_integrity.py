@@ -22,12 +22,12 @@ from mesti.bundle import read_bundle
 from mesti.cli.main import app
 from mesti.errors import MestiError
 from mesti.protocols import SubjectKFold
-from mesti.training.config import TrainConfig
-from mesti.training.experiment import run_experiment
-from mesti.training.final import train_bundle
-from mesti.training.inference import Predictor
-from mesti.training.inputs import load_samples
-from tests.training.study_tree import write_study_tree
+from mesti.engine.config import TrainConfig
+from mesti.studies.run import run_experiment
+from mesti.bundle.train import train_bundle
+from mesti.bundle.predictor import Predictor
+from mesti.studies.inputs import load_samples
+from tests.studies.study_tree import write_study_tree
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ from mesti.cli.main import app
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.models.weights import read_state_dict
-from mesti.training.inputs import load_samples
+from mesti.studies.inputs import load_samples
 from tests.conftest import moving_clip, write_frames
 
 runner = CliRunner()

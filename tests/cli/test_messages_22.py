@@ -18,12 +18,12 @@ from mesti.cli.main import app
 from mesti.errors import MestiError
 from mesti.models import create_model, save_checkpoint
 from mesti.protocols import HoldOut
-from mesti.training.config import TrainConfig
-from mesti.training.grid import GridSpec
+from mesti.engine.config import TrainConfig
+from mesti.studies.grid import GridSpec
 from tests.cli.test_one_line_errors import one_line_error
 from tests.cli.test_tracebacks_22 import _full_disk_open
 from tests.conftest import moving_clip, write_frames
-from tests.training.study_tree import write_study_tree
+from tests.studies.study_tree import write_study_tree
 
 runner = CliRunner()
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from mesti.cli.main import app
 from mesti.models import create_model, save_checkpoint
-from tests.training.study_tree import write_study_tree
+from tests.studies.study_tree import write_study_tree
 
 runner = CliRunner()
 READ_ONLY = Path("/proc/self")  # no file can be created here, not even by root

@@ -13,7 +13,7 @@ from mesti.errors import MestiError
 from mesti.modalities import encode
 from mesti.preprocessing import PreprocessConfig
 from mesti.protocols import HoldOut, SubjectKFold
-from mesti.training.config import TrainConfig
+from mesti.engine.config import TrainConfig
 from tests.conftest import moving_clip
 
 runner = CliRunner()

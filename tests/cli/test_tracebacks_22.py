@@ -18,11 +18,11 @@ from mesti.clips.stream import open_stream
 from mesti.errors import MestiError
 from mesti.models import create_model, save_checkpoint
 from mesti.protocols import HoldOut, SubjectKFold
-from mesti.training.config import TrainConfig
-from mesti.training.study import DatasetSpec, StudySpec
+from mesti.engine.config import TrainConfig
+from mesti.studies.spec import DatasetSpec, StudySpec
 from tests.cli.test_one_line_errors import one_line_error
 from tests.conftest import moving_clip, write_frames
-from tests.training.study_tree import write_study_tree
+from tests.studies.study_tree import write_study_tree
 
 runner = CliRunner()
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")

@@ -14,13 +14,13 @@ from mesti.modalities import encode, encode_batch, list_modalities
 from mesti.models import create_model
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.protocols.splits import Fold
-from mesti.training.config import TrainConfig
-from mesti.training.engine import train_fold
-from mesti.training.folds import FoldResult
-from mesti.training.samples import SampleSet
-from mesti.training.stacked import StackedOptions, plan_schedule, run_stacked, train_group
+from mesti.engine.config import TrainConfig
+from mesti.engine.sequential import train_fold
+from mesti.engine.folds import FoldResult
+from mesti.engine.samples import SampleSet
+from mesti.engine.stacked import StackedOptions, plan_schedule, run_stacked, train_group
 from tests.conftest import moving_clip
-from tests.training.toys import toy_samples
+from tests.engine.toys import toy_samples
 
 CUDA = [
     pytest.mark.cuda,

@@ -212,7 +212,7 @@ def test_data_check_from_the_command_line(tree: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_loso_on_a_generated_copy(tmp_path: Path) -> None:
     """Tiny settings: two subjects, three classes (disgust, happy, surprise differ in motion direction)."""
-    from tests.training.study_tree import motion_frames
+    from tests.studies.study_tree import motion_frames
 
     root = tmp_path / "CASME3"
     rows: list[tuple[str, str, int, int, int, str]] = []

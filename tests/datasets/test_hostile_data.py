@@ -15,7 +15,7 @@ from mesti.datasets.check import check_dataset
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.protocols import Fold, assert_samples_disjoint
-from mesti.training.samples import SampleSet
+from mesti.engine.samples import SampleSet
 from tests.conftest import moving_clip, write_frames
 from tests.datasets.builders import write_video
 

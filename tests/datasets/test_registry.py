@@ -27,7 +27,7 @@ def test_choosing_casme2_imports_no_other_adapter_and_no_generator(tmp_path: Pat
     modules = set(probe["modules"])
     assert "mesti.datasets.casme2" in modules
     for other in ("mesti.synth", "mesti.datasets.samm", "mesti.datasets.smic", "mesti.datasets.composite",
-                  "mesti.datasets.manifest", "mesti.cache", "mesti.training", "mesti.models"):
+                  "mesti.datasets.manifest", "mesti.cache", "mesti.engine", "mesti.models"):
         assert other not in modules, f"{other} was imported"
 
 

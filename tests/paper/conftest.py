@@ -10,7 +10,7 @@ import pytest
 
 from mesti.synth.layouts import relayout
 from mesti.utils.outputs import SYNTH_MARKER
-from tests.training.study_tree import write_study_tree
+from tests.studies.study_tree import write_study_tree
 
 #: The smallest settings that still run every table end to end: one epoch, 16 px, one split.
 TINY = dict(epochs=1, batch_size=16, img_size=16, size=16, repeats=1, face="none", device="cpu")

@@ -16,7 +16,7 @@ from mesti.bundle import model_card
 from mesti.cli.main import app
 from mesti.reports.metrics import compute_metrics, per_fold_metrics
 from mesti.reports.report import write_run_report, write_summary
-from mesti.training.study import write_seed_summary
+from mesti.studies.spec import write_seed_summary
 from mesti.utils.markdown import md_code, md_text
 
 HOSTILE = ["<script>alert(1)</script>", "![i](http://evil.example/x.png)", "[x](javascript:alert(1))",

@@ -9,9 +9,9 @@ import torch
 
 from mesti.errors import MestiError
 from mesti.protocols import SubjectKFold
-from mesti.training.config import TrainConfig
-from mesti.training.experiment import run_experiment
-from mesti.training.samples import SampleSet
+from mesti.engine.config import TrainConfig
+from mesti.studies.run import run_experiment
+from mesti.engine.samples import SampleSet
 from mesti.utils.outputs import output_kind, prepare_output_dir
 
 
@@ -83,7 +83,7 @@ def test_prepare_grid_and_synth_refuse_a_foreign_folder(tmp_path: Path) -> None:
     from mesti.cache import prepare
     from mesti.datasets.registry import create_dataset
     from mesti.synth import generate_dataset
-    from mesti.training.grid import GridSpec, run_grid
+    from mesti.studies.grid import GridSpec, run_grid
     from tests.conftest import moving_clip, write_frames
 
     foreign = tmp_path / "k"

@@ -11,8 +11,8 @@ from mesti.errors import MestiError
 from mesti.models import create_model
 from mesti.modalities import get_modality
 from mesti.protocols import create_protocol
-from mesti.training.config import TrainConfig
-from mesti.training.losses import create_loss
+from mesti.engine.config import TrainConfig
+from mesti.engine.losses import create_loss
 from mesti.utils.registry import Registry
 
 

@@ -172,7 +172,7 @@ def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | No
     no class with the truth, stretches without a face.
     """
     from mesti.analysis.truth import check_truth_file, class_overlap_note, read_truth, score_video
-    from mesti.training.inference import load_model
+    from mesti.bundle.predictor import load_model
 
     if truth is not None:
         check_truth_file(truth)

@@ -1,7 +1,7 @@
 """A trained model as one folder (weights, network config, pipeline, provenance, card).
 
 This layer sits on the models: it reads and writes trained artefacts and knows nothing of
-how they were trained (that is :mod:`mesti.training.final`).
+how they were trained (that is :mod:`mesti.bundle.train`).
 """
 
 from mesti.bundle.card import model_card

@@ -25,7 +25,7 @@ from typing import Any
 
 from torch import nn
 
-from mesti import __version__
+from mesti._version import __version__
 from mesti.bundle.pipeline import Pipeline
 from mesti.errors import MestiError
 from mesti.reports.metrics import check_figures

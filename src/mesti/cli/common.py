@@ -73,9 +73,9 @@ ALLOW_PARTIAL = typer.Option(False, "--allow-partial", help="Take a run director
 
 
 def load_predictor(path: Path, allow_partial: bool = False) -> Any:
-    """:func:`mesti.training.inference.load_model`, saying on stderr when a fold ensemble is
+    """:func:`mesti.bundle.predictor.load_model`, saying on stderr when a fold ensemble is
     incomplete (taken with ``--allow-partial``)."""
-    from mesti.training.inference import load_model
+    from mesti.bundle.predictor import load_model
 
     model = load_model(path, allow_partial=allow_partial)
     if getattr(model, "incomplete", ""):

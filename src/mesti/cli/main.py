@@ -6,7 +6,7 @@ import os
 
 import typer
 
-from mesti import __version__
+from mesti._version import __version__
 from mesti.cli import analyze, data, demo, encode, paper, plot, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli

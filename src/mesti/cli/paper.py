@@ -56,7 +56,7 @@ def run_cmd(
 ) -> None:
     """Run one study through the grid engine; re-running the same command skips finished cells."""
     from mesti.paper import Reduction, run_study
-    from mesti.training.study import parse_seeds
+    from mesti.studies.spec import parse_seeds
 
     def names(text: str | None) -> tuple[str, ...]:
         return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()

@@ -13,7 +13,7 @@ from rich.table import Table
 from mesti.cli.common import MANIFEST_HELP, console, err_console, handles_errors, progress, show_skipped
 from mesti.errors import MestiError
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
-from mesti.training.study import DatasetSpec, StudySpec, parse_seeds
+from mesti.studies.spec import DatasetSpec, StudySpec, parse_seeds
 from mesti.utils.devices import check_device
 from mesti.utils.outputs import prepare_output_dir
 
@@ -25,9 +25,9 @@ def _command() -> str:
 def _study(spec: StudySpec, out: Path, *, overwrite: bool, workers: int | None, executor: str, address: str | None,
            fold_tasks: int | None, strict: bool = False) -> None:
     """Run one study (``loso``/``holdout``) here or on Ray (one task, or groups of folds), with progress."""
-    from mesti.training.executors import Cell, ExecutorSpec, check_executor, run_cells, run_in_fold_tasks
-    from mesti.training.experiment import summarize
-    from mesti.training.study import load_inputs, run_study
+    from mesti.studies.executors import Cell, ExecutorSpec, check_executor, run_cells, run_in_fold_tasks
+    from mesti.studies.run import summarize
+    from mesti.studies.spec import load_inputs, run_study
 
     check_device(str(spec.training.get("device", "auto")))  # a missing GPU fails before anything is prepared or written
     spec.check()  # bad names and options fail before any data is prepared
@@ -183,8 +183,8 @@ def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modal
                                                  "executor, else local)."),
              address: str | None = _ADDRESS) -> None:
     """Run a grid of datasets x modalities x models x protocols; finished cells are skipped."""
-    from mesti.training.executors import ExecutorSpec, check_executor
-    from mesti.training.grid import GridSpec, run_grid
+    from mesti.studies.executors import ExecutorSpec, check_executor
+    from mesti.studies.grid import GridSpec, run_grid
 
     spec = GridSpec.from_yaml(config)  # every cell is checked here, before anything runs
     prepare_output_dir(out, "grid")  # and --out (locked for this command), before any progress line

@@ -25,8 +25,8 @@ def train_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = 
     """Train one model on every labelled subject (no test set) and write it as a bundle for
     `mesti predict` and `mesti export`. How good it is comes from --estimate, never from its own data."""
     from mesti.bundle.estimate import open_estimate_run
-    from mesti.training.final import train_bundle
-    from mesti.training.study import load_inputs
+    from mesti.bundle.train import train_bundle
+    from mesti.studies.spec import load_inputs
 
     prepare_new_dir(out, "bundle", overwrite=overwrite)
     if estimate is not None:

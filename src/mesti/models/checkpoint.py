@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from mesti import __version__
+from mesti._version import __version__
 from mesti.errors import MestiError
 from mesti.models.info import model_config
 from mesti.models.registry import create_model

@@ -73,7 +73,7 @@ def data_of(dataset: dict[str, Any]) -> str:
 
 def _cells(study_dir: Path) -> list[dict[str, Any]]:
     """Every cell of every part of one study run: its grid entries and its metrics (or None)."""
-    from mesti.training.grid import cell_dir
+    from mesti.studies.grid import cell_dir
 
     cells = []
     for part in sorted(study_dir.glob("part*.yaml")):

@@ -185,8 +185,8 @@ def run_study(name: str, roots: dict[str, Path | None], out: str | Path, reducti
               clip_list: Path | None = None, command: str = "",
               on_progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
     """Run study ``name`` into ``OUT/<name>/part<i>/``; returns the summary rows of every part
-    (a cell that failed has ``status: failed``, as in :func:`~mesti.training.grid.run_grid`)."""
-    from mesti.training.grid import GridSpec, run_grid
+    (a cell that failed has ``status: failed``, as in :func:`~mesti.studies.grid.run_grid`)."""
+    from mesti.studies.grid import GridSpec, run_grid
 
     study = load_study(name)
     docs = resolve_study(study, roots, reduction or Reduction(), clip_list)

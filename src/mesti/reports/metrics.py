@@ -34,7 +34,7 @@ EXCLUDED_NOTE = (
 )
 
 #: The key and the label the leaky "oracle" figure (best epoch chosen on the test subject, see
-#: :mod:`mesti.training.oracle`) carries wherever a report shows it.
+#: :mod:`mesti.studies.oracle`) carries wherever a report shows it.
 ORACLE_KEY = "oracle_leaky"
 ORACLE_LABEL = "oracle: best epoch chosen on the test subject, as some published code does (leaky, not an estimate)"
 

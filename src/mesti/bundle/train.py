@@ -1,0 +1,103 @@
+"""``mesti train``: one model on every labelled subject, shipped as a bundle.
+
+The same trainer as every fold (:func:`~mesti.engine.sequential.train_fold`), given a fold
+whose training side holds every sample and whose test side is empty. ``val_fraction``
+still carves validation subjects from the training side only. How good the model is comes
+from a separate subject-independent run (``estimate``), never from its own training data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from mesti._version import __version__
+from mesti.bundle.card import model_card
+from mesti.bundle.estimate import read_estimate
+from mesti.bundle.format import save_bundle
+from mesti.bundle.pipeline import Pipeline
+from mesti.protocols.splits import Fold, subject_keys
+from mesti.engine.config import TrainConfig
+from mesti.engine.sequential import train_fold
+from mesti.engine.folds import FoldResult, fit_input
+from mesti.engine.samples import SampleSet
+from mesti.utils.ranges import IMG_SIZE
+
+ALL_SUBJECTS = "all-subjects"
+
+
+def final_settings(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, *,
+                   model_kwargs: dict[str, Any] | None = None, img_size: int | None = None) -> dict[str, Any]:
+    """The settings in the shape of a run's ``config.yaml`` (what ``--estimate`` compares)."""
+    from mesti.models import get_model_info, input_channels
+
+    info = get_model_info(model_name)
+    size = (img_size, img_size) if img_size else tuple(info.img_size)
+    in_chans, _ = input_channels(model_name, model_kwargs)
+    return {
+        **meta,
+        "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": [in_chans, *size]},
+        "classes": list(samples.class_names),
+        "samples": samples.describe(),
+        "training": cfg.to_dict(),
+    }
+
+
+def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_kwargs: dict[str, Any] | None = None,
+                img_size: int | None = None,
+                on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[nn.Module, FoldResult]:
+    """Train one network on every sample (no test side); returns it with its fold record."""
+    from mesti.models import create_model, get_model_info, input_channels
+
+    info = get_model_info(model_name)
+    if img_size is not None:
+        IMG_SIZE.check(img_size)
+    size = (img_size, img_size) if img_size else tuple(info.img_size)
+    in_chans, built_with = input_channels(model_name, model_kwargs)
+    everyone = np.arange(len(samples))
+    fold = Fold(ALL_SUBJECTS, everyone, everyone[:0],
+                {"train_subjects": sorted(set(subject_keys(samples.subjects, samples.datasets)))})
+    fitted = SampleSet(fit_input(samples.images, size, in_chans), samples.labels, samples.subjects,
+                       samples.datasets, samples.clip_ids, samples.class_names)
+
+    def build() -> nn.Module:
+        return create_model(model_name, num_classes=len(samples.class_names), in_chans=in_chans, img_size=size,
+                            **built_with)
+
+    result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
+    return model.cpu().eval(), result
+
+
+def train_bundle(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, out: str | Path, *,
+                 model_kwargs: dict[str, Any] | None = None, img_size: int | None = None, command: str = "",
+                 estimate: str | Path | None = None,
+                 on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[Path, nn.Module, Pipeline]:
+    """Train on everything and write the bundle at ``out``. ``estimate`` (a finished run with
+    the same settings) is checked before any training, so a mismatch costs nothing."""
+    settings = final_settings(samples, meta, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size)
+    est = read_estimate(estimate, settings) if estimate is not None else None
+    model, result = train_final(samples, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size,
+                                on_epoch=on_epoch)
+    pipeline = Pipeline(tuple(samples.class_names), meta.get("modality"), dict(meta.get("modality_options") or {}),
+                        meta.get("preprocess"), result.norm, tuple(settings["model"]["input_size"]))  # type: ignore[arg-type]
+    counts = torch.bincount(samples.labels, minlength=len(samples.class_names)).tolist()
+    provenance = {
+        "command": command,
+        "mesti_version": __version__,
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "subjects": len(set(subject_keys(samples.subjects, samples.datasets))),
+        "clips_per_class": dict(zip(samples.class_names, counts, strict=True)),
+        "settings": {k: v for k, v in settings.items() if k not in ("command", "prepare")},
+        "fold_seed": result.seed,
+        "stopped_epoch": result.stopped_epoch,
+        "history": result.history,
+        "estimate": est,
+    }
+    path = save_bundle(out, model, pipeline, provenance, model_card(provenance, pipeline.to_dict()))
+    return path, model, pipeline
