@@ -92,7 +92,7 @@ def test_quirks_of_other_sheet_versions_are_fixed_and_noted(samm_sheet: Path, tm
 
 
 def test_bad_input_is_refused(samm_sheet: Path, casme2_sheet: Path, tmp_path: Path) -> None:
-    with pytest.raises(MestiError, match="Worksheet named 'MICRO_ONLY' not found"):
+    with pytest.raises(MestiError, match="has no worksheet 'MICRO_ONLY'"):
         create_dataset("samm", tmp_path, sheet=casme2_sheet).records()
     wb = openpyxl.Workbook()
     wb.active.title = "MICRO_ONLY"

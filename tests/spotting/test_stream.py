@@ -38,7 +38,7 @@ def test_bad_sources_are_one_line_errors(tmp_path: Path) -> None:
         open_stream(empty, fps=30)
     with pytest.raises(MestiError, match="no such file"):
         open_stream(tmp_path / "missing.avi")
-    with pytest.raises(MestiError, match="positive"):
+    with pytest.raises(MestiError, match="must be > 0"):
         open_stream(empty, fps=0)
 
 

@@ -111,11 +111,11 @@ def test_cli_face_index_and_the_several_faces_warning(tmp_path) -> None:  # type
     for i in range(40):
         Image.fromarray(frame).save(folder / f"f{i:03d}.png")
     runner = CliRunner()
-    done = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--face-index", "1", "--out", str(tmp_path / "o")])
+    done = runner.invoke(app, ["spot", str(folder), "--fps", "9", "--face-index", "1", "--out", str(tmp_path / "o")])
     assert done.exit_code == 0, done.output
     assert "2 faces seen" in done.output.replace("\n", " ")
     doc = json.loads((tmp_path / "o" / "intervals.json").read_text())
     assert doc["faces_seen"] == 2 and doc["blinks"] == [] and doc["intervals"] == []
-    refused = runner.invoke(app, ["spot", str(folder), "--fps", "30", "--face-index", "1", "--method", "naive",
+    refused = runner.invoke(app, ["spot", str(folder), "--fps", "9", "--face-index", "1", "--method", "naive",
                                   "--out", str(tmp_path / "n")])
     assert refused.exit_code == 2 and "--face-index" in refused.output and not (tmp_path / "n").exists()

@@ -139,7 +139,7 @@ def grid_yaml(tmp_path: Path, **over: object) -> Path:
 @pytest.mark.parametrize(("over", "message"), [
     ({"models": ["ststnet", "nonet"]}, "unknown model 'nonet'"),
     ({"modalities": ["mesti", "flowz"], "datasets": [{"name": "casme2", "root": "."}]}, "unknown modality 'flowz'"),
-    ({"datasets": [{"name": "casme3", "root": "."}]}, "unknown dataset 'casme3'"),
+    ({"datasets": [{"name": "casme9", "root": "."}]}, "unknown dataset 'casme9'"),
     ({"protocols": ["loso", "lopo"]}, "unknown protocol 'lopo'"),
     ({"protocols": [{"name": "kfold", "kk": 2}]}, "takes no option 'kk'; it takes k, seed"),
     ({"training": {"epochs": 0}}, "must be at least 1"),

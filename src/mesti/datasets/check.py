@@ -254,7 +254,12 @@ def _check_long_videos(adapter: DatasetAdapter, report: CheckReport, flagged: se
     videos = getattr(adapter, "videos", None)
     if not callable(videos):
         return
-    for v in videos():
+    try:
+        listed = videos()
+    except OutsideRootError as exc:  # an adapter that reads every frame to list its videos (CAS(ME)^3)
+        report.unreadable.append(Finding(exc.where, exc.what))
+        return
+    for v in listed:
         if v.path in flagged:
             continue
         try:

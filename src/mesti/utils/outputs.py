@@ -32,7 +32,7 @@ from typing import Literal
 import yaml
 
 from mesti.errors import MestiError
-from mesti.utils.places import check_writable, name_max
+from mesti.utils.places import check_writable, name_error, name_max
 
 try:
     import fcntl
@@ -132,6 +132,9 @@ def check_place(path: str | Path, option: str = "--out") -> Path:
     not after hours of work), not a file, a parent that is a folder in which something can be
     created."""
     path = Path(path)
+    error = name_error(path)  # first: looking up a name the file system cannot hold is itself an error
+    if error is not None:
+        raise MestiError(f"{option} {path.name[:40]}...", f"{error.what}: give {option} a shorter one")
     if path.exists() and not path.is_dir():
         raise MestiError(path, f"exists and is not a folder; give {option} a folder")
     parent = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
@@ -139,12 +142,7 @@ def check_place(path: str | Path, option: str = "--out") -> Path:
         raise MestiError(path, f"cannot write here: {parent} is a file, not a folder")
     if not path.exists() and (parent is None or not os.access(parent, os.W_OK | os.X_OK)):
         raise MestiError(path, f"cannot write here: {parent} is not a writable folder")
-    try:
-        return check_writable(path)
-    except MestiError as exc:
-        if "bytes long" not in exc.what:
-            raise
-        raise MestiError(f"{option} {path.name[:40]}...", f"{exc.what}: give {option} a shorter one") from None
+    return check_writable(path)
 
 
 def prepare_output_dir(path: str | Path, kind: OutputKind, *, overwrite: bool = False, option: str = "--out",

@@ -26,7 +26,7 @@ def writable(final: Path) -> Iterator[None]:
         raise MestiError(final, "cannot write here: a part of the path is a file, not a folder") from None
     except OSError as exc:
         if exc.errno == errno.ENAMETOOLONG:
-            raise (_name_error(final) or from_os_error(exc, final)) from None
+            raise (name_error(final) or from_os_error(exc, final)) from None
         if exc.errno in DISK_FULL:
             raise from_os_error(exc, final) from None
         raise MestiError(final, f"cannot write here ({exc.strerror or exc})") from None
@@ -48,7 +48,7 @@ def name_max(folder: Path) -> int:
         return 255
 
 
-def _name_error(final: Path) -> MestiError | None:
+def name_error(final: Path) -> MestiError | None:
     """A name the file system cannot hold, said as such, or ``None`` (an atomic write's
     temporary sibling shortens its own name to fit)."""
     limit = name_max(final)
@@ -71,7 +71,7 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     ancestor = _ancestor(final)
     if not ancestor.is_dir():
         raise MestiError(final, f"cannot write here: {ancestor} is a file, not a folder")
-    error = _name_error(final)
+    error = name_error(final)
     if error is not None:
         raise error
     if final.exists():
