@@ -81,20 +81,22 @@ def _flags(token: str) -> list[str]:
 
 
 def _check_mesti(args: list[str], tree: dict[tuple[str, ...], CommandDoc]) -> list[str]:
-    node: tuple[str, ...] = ()
+    """Walk the words after `mesti`; `loso|holdout` (or `loso/holdout`) stands for each of them."""
+    nodes: list[tuple[str, ...]] = [()]
     problems = []
     for token in args:
-        doc = tree[node]
+        docs = [tree[n] for n in nodes]
         flags = _flags(token)
         if flags:
-            problems += [f"`mesti {' '.join(node)}` has no {f}" for f in flags if f not in doc.flags]
-        elif doc.is_group:
-            if token in doc.subcommands:
-                node = (*node, token)
+            problems += [f"`mesti {' '.join(d.path)}` has no {f}" for f in flags for d in docs if f not in d.flags]
+        elif all(d.is_group for d in docs):
+            names = re.split(r"[|/]", token)
+            if all(name in d.subcommands for name in names for d in docs):
+                nodes = [(*n, name) for n in nodes for name in names]
             elif token == "..." or token.isupper() or token[0] in "[<$":
                 break  # a placeholder for any command
             else:
-                problems.append(f"`mesti {' '.join((*node, token))}` is no command")
+                problems.append(f"`mesti {' '.join((*nodes[0], token))}` is no command")
                 break
     return problems
 
@@ -147,6 +149,7 @@ def test_page_names_only_commands_flags_targets_and_scripts_that_exist(page: Pat
     ("`python benchmarks/nothing.py`", "benchmarks/nothing.py: no such script"),
     ("```\nmake everything   # all of it\n```", "`make everything`: no such target in the Makefile"),
     ("`python -m mesti spot VIDEO --frames 3`", "`mesti spot` has no --frames"),
+    ("`mesti loso|holdout --test-fraction 0.1`", "`mesti loso` has no --test-fraction"),
 ])
 def test_the_check_finds_what_a_broken_page_names(broken: str, problem: str) -> None:
     assert check(broken) == [problem]
@@ -154,7 +157,7 @@ def test_the_check_finds_what_a_broken_page_names(broken: str, problem: str) -> 
 
 def test_the_check_reads_placeholders_values_and_other_programs_as_such() -> None:
     fine = """
-`mesti --allow-large-frames COMMAND ...`, `mesti spot list`, `mesti loso ... --seed -1`,
+`mesti --allow-large-frames COMMAND ...`, `mesti spot list`, `mesti loso|holdout --executor ray`, `mesti loso/holdout --seeds 0,1`, `mesti loso ... --seed -1`,
 `mesti data check --dataset samm-long --opt fps=30`, `--onset/--apex/--offset`, `mesti.load_model`,
 `pip install --no-deps dlib-bin`, `ray start --head`, `mesti_version`, `src/mesti/`
 
