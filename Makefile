@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.mesti-installed
 
-.PHONY: demo test bench gpu-check system-deps clean-venv
+.PHONY: demo test bench docs gpu-check system-deps clean-venv
 
 $(STAMP): pyproject.toml requirements/dev.lock requirements/face.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/encoders.py
+
+# docs/cli.md, the reference of every command, regenerated from the program (a test fails when stale).
+docs: $(STAMP)
+	$(PY) -m mesti.cli.reference --out docs/cli.md
 
 # On a CUDA machine: the CUDA tests and the engine/encoder measurements, under 9 minutes on one
 # H100/H200; it keeps the machine's own CUDA torch (see benchmarks/gpu_check.sh).
