@@ -381,6 +381,7 @@ def test_recognise_skips_a_video_none_of_whose_intervals_classify(bundle: Path, 
     from mesti.datasets.long import LongVideo
     from mesti.spotting.result import SpotResult
     from mesti.bundle.predictor import Predictor
+    from mesti.preprocessing import PreprocessConfig
 
     blank = tmp_path / "blank"
     blank.mkdir()
