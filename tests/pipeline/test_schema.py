@@ -56,3 +56,18 @@ def test_a_pipeline_file_that_cannot_be_read_exactly_is_refused_naming_file_and_
     with pytest.raises(MestiError, match=words) as err:
         read_pipeline(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("resize", [None, 40])
+def test_a_pipeline_of_precomputed_images_keeps_its_resize_and_refuses_clips(resize: int | None, tmp_path: Path) -> None:
+    from mesti.clips.clip import Clip
+    from mesti.pipeline import PRECOMPUTED
+
+    pipe = resolve_pipeline("ststnet", classes=("a", "b"), modality=PRECOMPUTED, preprocess={"resize": resize})
+    assert pipe.resize == resize and pipe.preprocess is None
+    trained = pipe.trained({"mean": [0.0] * 3, "std": [1.0] * 3})
+    trained.write(tmp_path / "p.json")
+    assert json.loads((tmp_path / "p.json").read_text())["preprocess"] == {"resize": resize}
+    assert read_pipeline(tmp_path / "p.json") == trained
+    with pytest.raises(MestiError, match="precomputed images: give it an image"):
+        trained(Clip(torch.zeros(3, 8, 8, 3).numpy(), 0, 1, 2))

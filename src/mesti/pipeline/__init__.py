@@ -6,7 +6,14 @@ cache and the models: the cache builder runs its clip half, training its fit, ``
 ``analyze`` and the spotter's classifier the whole chain.
 """
 
-from mesti.pipeline.resolve import encoding_pipeline, recorded_inputs, resolve_input, resolve_pipeline
+from mesti.pipeline.resolve import (
+    DEFAULT_SIZE,
+    encoding_pipeline,
+    recorded_inputs,
+    resolve_input,
+    resolve_pipeline,
+    resolve_preprocess,
+)
 from mesti.pipeline.schema import (
     PIPELINE_VERSION,
     pipeline_from_dict,
@@ -17,6 +24,7 @@ from mesti.pipeline.schema import (
 from mesti.pipeline.steps import PRECOMPUTED, CropFactory, Normalization, Pipeline, fit_input
 
 __all__ = [
+    "DEFAULT_SIZE",
     "PIPELINE_VERSION",
     "PRECOMPUTED",
     "CropFactory",
@@ -30,5 +38,6 @@ __all__ = [
     "recorded_inputs",
     "resolve_input",
     "resolve_pipeline",
+    "resolve_preprocess",
     "write_pipeline",
 ]

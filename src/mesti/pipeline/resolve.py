@@ -16,6 +16,9 @@ from mesti.pipeline.steps import Pipeline
 from mesti.preprocessing.config import PreprocessConfig
 from mesti.utils.ranges import IMG_SIZE
 
+#: The side of the face crops clips are prepared at when no size is given (the paper's).
+DEFAULT_SIZE = 224
+
 
 def resolve_input(model: str, model_kwargs: Mapping[str, Any] | None = None,
                   img_size: int | None = None) -> tuple[tuple[int, int, int], dict[str, Any]]:
@@ -29,6 +32,11 @@ def resolve_input(model: str, model_kwargs: Mapping[str, Any] | None = None,
         IMG_SIZE.check(img_size)
     h, w = (img_size, img_size) if img_size else tuple(info.img_size)
     return (in_chans, h, w), rest
+
+
+def resolve_preprocess(face: str = "dlib-hog", equalize: str | bool = "frame", size: int | None = None) -> PreprocessConfig:
+    """The face step, equalisation and crop size of clips (``size`` defaults to the paper's 224)."""
+    return PreprocessConfig(face=face, equalize=equalize, size=DEFAULT_SIZE if size is None else size)  # type: ignore[arg-type]
 
 
 def encoding_pipeline(modality: str, options: Mapping[str, Any] | None = None,
