@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import mesti
 from mesti.analysis import Analysis
-from mesti.analysis.frames import IntervalFrames, pipeline_crop
+from mesti.analysis.frames import IntervalFrames
 from mesti.analysis.truth import score_video, truth_class
 from mesti.cli.main import app
 from mesti.clips.stream import open_stream
@@ -107,15 +107,16 @@ def test_interval_frames_are_read_without_holding_the_video(bundle: Path, video:
 
 @pytest.mark.parametrize("face", ["none", "dlib-hog"])
 def test_frames_cropped_from_the_stream_are_what_preprocessing_makes(video: Path, face: str) -> None:
+    from mesti.pipeline import encoding_pipeline
     from mesti.preprocessing import PreprocessConfig, preprocess_clip
 
     iv = Interval(60, 65, 75, "micro")
-    pre = {"face": face, "size": 48, "equalize": "off", "version": "2"}
-    crop_for = pipeline_crop(pre, str(video))
+    pre = {"face": face, "size": 48, "equalize": "off"}
+    crop_for = encoding_pipeline("mesti", {}, PreprocessConfig(**pre)).crop_for(str(video))
     assert crop_for is not None
     [(_, crops, apex)] = list(IntervalFrames(open_stream(video, 30), [iv], crop_for))
     whole = np.stack([f for n, f in zip(range(iv.offset + 1), open_stream(video, 30), strict=False) if n >= iv.onset])
-    config = PreprocessConfig(**{k: v for k, v in pre.items() if k != "version"})
+    config = PreprocessConfig(**pre)
     expected = preprocess_clip(mesti.Clip(whole, 0, 5, len(whole) - 1), config)
     assert crops.shape == (16, 48, 48, 3) and np.array_equal(crops, expected.frames)
     assert np.array_equal(apex, whole[5])
@@ -260,6 +261,7 @@ def test_an_interval_without_a_face_stays_unclassified_and_said(bundle: Path, vi
     from mesti.analysis import classify_intervals
     from mesti.errors import MestiError
     from mesti.bundle.predictor import Predictor
+    from mesti.preprocessing import PreprocessConfig
 
     lost = tmp_path / "lost"
     lost.mkdir()
@@ -269,7 +271,7 @@ def test_an_interval_without_a_face_stays_unclassified_and_said(bundle: Path, vi
         else:
             shutil.copy(src, lost / f"f_{n:05d}{src.suffix}")
     base = Predictor.from_bundle(bundle)
-    detecting = Predictor(base.model, replace(base.pipeline, preprocess={"face": "dlib-hog", "size": 32, "version": "2"}))
+    detecting = Predictor(base.model, replace(base.pipeline, preprocess=PreprocessConfig(face="dlib-hog", size=32)))
     ivs = [Interval(60, 65, 75, "micro"), Interval(110, 115, 125, "micro")]
     out, _, _, notes = classify_intervals(detecting, lost, 30.0, ivs)
     assert out[0].label in base.classes and sum(out[0].probabilities.values()) == pytest.approx(1.0, abs=1e-5)
@@ -379,13 +381,14 @@ def test_recognise_skips_a_video_none_of_whose_intervals_classify(bundle: Path, 
     from mesti.datasets.long import LongVideo
     from mesti.spotting.result import SpotResult
     from mesti.bundle.predictor import Predictor
+    from mesti.preprocessing import PreprocessConfig
 
     blank = tmp_path / "blank"
     blank.mkdir()
     for n in range(60):
         Image.fromarray(np.full((96, 96, 3), 128, np.uint8)).save(blank / f"f_{n:05d}.png")
     base = Predictor.from_bundle(bundle)
-    detecting = Predictor(base.model, replace(base.pipeline, preprocess={"face": "dlib-hog", "size": 32, "version": "2"}))
+    detecting = Predictor(base.model, replace(base.pipeline, preprocess=PreprocessConfig(face="dlib-hog", size=32)))
     truth = Interval(20, 25, 30, "micro", label="disgust")
     videos = [LongVideo("d", "s1", "blank", blank, 30.0, "frames", (truth,), 60),
               LongVideo("d", "s2", "001_1", video, 30.0, "frames", (Interval(60, 65, 75, "micro", label="disgust"),), 360)]

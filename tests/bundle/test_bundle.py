@@ -19,6 +19,7 @@ from mesti.engine.config import TrainConfig
 from mesti.studies.run import run_experiment
 from mesti.bundle.train import train_bundle
 from mesti.bundle.predictor import FoldEnsemble, Predictor
+from mesti.pipeline import PIPELINE_VERSION, Pipeline
 from mesti.studies.inputs import load_samples
 from tests.studies.study_tree import write_study_tree
 
@@ -89,6 +90,9 @@ def test_fold_ensemble_averages_the_folds(tree: Path, data, tmp_path: Path) -> N
                    img_size=32, save_checkpoints=True)
     ensemble = mesti.load_model(run)
     assert isinstance(ensemble, FoldEnsemble) and len(ensemble.members) == 2
+    saved = run / "pipeline.json"  # the run's own pipeline: current schema, no fold's normalisation
+    assert json.loads(saved.read_text())["pipeline_version"] == PIPELINE_VERSION
+    assert Pipeline.read(saved, trained=False).same_inputs(ensemble.pipeline)
     folds = [Predictor.from_checkpoint(p).predict(clip(tree)) for p in sorted((run / "checkpoints").glob("*.pt"))]
     mean = np.mean([list(f.probabilities.values()) for f in folds], axis=0)
     assert not np.allclose(list(folds[0].probabilities.values()), list(folds[1].probabilities.values()))
@@ -101,6 +105,12 @@ def test_fold_ensemble_averages_the_folds(tree: Path, data, tmp_path: Path) -> N
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["model"].startswith("fold ensemble")
     np.testing.assert_allclose(list(out["probabilities"].values()), mean, atol=1e-5)
+    # a run whose own pipeline disagrees with its fold models' was changed after it ran
+    text = saved.read_text()
+    saved.write_text(text.replace('"size": 32', '"size": 48'))
+    with pytest.raises(MestiError, match="the run's pipeline differs"):
+        mesti.load_model(run)
+    saved.write_text(text)
     # fold models that encode clips differently cannot be averaged
     pipe = sorted((run / "checkpoints").glob("*.pipeline.json"))[1]
     pipe.write_text(pipe.read_text().replace('"mesti"', '"dynamic_image"'))

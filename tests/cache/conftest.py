@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import mesti.cache.work as work
+import mesti.pipeline.steps as work  # the pipeline's step that calls the encoder
 from mesti.preprocessing import PreprocessConfig
 from tests.cache.casme2_tree import write_tree
 

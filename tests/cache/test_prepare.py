@@ -156,7 +156,7 @@ def test_content_check_ignores_a_touch_that_stat_check_sees(tree: Path, tmp_path
 def test_an_interrupted_run_keeps_finished_images_and_resumes(
     tree: Path, tmp_path: Path, encoder_calls: Counter[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import mesti.cache.work as work
+    import mesti.pipeline.steps as work  # the pipeline's step that calls the encoder
 
     cache = tmp_path / "cache"
     adapter = create_dataset("casme2", tree)

@@ -3,24 +3,20 @@
 A long video cannot be held in memory, so after spotting the stream is read once more and
 only the interval(s) open at the current position keep frames; each interval is handed over
 as soon as its offset frame is read, and reading stops after the last offset. Each frame is
-cropped as it arrives (:func:`pipeline_crop`: the model's face crop, decided on the
+cropped as it arrives (:meth:`~mesti.pipeline.Pipeline.crop_for`: the model's face crop, decided on the
 interval's onset frame as preprocessing decides it), so an interval costs its length in
 ``size x size`` crops, not in full video frames.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
 from mesti.errors import MestiError
-
-#: ``crop_for(interval_index, onset_frame)`` -> the function applied to each of its frames.
-CropFactory = Callable[[int, np.ndarray], Callable[[np.ndarray], np.ndarray]]
+from mesti.pipeline import CropFactory
 
 
 def _identity(frame: np.ndarray) -> np.ndarray:
@@ -76,26 +72,3 @@ class IntervalFrames:
                 yield i, frames, apexes.pop(i, frames[self.intervals[i].apex - self.intervals[i].onset])
             if pos >= last:
                 return
-
-
-def pipeline_crop(preprocess: Mapping[str, Any], name: str) -> CropFactory | None:
-    """The model's face crop frame by frame: the face found on the interval's onset frame gives
-    one transform for all its frames (as :class:`~mesti.preprocessing.FacePreprocessor` does for
-    a clip), or a plain resize with ``face='none'``. ``None`` when the pipeline crops nothing."""
-    from mesti.preprocessing import PreprocessConfig
-    from mesti.preprocessing.align import resize_frames, warp_frames
-    from mesti.preprocessing.face import FacePreprocessor
-
-    pre = {k: v for k, v in preprocess.items() if k != "version"}
-    if not pre:
-        return None
-    cfg = PreprocessConfig(**pre)
-
-    def crop_for(i: int, onset: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-        if cfg.face == "none":
-            return lambda f: resize_frames(f[None], cfg.size)[0]
-        probe = Clip(np.stack([onset, onset]), 0, 0, 1, clip_id=f"{name}: interval {i + 1}")
-        matrix, _ = FacePreprocessor(cfg).transform(probe)
-        return lambda f: warp_frames(f[None], matrix, cfg.size)[0]
-
-    return crop_for

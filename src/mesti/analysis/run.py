@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mesti.analysis.frames import IntervalFrames, pipeline_crop
+from mesti.analysis.frames import IntervalFrames
 from mesti.analysis.truth import truth_class
 from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
@@ -124,7 +124,7 @@ def classify_intervals(model: Any, source: str | Path, fps: float, intervals: li
     ``skip_unclassifiable`` (a dataset's evaluation goes on to the next video): then every
     interval stays unclassified, with its note.
     """
-    crop_for = pipeline_crop(model.pipeline.preprocess or {}, str(source))
+    crop_for = model.pipeline.crop_for(str(source))
     reader = IntervalFrames(open_stream(source, fps), intervals, crop_for, _apex_picture)
     out: list[ReportInterval | None] = [None] * len(intervals)
     timings = {"encoding": 0.0, "classification": 0.0}

@@ -26,7 +26,7 @@ from typing import Any
 from torch import nn
 
 from mesti._version import __version__
-from mesti.bundle.pipeline import Pipeline
+from mesti.pipeline import Pipeline
 from mesti.errors import MestiError
 from mesti.reports.metrics import check_figures
 from mesti.utils.atomic import atomic_dir, write_json, write_text

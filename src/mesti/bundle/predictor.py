@@ -4,7 +4,7 @@
 
 - a bundle folder (``mesti train``): one network trained on every subject;
 - a fold checkpoint ``X.pt`` (``--save-checkpoints``), with ``X.json`` (how to rebuild the
-  network) and ``X.pipeline.json`` (the :class:`~mesti.bundle.Pipeline`);
+  network) and ``X.pipeline.json`` (the :class:`~mesti.pipeline.Pipeline`);
 - a run directory with saved checkpoints: a **fold ensemble**, the mean of the fold
   models' class probabilities (each fold model normalises with its own training statistics).
   A run that is unfinished or lacks a fold's checkpoint is refused, naming what is missing:
@@ -24,10 +24,9 @@ import numpy as np
 import torch
 
 from mesti.bundle.format import is_bundle, read_bundle
-from mesti.bundle.pipeline import Pipeline
+from mesti.pipeline import Pipeline
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
-from mesti.engine.folds import fit_input
 
 
 def pipeline_path(checkpoint: str | Path) -> Path:
@@ -82,29 +81,13 @@ class Predictor:
 
     def encode(self, clip: Clip, cropped: bool = False) -> np.ndarray:
         """The clip, preprocessed and encoded as in training (H x W x C). ``cropped``: its frames
-        already are the pipeline's face crops (cut frame by frame from a stream), so only the
-        rest of preprocessing (equalisation) is applied."""
-        from mesti.modalities import encode
-        from mesti.preprocessing import PreprocessConfig, preprocess_clip
-
-        pre = {k: v for k, v in (self.pipeline.preprocess or {}).items() if k != "version"}
-        if pre and cropped:
-            pre["face"] = "none"
-        if pre:
-            clip = preprocess_clip(clip, PreprocessConfig(**pre))
-        if not self.pipeline.modality or self.pipeline.modality == "precomputed images":
-            raise MestiError(self.name, "was trained on precomputed images: give it an image, not a clip")
-        return encode(clip, self.pipeline.modality, **self.pipeline.modality_options)
+        already are the pipeline's face crops (cut frame by frame from a stream)."""
+        return self.pipeline.image(clip, cropped)
 
     @torch.no_grad()
     def classify(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Class probabilities of an encoded image, and the gradient-attention map if any."""
-        c, h, w = self.pipeline.input_size
-        image = _checked_image(image, self.name)
-        x = fit_input(torch.from_numpy(image).permute(2, 0, 1)[None], (h, w), c)
-        mean = torch.tensor(self.pipeline.normalize["mean"]).view(1, -1, 1, 1)
-        std = torch.tensor(self.pipeline.normalize["std"]).view(1, -1, 1, 1)
-        x = (x - mean) / std
+        x = self.pipeline.network_input(image, self.name)
         probs = self.model(x).float().softmax(dim=1)[0].numpy()
         if not np.isfinite(probs).all():
             raise MestiError(self.name, "returned NaN or infinite class probabilities for this image; the model or "
@@ -153,6 +136,9 @@ class FoldEnsemble:
                                       "model: complete the run (re-run its command with --save-checkpoints), or "
                                       "pass --allow-partial to use them anyway")
         members = [Predictor.from_checkpoint(p) for p in found]
+        saved = run_dir / "pipeline.json"  # the run's own pipeline (runs since pipeline version 1)
+        if saved.is_file() and not Pipeline.read(saved, trained=False).same_inputs(members[0].pipeline):
+            raise MestiError(saved, "the run's pipeline differs from its fold models'; the run folder was changed")
         name = f"fold ensemble: mean of {len(members)} fold models of {run_dir}"
         return cls(members, name + (f" (INCOMPLETE: {incomplete})" if incomplete else ""), incomplete)
 
@@ -194,16 +180,6 @@ def _incomplete(run_dir: Path, found: list[Path]) -> str:
     return ""
 
 
-def _checked_image(image: np.ndarray, name: str) -> np.ndarray:
-    """An encoded image as float32 ``H x W x C``, refusing NaN or infinite values."""
-    array = np.asarray(image, dtype=np.float32)
-    if array.ndim != 3:
-        raise MestiError(name, f"an encoded image is H x W x C, got shape {array.shape}")
-    if not np.isfinite(array).all():
-        raise MestiError(name, "the image holds NaN or infinite values")
-    return array
-
-
 def _prediction(classes: list[str], probs: np.ndarray, image: np.ndarray, attention: np.ndarray | None,
                 name: str) -> Prediction:
     best = int(np.argmax(probs))
@@ -215,7 +191,8 @@ def load_model(path: str | Path, allow_partial: bool = False) -> Predictor | Fol
     ``allow_partial`` an unfinished run, or one missing a fold's checkpoint, too)."""
     path = Path(path)
     if path.is_dir():
-        if is_bundle(path) or (path / "pipeline.json").is_file():  # a bundle, or what is left of one
+        if is_bundle(path) or ((path / "pipeline.json").is_file() and not (path / "config.yaml").is_file()):
+            # a bundle, or what is left of one (a run directory holds a pipeline.json too)
             return Predictor.from_bundle(path)
         return FoldEnsemble.from_run(path, allow_partial)
     if not path.exists():

@@ -21,13 +21,12 @@ from mesti._version import __version__
 from mesti.bundle.card import model_card
 from mesti.bundle.estimate import read_estimate
 from mesti.bundle.format import save_bundle
-from mesti.bundle.pipeline import Pipeline
+from mesti.pipeline import Pipeline, recorded_inputs, resolve_input, resolve_pipeline
 from mesti.protocols.splits import Fold, subject_keys
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import train_fold
-from mesti.engine.folds import FoldResult, fit_input
+from mesti.engine.folds import FoldResult
 from mesti.engine.samples import SampleSet
-from mesti.utils.ranges import IMG_SIZE
 
 ALL_SUBJECTS = "all-subjects"
 
@@ -35,14 +34,10 @@ ALL_SUBJECTS = "all-subjects"
 def final_settings(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, *,
                    model_kwargs: dict[str, Any] | None = None, img_size: int | None = None) -> dict[str, Any]:
     """The settings in the shape of a run's ``config.yaml`` (what ``--estimate`` compares)."""
-    from mesti.models import get_model_info, input_channels
-
-    info = get_model_info(model_name)
-    size = (img_size, img_size) if img_size else tuple(info.img_size)
-    in_chans, _ = input_channels(model_name, model_kwargs)
+    input_size, _ = resolve_input(model_name, model_kwargs, img_size)
     return {
         **meta,
-        "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": [in_chans, *size]},
+        "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": list(input_size)},
         "classes": list(samples.class_names),
         "samples": samples.describe(),
         "training": cfg.to_dict(),
@@ -53,17 +48,16 @@ def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_
                 img_size: int | None = None,
                 on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[nn.Module, FoldResult]:
     """Train one network on every sample (no test side); returns it with its fold record."""
-    from mesti.models import create_model, get_model_info, input_channels
+    from mesti.models import create_model
 
-    info = get_model_info(model_name)
-    if img_size is not None:
-        IMG_SIZE.check(img_size)
-    size = (img_size, img_size) if img_size else tuple(info.img_size)
-    in_chans, built_with = input_channels(model_name, model_kwargs)
+    pipeline = resolve_pipeline(model_name, model_kwargs=model_kwargs, img_size=img_size)
+    in_chans, h, w = pipeline.fit_size
+    size = (h, w)
+    built_with = resolve_input(model_name, model_kwargs, img_size)[1]  # the network's other options
     everyone = np.arange(len(samples))
     fold = Fold(ALL_SUBJECTS, everyone, everyone[:0],
                 {"train_subjects": sorted(set(subject_keys(samples.subjects, samples.datasets)))})
-    fitted = SampleSet(fit_input(samples.images, size, in_chans), samples.labels, samples.subjects,
+    fitted = SampleSet(pipeline.fit(samples.images), samples.labels, samples.subjects,
                        samples.datasets, samples.clip_ids, samples.class_names)
 
     def build() -> nn.Module:
@@ -84,8 +78,8 @@ def train_bundle(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg:
     est = read_estimate(estimate, settings) if estimate is not None else None
     model, result = train_final(samples, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size,
                                 on_epoch=on_epoch)
-    pipeline = Pipeline(tuple(samples.class_names), meta.get("modality"), dict(meta.get("modality_options") or {}),
-                        meta.get("preprocess"), result.norm, tuple(settings["model"]["input_size"]))  # type: ignore[arg-type]
+    pipeline = resolve_pipeline(model_name, model_kwargs=model_kwargs, img_size=img_size, classes=samples.class_names,
+                                **recorded_inputs(meta)).trained(result.norm)
     counts = torch.bincount(samples.labels, minlength=len(samples.class_names)).tolist()
     provenance = {
         "command": command,

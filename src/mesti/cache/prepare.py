@@ -33,7 +33,7 @@ from mesti.cache.work import Job, Outcome, Target, init_worker, run_job
 from mesti.datasets.base import ClipRecord
 from mesti.datasets.registry import DatasetAdapter
 from mesti.errors import MestiError
-from mesti.modalities import get_modality
+from mesti.pipeline import encoding_pipeline
 from mesti.preprocessing.config import PreprocessConfig
 from mesti.utils.atomic import write_json
 from mesti.utils.places import make_folder
@@ -127,6 +127,7 @@ def _plan(
 ) -> _Plan:
     preprocess = config.fingerprint()
     plan = _Plan([], {}, {}, {}, 0)
+    pipelines = {m: encoding_pipeline(m, encoders[m]["options"], config) for m in modalities}
     for pos, (record, fp) in enumerate(zip(labelled, _fingerprints(labelled, verify_frames), strict=True)):
         if record.label not in class_names:  # an adapter bug, but one clip's problem
             plan.failures[pos] = f"{record.key}: label {record.label!r} is not one of the classes {list(class_names)}"
@@ -140,16 +141,16 @@ def _plan(
             key = entry_key(record, fp, preprocess, encoders[m])
             plan.keys[pos, m] = key
             path = entry_path(out, m, key)
-            shape = (config.size, config.size, get_modality(m).channels)
+            shape = pipelines[m].image_shape
             if path.exists():
                 if entry_ok(path, shape):
                     plan.done[pos].add(m)
                     continue
                 path.unlink(missing_ok=True)
                 plan.rebuilt += 1
-            targets.append(Target(m, dict(encoders[m]["options"]), path, shape))
+            targets.append(Target(pipelines[m], path))
         if targets:
-            plan.jobs.append(Job(pos, record, config, tuple(targets)))
+            plan.jobs.append(Job(pos, record, targets[0].pipeline, tuple(targets)))
     return plan
 
 

@@ -19,7 +19,8 @@ from mesti.cache.store import CacheIndex, IndexEntry, read_index
 from mesti.datasets.base import ClipRecord
 from mesti.datasets.registry import DatasetAdapter
 from mesti.errors import MestiError
-from mesti.modalities import encode, get_modality
+from mesti.modalities import get_modality
+from mesti.pipeline import encoding_pipeline
 from mesti.preprocessing.config import PreprocessConfig
 from mesti.preprocessing.face import FacePreprocessor
 
@@ -190,7 +191,8 @@ class ClipDataset(Dataset[Sample]):
         self.labels = [lookup[str(r.label)] for r in self.records]
         self.modality = modality
         self.options = dict(options or {})
-        self.preprocess = FacePreprocessor(preprocess) if isinstance(preprocess, PreprocessConfig) else preprocess
+        config = preprocess.config if isinstance(preprocess, FacePreprocessor) else preprocess
+        self.pipeline = encoding_pipeline(modality, self.options, config)
         self.transform = transform
 
     @property
@@ -202,10 +204,7 @@ class ClipDataset(Dataset[Sample]):
 
     def __getitem__(self, i: int) -> Sample:
         record = self.records[i]
-        clip = record.load()
-        if self.preprocess is not None:
-            clip = self.preprocess(clip)
-        array = encode(clip, self.modality, **self.options).astype(np.float32)
+        array = self.pipeline.image(record.load())
         image = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
         if self.transform is not None:
             image = self.transform(image)

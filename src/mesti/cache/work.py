@@ -15,31 +15,33 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mesti.cache.store import write_entry
 from mesti.datasets.base import ClipRecord
 from mesti.errors import MestiError
-from mesti.modalities import encode
-from mesti.preprocessing.config import PreprocessConfig
-from mesti.preprocessing.face import FacePreprocessor
+from mesti.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
 class Target:
-    """One image to compute: which encoder, with which options, to which file, of what shape."""
+    """One image to compute: which pipeline (face step, modality and options), to which file."""
 
-    modality: str
-    options: dict[str, Any]
+    pipeline: Pipeline
     path: Path
-    shape: tuple[int, int, int]
+
+    @property
+    def modality(self) -> str:
+        return str(self.pipeline.modality)
 
 
 @dataclass(frozen=True)
 class Job:
+    """One clip and its images; every target's pipeline shares the job's face step, so the
+    clip is read and preprocessed once (``pipeline.prepare``) and encoded per target."""
+
     position: int  # the clip's position in prepare's list of labelled records
     record: ClipRecord
-    config: PreprocessConfig
+    pipeline: Pipeline
     targets: tuple[Target, ...]
 
 
@@ -104,13 +106,13 @@ def run_job(job: Job) -> Outcome:
     written: list[str] = []
     notes: tuple[str, ...] = ()
     try:
-        clip = FacePreprocessor(job.config)(job.record.load())
+        clip = job.pipeline.prepare(job.record.load())
         notes = tuple(clip.meta.get("warnings", ())) + tuple(clip.meta.get("face", {}).get("notes", ()))
         for target in job.targets:
-            image = encode(clip, target.modality, **target.options)
-            if tuple(image.shape) != target.shape:
-                got = tuple(image.shape)
-                raise MestiError(job.record.key, f"{target.modality} gave an image of shape {got}, expected {target.shape}")
+            image = target.pipeline.encode(clip)
+            if tuple(image.shape) != target.pipeline.image_shape:
+                got, want = tuple(image.shape), target.pipeline.image_shape
+                raise MestiError(job.record.key, f"{target.modality} gave an image of shape {got}, expected {want}")
             write_entry(target.path, image)
             written.append(target.modality)
     except MestiError as exc:

@@ -26,6 +26,7 @@ from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, subject_keys
 from mesti.engine.config import TrainConfig
 from mesti.engine.samples import SampleSet
+from mesti.pipeline import fit_input  # noqa: F401 - the engines fit through the pipeline's one step
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]
 #: ``finished(fold)``: the stored result of a fold that need not train again, or None.
@@ -82,20 +83,6 @@ def autocast_for(device: torch.device, cfg: TrainConfig) -> Autocast:
         return nullcontext()
 
     return autocast
-
-
-def fit_input(x: Tensor, size: tuple[int, int] | None, channels: int | None) -> Tensor:
-    """Resize to the model's declared input size and match its channel count."""
-    if channels is not None and x.shape[1] != channels:
-        if channels == 1:
-            x = x.mean(dim=1, keepdim=True)
-        elif x.shape[1] == 1:
-            x = x.expand(-1, channels, -1, -1)
-        else:
-            x = x[:, :channels]
-    if size is not None and tuple(x.shape[-2:]) != tuple(size):
-        x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
-    return x.contiguous()
 
 
 def normalizer(x: Tensor, mode: str) -> tuple[Tensor, Tensor]:

@@ -16,10 +16,7 @@ from rich.progress import Progress
 
 from mesti.errors import MestiError
 from mesti.engine.samples import SampleSet
-
-
-#: The side of the face crops clips are prepared at when no size is given (the paper's).
-DEFAULT_SIZE = 224
+from mesti.pipeline import resolve_preprocess
 
 
 def default_cache_dir() -> Path:
@@ -72,9 +69,7 @@ def load_samples(
 
     from mesti.cache import prepare
     from mesti.cache.torch_datasets import load_cached_arrays
-    from mesti.preprocessing import PreprocessConfig
-
-    config = PreprocessConfig(face=face, equalize=equalize, size=DEFAULT_SIZE if size is None else size)
+    config = resolve_preprocess(face, equalize, size)
     cache_dir = Path(cache) if cache is not None else default_cache_dir() / dataset
     opts = {modality: dict(options or {})}
     report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress,

@@ -32,13 +32,12 @@ from mesti.protocols.splits import Fold, Protocol, assert_samples_disjoint, asse
 from mesti.reports.metrics import ORACLE_KEY
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import run_sequential
-from mesti.engine.folds import FoldResult, fit_input, resolve_device
+from mesti.engine.folds import FoldResult, resolve_device
 from mesti.studies.oracle import oracle_metrics
 from mesti.engine.samples import SampleSet
 from mesti.engine.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
 from mesti.utils.outputs import output_scope, prepare_output_dir
-from mesti.utils.ranges import IMG_SIZE
 from mesti.utils.yamlfile import read_yaml
 
 FoldCallback = Callable[[str, int, int], None]
@@ -122,15 +121,16 @@ def run_experiment(
     :data:`~mesti.engine.stacked.AUTO_ENGINE`). A stacked run
     records its engine and batch schedule in ``config.yaml``, so a resume keeps the engine.
     """
-    from mesti.models import create_model, get_model_info, input_channels
+    from mesti.models import create_model
+    from mesti.pipeline import recorded_inputs, resolve_input, resolve_pipeline
 
     run_dir = Path(run_dir)
-    info = get_model_info(model_name)
-    in_chans, built_with = input_channels(model_name, model_kwargs)
+    pipeline = resolve_pipeline(model_name, model_kwargs=model_kwargs, img_size=img_size,
+                                classes=samples.class_names, **recorded_inputs(meta))
+    built_with = resolve_input(model_name, model_kwargs, img_size)[1]  # the network's other options
+    in_chans, h, w = pipeline.fit_size
+    size = (h, w)
     model_kwargs = dict(model_kwargs or {})
-    if img_size is not None:
-        IMG_SIZE.check(img_size)
-    size = (img_size, img_size) if img_size else info.img_size
     folds = protocol.folds(samples.labels.numpy(), samples.subjects, samples.datasets)
     keys = subject_keys(samples.subjects, samples.datasets)
     identities = samples.fingerprints()
@@ -154,9 +154,10 @@ def run_experiment(
         config["engine"] = {"name": "stacked", "schedule": plan_schedule(samples, folds, cfg).to_dict()}
     _check_config(run_dir, config, overwrite)
     (run_dir / "folds").mkdir(exist_ok=True)
+    pipeline.write(run_dir / "pipeline.json")  # each fold checkpoint's adds its normalisation
 
     num_classes = len(samples.class_names)
-    fitted = SampleSet(fit_input(samples.images, size, in_chans), samples.labels, samples.subjects,
+    fitted = SampleSet(pipeline.fit(samples.images), samples.labels, samples.subjects,
                        samples.datasets, samples.clip_ids, samples.class_names)
     all_keys = samples.keys
 
@@ -171,7 +172,7 @@ def run_experiment(
 
     def record(fold: Fold, result: FoldResult, model: Callable[[], torch.nn.Module]) -> None:
         if save_checkpoints:
-            _save_fold_checkpoint(run_dir, fold, model(), result, config)
+            _save_fold_checkpoint(run_dir, fold, model(), result, pipeline)
         write_json(run_dir / "folds" / f"{fold.name}.json",
                    {**result.__dict__, "test_keys": [all_keys[j] for j in fold.test],
                     "data_key": fold_data_key(samples, fold), "info": fold.info,
@@ -187,17 +188,14 @@ def run_experiment(
     return finish_run(run_dir, samples, results, config) if only_folds is None else {}
 
 
-def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, result: FoldResult, config: dict[str, Any]) -> None:
+def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, result: FoldResult, pipeline: Any) -> None:
     """Weights + model config (mesti.models.checkpoint) + the pipeline that feeds them."""
-    from mesti.bundle import Pipeline
     from mesti.models.checkpoint import save_checkpoint
     from mesti.bundle.predictor import pipeline_path
 
     path = run_dir / "checkpoints" / f"{fold.name}.pt"
     save_checkpoint(model.cpu(), path)
-    Pipeline(tuple(config["classes"]), config.get("modality"), dict(config.get("modality_options") or {}),
-             config.get("preprocess"), result.norm, tuple(config["model"]["input_size"]),
-             fold=fold.name, test_subjects=fold.info.get("test_subjects")).write(pipeline_path(path))
+    pipeline.trained(result.norm, fold.name, fold.info.get("test_subjects")).write(pipeline_path(path))
 
 
 def finish_run(run_dir: Path, samples: SampleSet, results: list[FoldResult], config: dict[str, Any]) -> dict[str, Any]:
