@@ -26,22 +26,23 @@ from mesti.protocols.splits import Fold, subject_keys
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import train_fold
 from mesti.engine.folds import FoldResult, fit_input
-from mesti.engine.samples import SampleSet
+from mesti.engine.samples import Inputs, SampleSet
 from mesti.utils.ranges import IMG_SIZE
 
 ALL_SUBJECTS = "all-subjects"
 
 
-def final_settings(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, *,
+def final_settings(inputs: Inputs, model_name: str, cfg: TrainConfig, *,
                    model_kwargs: dict[str, Any] | None = None, img_size: int | None = None) -> dict[str, Any]:
     """The settings in the shape of a run's ``config.yaml`` (what ``--estimate`` compares)."""
+    samples = inputs.samples
     from mesti.models import get_model_info, input_channels
 
     info = get_model_info(model_name)
     size = (img_size, img_size) if img_size else tuple(info.img_size)
     in_chans, _ = input_channels(model_name, model_kwargs)
     return {
-        **meta,
+        **inputs.record.to_dict(),
         "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": [in_chans, *size]},
         "classes": list(samples.class_names),
         "samples": samples.describe(),
@@ -74,18 +75,19 @@ def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_
     return model.cpu().eval(), result
 
 
-def train_bundle(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, out: str | Path, *,
+def train_bundle(inputs: Inputs, model_name: str, cfg: TrainConfig, out: str | Path, *,
                  model_kwargs: dict[str, Any] | None = None, img_size: int | None = None, command: str = "",
                  estimate: str | Path | None = None,
                  on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[Path, nn.Module, Pipeline]:
     """Train on everything and write the bundle at ``out``. ``estimate`` (a finished run with
     the same settings) is checked before any training, so a mismatch costs nothing."""
-    settings = final_settings(samples, meta, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size)
+    samples, record = inputs.samples, inputs.record
+    settings = final_settings(inputs, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size)
     est = read_estimate(estimate, settings) if estimate is not None else None
     model, result = train_final(samples, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size,
                                 on_epoch=on_epoch)
-    pipeline = Pipeline(tuple(samples.class_names), meta.get("modality"), dict(meta.get("modality_options") or {}),
-                        meta.get("preprocess"), result.norm, tuple(settings["model"]["input_size"]))  # type: ignore[arg-type]
+    pipeline = Pipeline(tuple(samples.class_names), record.modality, dict(record.modality_options),
+                        record.preprocess, result.norm, tuple(settings["model"]["input_size"]))  # type: ignore[arg-type]
     counts = torch.bincount(samples.labels, minlength=len(samples.class_names)).tolist()
     provenance = {
         "command": command,

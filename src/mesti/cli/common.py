@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import shlex
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +36,11 @@ console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command_line() -> str:
+    """The command as typed, recorded in a run's config.yaml and report."""
+    return "mesti " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -7,8 +7,8 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress
-from mesti.cli.study import _command, print_summary
+from mesti.cli.common import command_line, console, err_console, handles_errors, progress
+from mesti.cli.study import print_summary
 
 paper_app = typer.Typer(help="The paper's tables as shipped studies: list them, run one, compare with the paper "
                              "(docs/paper.md).", no_args_is_help=True)
@@ -73,7 +73,7 @@ def run_cmd(
             bar.update(task, total=total, completed=done, description=description)
 
         rows = run_study(study, {"casme2": casme2, "samm": samm, "smic": smic}, out, reduction,
-                         clip_list=clip_list, command=_command(), on_progress=on_progress)
+                         clip_list=clip_list, command=command_line(), on_progress=on_progress)
     print_summary([r for r in rows if r["status"] == "ok"])
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
