@@ -67,7 +67,7 @@ def _study(request: Request) -> None:
                 bar.update(epoch_task, completed=epoch, total=total,
                            description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
 
-            metrics = run_study(spec, out, inputs=inputs, overwrite=run.overwrite, command=request.command,
+            metrics = run_study(spec, out, inputs, overwrite=run.overwrite, command=request.command,
                                 on_fold_start=on_fold, on_epoch=on_epoch)
             bar.update(folds_task, completed=bar.tasks[folds_task].total)
             label = f"{spec.model} on {inputs.record.modality}"

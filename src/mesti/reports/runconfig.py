@@ -41,7 +41,8 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
         raise MestiError(path, f"config version {version!r} is not one this mesti reads (versions 1 to {CONFIG_VERSION}); "
                                "read it with the mesti that wrote it (mesti_version in the file)")
     missing = [k for k in _REQUIRED if k not in data]
-    if missing and "study" not in data:  # a study over seeds records its spec alone
+    seeds_record = "study" in data and len(missing) == len(_REQUIRED)  # a study over seeds records its spec alone
+    if missing and not seeds_record:
         raise MestiError(path, f"config version {version} lacks {', '.join(missing)}: not a run this mesti can read; "
                                "run it again into another --out")
     return {VERSION_KEY: CONFIG_VERSION, **{k: v for k, v in data.items() if k != VERSION_KEY}}

@@ -90,8 +90,10 @@ class Outcome:
 
 
 def run_cell(spec: StudySpec, run_dir: Path, command: str = "", **kwargs: Any) -> dict[str, Any]:
-    """One cell: the study, resumed in its run directory. Ray runs this on a worker."""
-    return run_study(spec, run_dir, command=command, **kwargs)
+    """One cell: the study, resumed in its run directory, on its inputs (given, or read from
+    the modality cache the driver filled). Ray runs this on a worker."""
+    inputs = kwargs.pop("inputs", None)
+    return run_study(spec, run_dir, inputs if inputs is not None else load_samples(spec), command=command, **kwargs)
 
 
 CellFn = Callable[..., dict[str, Any]]
@@ -302,7 +304,7 @@ def _ray_cells(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell
 
 def run_fold_group(spec: StudySpec, run_dir: Path, folds: list[str], command: str = "") -> dict[str, Any]:
     """Some folds of one seed's run, recorded in its run directory. Ray runs this on a worker."""
-    return run_study(spec, run_dir, command=command, only_folds=folds)
+    return run_study(spec, run_dir, load_samples(spec), command=command, only_folds=folds)
 
 
 def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
@@ -344,7 +346,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
                     for ref in pending:
                         ray.cancel(ref)
                     return Outcome(cell, None, error)
-            return Outcome(cell, run_study(spec, cell.run_dir, inputs=inputs, command=command))
+            return Outcome(cell, run_study(spec, cell.run_dir, inputs, command=command))
     finally:
         if started:
             ray.shutdown()

@@ -83,6 +83,11 @@ def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> Non
     write_text(path, run_config_text(config))
 
 
+def write_study_config(out: Path, study: dict[str, Any], command: str, overwrite: bool) -> None:
+    """The config.yaml of a study over seeds (its spec; each seed's run has its own)."""
+    _check_config(out, {"mesti_version": __version__, "study": study, "command": command}, overwrite)
+
+
 def fold_data_key(samples: SampleSet, fold: Fold) -> str:
     """A digest of what a fold trains and tests on: each sample's identity and label, per side.
 

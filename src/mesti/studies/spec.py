@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.progress import Progress
 
 from mesti.errors import MestiError
 from mesti.protocols import Protocol, protocol_from_config
@@ -191,39 +190,34 @@ class StudySpec:
 def run_study(
     spec: StudySpec,
     out: str | Path,
+    inputs: Inputs,
     *,
-    inputs: Inputs | None = None,
     overwrite: bool = False,
     command: str = "",
-    progress: Progress | None = None,
     on_fold_start: Callable[[str, int, int], None] | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every seed of ``spec`` into ``out`` (resuming finished folds); returns its metrics.
+    """Run every seed of ``spec`` on its ``inputs`` (:func:`~mesti.studies.inputs.load_samples`,
+    loaded once by the caller and shared by the cells of one input) into ``out``, resuming
+    finished folds; returns its metrics.
 
-    ``inputs``: the spec's samples when the caller loaded them (:func:`load_samples`, shared by
-    cells of one input), else they are loaded here. ``only_folds`` (one seed only): record just
-    these folds, return ``{}`` (see run_experiment).
+    ``only_folds`` (one seed only): record just these folds, return ``{}`` (see run_experiment).
     """
-    from mesti.studies.run import _check_config, run_experiment
-    from mesti.studies.inputs import load_samples
+    from mesti.studies.run import run_experiment, write_study_config
 
     spec.check()
-    out = Path(out)
-    inputs = inputs if inputs is not None else load_samples(spec, progress=progress)
-    if len(spec.seeds) == 1:
-        return run_experiment(inputs, spec.experiment(spec.seeds[0]), out, command=command, overwrite=overwrite,
-                              on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
-    if only_folds is not None:
+    if only_folds is not None and len(spec.seeds) > 1:
         raise MestiError("only_folds", "names folds of one seed's run; give a one-seed spec")
-    from mesti._version import __version__
-
-    _check_config(out, {"mesti_version": __version__, "study": spec.to_dict(), "command": command}, overwrite)
-    per_seed = {}
-    for seed in spec.seeds:
-        per_seed[seed] = run_experiment(inputs, spec.experiment(seed), out / f"seed-{seed}", command=command,
-                                        on_fold_start=on_fold_start, on_epoch=on_epoch)
+    out = Path(out)
+    experiments = {seed: spec.experiment(seed) for seed in spec.seeds}
+    if len(spec.seeds) == 1:
+        return run_experiment(inputs, experiments[spec.seeds[0]], out, command=command, overwrite=overwrite,
+                              on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
+    write_study_config(out, spec.to_dict(), command, overwrite)
+    per_seed = {seed: run_experiment(inputs, experiment, out / f"seed-{seed}", command=command,
+                                     on_fold_start=on_fold_start, on_epoch=on_epoch)
+                for seed, experiment in experiments.items()}
     return write_seed_summary(out, per_seed)
 
 
