@@ -108,6 +108,7 @@ def test_flags_override_overrides_override_the_file(tree: Path, cache: Path, tmp
     assert show("--config", path, "--executor", "ray", "--fold-tasks", "2")["executor"] == {"name": "ray", "fold_tasks": 2}
     holdout = show("--config", path, "protocol=holdout", "--test-fraction", "0.2")["protocol"]
     assert holdout == {"name": "holdout", "test_fraction": 0.2, "repeats": 1, "by_subject": True}
+    assert show("--config", path, "--by-sample")["protocol"]["by_subject"] is False  # the flag says the opposite key
 
 
 def test_a_bad_study_file_or_override_is_one_line_naming_it(tree: Path, cache: Path, tmp_path: Path) -> None:

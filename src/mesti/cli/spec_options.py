@@ -86,8 +86,8 @@ OPTIONS: tuple[SpecOption, ...] = (
     SpecOption("by_sample", "protocol.by_subject", bool, "Split by sample as the paper's Table I (subjects on both "
                "sides; reported as such).", ("holdout", "show"), default=False),
     SpecOption("engine", "engine", str | None, "sequential (one fold after another), stacked (many folds at once, "
-               "torch.func + vmap), or auto (default): sequential, on CUDA too until the GPU check "
-               "(benchmarks/gpu_check.sh) has measured the stacked engine there.", STUDY),
+               "torch.func + vmap), or auto: sequential, on CUDA too until the GPU check "
+               "(benchmarks/gpu_check.sh) has measured the stacked engine there (the default).", STUDY),
     SpecOption("folds_per_group", "folds_per_group", int | None, "Stacked engine: folds trained together (default: as "
                "many as half the free memory holds, by estimate).", STUDY),
     SpecOption("executor", "executor.name", str | None, "local (default; this process) or ray (a Ray task; needs the "
@@ -153,7 +153,7 @@ def _given(values: Mapping[str, Any], flags: set[str], command: str) -> dict[str
             set_key(layer, "protocol.name", "kfold")
         elif o.key.startswith("protocol."):  # a hold-out option: the protocol is a hold-out
             set_key(layer, "protocol.name", "holdout")
-        elif o.name == "by_sample":
+        if o.name == "by_sample":  # --by-sample: by_subject false
             value = not value
         elif o.name == "report_oracle" and not value:
             continue
