@@ -20,7 +20,7 @@ import torch
 from mesti.synth.generate import generate_dataset
 from mesti.studies.executors import ExecutorSpec
 from mesti.studies.grid import GridSpec, run_grid
-from mesti.studies.spec import load_inputs
+from mesti.studies.inputs import load_samples
 
 
 def main() -> None:
@@ -38,7 +38,7 @@ def main() -> None:
                         protocols=[{"name": "kfold", "k": 2}], size=64, face="none", cache=str(root / "cache"),
                         training={"epochs": args.epochs, "device": "cpu"})
         for _, study, _ in spec.studies(root)[::2]:  # one per modality: fills the shared cache
-            load_inputs(study)
+            load_samples(study)
         start = time.perf_counter()
         local = run_grid(spec, root / "local")
         t_local = time.perf_counter() - start

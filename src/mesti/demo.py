@@ -121,7 +121,7 @@ def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, on_stage: 
     """Step 2: MESTI + MEGANet on every subject, estimated by the grid's cell of the same settings."""
     from mesti.bundle import is_bundle
     from mesti.bundle.train import train_bundle
-    from mesti.studies.spec import load_inputs
+    from mesti.studies.inputs import load_samples
 
     path = out / "model"
     if is_bundle(path):
@@ -129,14 +129,14 @@ def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, on_stage: 
     prepare_output_dir(path, "bundle")  # refused before the training, not after it
     label, study, run_dir = next(c for c in grid.studies(out / "grid")
                                  if c[1].modality == BUNDLE_MODALITY and c[1].model == BUNDLE_MODEL)
-    samples, meta = load_inputs(study)
+    inputs = load_samples(study)
     cfg = study.train_config(study.seeds[0])
 
     def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
         if on_stage is not None:
             on_stage(epoch, total, f"bundle {BUNDLE_MODALITY} + {BUNDLE_MODEL}, epoch {epoch}/{total}")
 
-    train_bundle(samples, meta, study.model, cfg, path, img_size=study.img_size, command=command,
+    train_bundle(inputs, study.model, cfg, path, img_size=study.img_size, command=command,
                  estimate=run_dir if (run_dir / "metrics.json").is_file() else None, on_epoch=on_epoch)
     return path
 

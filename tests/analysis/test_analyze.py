@@ -24,7 +24,7 @@ from mesti.synth.long import LongSynthResult, generate_long_videos
 from mesti.engine.config import TrainConfig
 from mesti.bundle.train import train_bundle
 from mesti.studies.inputs import load_samples
-from tests.studies.study_tree import write_study_tree
+from tests.studies.study_tree import study_of, write_study_tree
 
 runner = CliRunner()
 
@@ -32,11 +32,10 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tree = write_study_tree(tmp_path_factory.mktemp("casme2"))
-    samples, meta = load_samples("casme2", tree, modality="mesti", classes=3, size=32, face="none",
-                                 cache=tmp_path_factory.mktemp("cache"))
+    inputs = load_samples(study_of("casme2", tree, modality="mesti", classes=3, size=32, face="none",
+                                 cache=tmp_path_factory.mktemp("cache")))
     out = tmp_path_factory.mktemp("b") / "bundle"
-    train_bundle(samples, meta, "meganet", TrainConfig(epochs=1, device="cpu"), out, img_size=32,
-                 command="mesti train (test)")
+    train_bundle(inputs, "meganet", TrainConfig(epochs=1, device="cpu"), out, img_size=32, command="mesti train (test)")
     return out
 
 

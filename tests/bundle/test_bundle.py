@@ -16,12 +16,13 @@ from mesti.cli.main import app
 from mesti.errors import MestiError
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.engine.config import TrainConfig
-from mesti.studies.run import run_experiment
+from mesti.engine.samples import Inputs
+from mesti.studies.run import Experiment, run_experiment
 from mesti.bundle.train import train_bundle
 from mesti.bundle.predictor import FoldEnsemble, Predictor
 from mesti.pipeline import PIPELINE_VERSION, Pipeline
 from mesti.studies.inputs import load_samples
-from tests.studies.study_tree import write_study_tree
+from tests.studies.study_tree import study_of, write_study_tree
 
 runner = CliRunner()
 EPOCHS = 2
@@ -34,16 +35,15 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(tree: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    return load_samples("casme2", tree, modality="mesti", classes=3, size=32, face="none",
-                        cache=tmp_path_factory.mktemp("cache"))
+    return load_samples(study_of("casme2", tree, modality="mesti", classes=3, size=32, face="none",
+                        cache=tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
 def bundle(data, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    samples, meta = data
+    samples, meta = data.samples, data.record
     out = tmp_path_factory.mktemp("b") / "bundle"
-    path, model, pipeline = train_bundle(samples, meta, "meganet", TrainConfig(epochs=EPOCHS, device="cpu"), out,
-                                         img_size=32, command="mesti train (test)")
+    path, model, pipeline = train_bundle(Inputs(samples, meta), "meganet", TrainConfig(epochs=EPOCHS, device="cpu"), out, img_size=32, command="mesti train (test)")
     return path, model, pipeline
 
 
@@ -73,7 +73,7 @@ def test_bundle_round_trips_to_the_same_probabilities(bundle, tree: Path) -> Non
 def test_the_final_model_trains_on_every_sample(data) -> None:  # type: ignore[no-untyped-def]
     from mesti.bundle.train import train_final
 
-    samples, _ = data
+    samples = data.samples
     epochs: list[int] = []
     model, result = train_final(samples, "ststnet", TrainConfig(epochs=1, device="cpu", batch_size=64),
                                 on_epoch=lambda e, t, s: epochs.append(e))
@@ -82,12 +82,11 @@ def test_the_final_model_trains_on_every_sample(data) -> None:  # type: ignore[n
 
 
 def test_fold_ensemble_averages_the_folds(tree: Path, data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    samples, meta = data
+    samples, meta = data.samples, data.record
     run = tmp_path / "run"
     from mesti.protocols import SubjectKFold
 
-    run_experiment(samples, "meganet", SubjectKFold(k=2, seed=0), TrainConfig(epochs=1, device="cpu"), run, meta=meta,
-                   img_size=32, save_checkpoints=True)
+    run_experiment(Inputs(samples, meta), Experiment("meganet", SubjectKFold(k=2, seed=0), TrainConfig(epochs=1, device="cpu"), img_size=32, save_checkpoints=True), run)
     ensemble = mesti.load_model(run)
     assert isinstance(ensemble, FoldEnsemble) and len(ensemble.members) == 2
     saved = run / "pipeline.json"  # the run's own pipeline: current schema, no fold's normalisation
@@ -119,17 +118,16 @@ def test_fold_ensemble_averages_the_folds(tree: Path, data, tmp_path: Path) -> N
 
 
 def test_estimate_takes_a_matching_run_and_refuses_another(tree: Path, data, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    samples, meta = data
+    samples, meta = data.samples, data.record
     cfg = TrainConfig(epochs=1, device="cpu")
     run = tmp_path / "loso"
-    metrics = run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, run, meta=meta)
-    path, _, _ = train_bundle(samples, meta, "ststnet", TrainConfig(epochs=1, device="cpu", seed=3), tmp_path / "ok",
-                              estimate=run)
+    metrics = run_experiment(Inputs(samples, meta), Experiment("ststnet", LeaveOneSubjectOut(), cfg), run)
+    path, _, _ = train_bundle(Inputs(samples, meta), "ststnet", TrainConfig(epochs=1, device="cpu", seed=3), tmp_path / "ok", estimate=run)
     est = read_bundle(path).provenance["estimate"]
     assert est["uf1"] == metrics["uf1"] and est["n"] == 24 and est["n_folds"] == 4 and "LOSO" in est["protocol"]
     assert f"UF1 {metrics['uf1']:.3f}" in (path / "model.md").read_text()
     with pytest.raises(MestiError, match=r"other settings.*training\.epochs"):
-        train_bundle(samples, meta, "ststnet", TrainConfig(epochs=2, device="cpu"), tmp_path / "bad", estimate=run)
+        train_bundle(Inputs(samples, meta), "ststnet", TrainConfig(epochs=2, device="cpu"), tmp_path / "bad", estimate=run)
     assert not (tmp_path / "bad").exists()
     # through the CLI: one line, exit code 2, no bundle folder
     args = ["train", "--dataset", "casme2", "--root", str(tree), "--classes", "3", "--modality", "mesti", "--model",

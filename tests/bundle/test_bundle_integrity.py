@@ -23,11 +23,12 @@ from mesti.cli.main import app
 from mesti.errors import MestiError
 from mesti.protocols import SubjectKFold
 from mesti.engine.config import TrainConfig
-from mesti.studies.run import run_experiment
+from mesti.engine.samples import Inputs
+from mesti.studies.run import Experiment, run_experiment
 from mesti.bundle.train import train_bundle
 from mesti.bundle.predictor import Predictor
 from mesti.studies.inputs import load_samples
-from tests.studies.study_tree import write_study_tree
+from tests.studies.study_tree import study_of, write_study_tree
 
 runner = CliRunner()
 
@@ -39,25 +40,24 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def data(tree: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    return load_samples("casme2", tree, modality="mesti", classes=3, size=32, face="none",
-                        cache=tmp_path_factory.mktemp("cache"))
+    return load_samples(study_of("casme2", tree, modality="mesti", classes=3, size=32, face="none",
+                        cache=tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="module")
 def run(data, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
-    samples, meta = data
+    samples, meta = data.samples, data.record
     out = tmp_path_factory.mktemp("r") / "run"
-    run_experiment(samples, "ststnet", SubjectKFold(k=2), TrainConfig(epochs=1, device="cpu"), out, meta=meta,
-                   save_checkpoints=True)
+    run_experiment(Inputs(samples, meta), Experiment("ststnet", SubjectKFold(k=2), TrainConfig(epochs=1, device="cpu"), save_checkpoints=True), out)
     return out
 
 
 @pytest.fixture(scope="module")
 def bundles(data, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:  # type: ignore[no-untyped-def]
     """Two bundles of the same network trained with other seeds (same file layout, other weights)."""
-    samples, meta = data
+    samples, meta = data.samples, data.record
     base = tmp_path_factory.mktemp("b")
-    return tuple(train_bundle(samples, meta, "ststnet", TrainConfig(epochs=1, device="cpu", seed=s), base / f"b{s}")[0]
+    return tuple(train_bundle(Inputs(samples, meta), "ststnet", TrainConfig(epochs=1, device="cpu", seed=s), base / f"b{s}")[0]
                  for s in (0, 1))  # type: ignore[return-value]
 
 
@@ -166,13 +166,13 @@ def test_a_changed_bundle_is_refused(bundles, tree: Path, tmp_path: Path, damage
 @pytest.mark.parametrize("edit", [{"uf1": 99}, {"accuracy": -5}, {"uar": "high"}, {"n": 0}, {"uf1": None}])
 def test_a_tampered_estimate_is_refused_before_training(run: Path, data, tree: Path, tmp_path: Path,
                                                          edit: dict) -> None:  # type: ignore[no-untyped-def]
-    samples, meta = data
+    samples, meta = data.samples, data.record
     tampered = copy(run, tmp_path, "run")
     metrics = json.loads((tampered / "metrics.json").read_text())
     (tampered / "metrics.json").write_text(json.dumps({**metrics, **edit}))
     key = next(iter(edit))
     with pytest.raises(MestiError, match=f"metrics.json: {key} "):
-        train_bundle(samples, meta, "ststnet", TrainConfig(epochs=1, device="cpu"), tmp_path / "b", estimate=tampered)
+        train_bundle(Inputs(samples, meta), "ststnet", TrainConfig(epochs=1, device="cpu"), tmp_path / "b", estimate=tampered)
     assert not (tmp_path / "b").exists()
 
 
@@ -213,12 +213,11 @@ def test_a_multi_seed_run_names_a_seed(run: Path, tree: Path, tmp_path: Path) ->
 
 
 def test_rerunning_restores_a_missing_fold_checkpoint(run: Path, data, tree: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    samples, meta = data
+    samples, meta = data.samples, data.record
     partial = copy(run, tmp_path, "run")
     (partial / "checkpoints" / "fold02.pt").unlink()
     before = Predictor.from_checkpoint(run / "checkpoints" / "fold02.pt").predict(mesti.load_clip(clip_dir(tree)))
-    run_experiment(samples, "ststnet", SubjectKFold(k=2), TrainConfig(epochs=1, device="cpu"), partial, meta=meta,
-                   save_checkpoints=True)
+    run_experiment(Inputs(samples, meta), Experiment("ststnet", SubjectKFold(k=2), TrainConfig(epochs=1, device="cpu"), save_checkpoints=True), partial)
     again = Predictor.from_checkpoint(partial / "checkpoints" / "fold02.pt").predict(mesti.load_clip(clip_dir(tree)))
     np.testing.assert_allclose(list(again.probabilities.values()), list(before.probabilities.values()), atol=1e-5)
     assert len(mesti.load_model(partial).members) == 2

@@ -13,6 +13,7 @@ from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.models.weights import read_state_dict
 from mesti.studies.inputs import load_samples
+from tests.studies.study_tree import study_of
 from tests.conftest import moving_clip, write_frames
 
 runner = CliRunner()
@@ -21,7 +22,7 @@ runner = CliRunner()
 def test_an_empty_manifest_says_it_has_no_rows(tmp_path: Path) -> None:
     (tmp_path / "manifest.csv").write_text("path,subject,label\n")
     with pytest.raises(MestiError, match="manifest.csv: the manifest has no rows"):
-        load_samples("folder", tmp_path, modality="mesti", cache=tmp_path / "cache")
+        load_samples(study_of("folder", tmp_path, modality="mesti", cache=tmp_path / "cache"))
 
 
 def test_a_yaml_error_is_one_line_with_its_position(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from mesti.protocols import LeaveOneSubjectOut
 from mesti.protocols.splits import Fold, Protocol
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import train_fold
-from mesti.studies.run import run_experiment
+from mesti.studies.run import Experiment, run_experiment
 from mesti.engine.folds import FoldResult, fit_input
 from mesti.studies.grid import GridSpec
 from mesti.engine.samples import SampleSet
@@ -145,7 +145,7 @@ class LeakyLOSO(Protocol):
 def test_leakage_guard_and_test_subjects_never_train(tmp_path: Path) -> None:
     samples = toy_samples()
     with pytest.raises(MestiError, match="in both train and test"):
-        run_experiment(samples, "ststnet", LeakyLOSO(), TrainConfig(epochs=1, device="cpu"), tmp_path / "run", engine="stacked")
+        run_experiment(samples, Experiment("ststnet", LeakyLOSO(), TrainConfig(epochs=1, device="cpu"), engine="stacked"), tmp_path / "run")
     assert not list((tmp_path / "run").glob("folds/*.json"))
     # Subject 0's images are NaN and every fold tests it: one NaN in any fold's batches, norm or
     # gradient would make that fold's loss and weights NaN.
@@ -169,7 +169,7 @@ def test_stacked_run_resumes_at_group_level(tmp_path: Path) -> None:
     samples = toy_samples()
     cfg = TrainConfig(epochs=2, batch_size=8, device="cpu", seed=4)
     opts = StackedOptions(folds_per_group=2)
-    full = run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "full", engine="stacked", stacked=opts)
+    full = run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="stacked", stacked=opts), tmp_path / "full")
 
     class Crash(Exception):
         pass
@@ -179,21 +179,20 @@ def test_stacked_run_resumes_at_group_level(tmp_path: Path) -> None:
             raise Crash
 
     with pytest.raises(Crash):
-        run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "part", engine="stacked", stacked=opts,
-                       on_fold_start=crash_at_second_group)
+        run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="stacked", stacked=opts), tmp_path / "part", on_fold_start=crash_at_second_group)
     written = sorted((tmp_path / "part" / "folds").glob("*.json"))
     assert len(written) == 2 and not (tmp_path / "part" / "metrics.json").exists()
     assert json.loads(written[0].read_text())["engine"] == "stacked"
     epochs: list[int] = []
-    resumed = run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "part", engine="stacked",
-                             stacked=opts, on_epoch=lambda e, t, s: epochs.append(e))
+    resumed = run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="stacked", stacked=opts), tmp_path / "part",
+                             on_epoch=lambda e, t, s: epochs.append(e))
     assert epochs == [1, 2]  # one group, the two unfinished folds
     assert resumed == full
     assert (tmp_path / "part" / "predictions.csv").read_text() == (tmp_path / "full" / "predictions.csv").read_text()
     config = yaml.safe_load((tmp_path / "part" / "config.yaml").read_text())
     assert config["engine"] == {"name": "stacked", "schedule": {"batch_size": 7, "steps_per_epoch": 5}}
     with pytest.raises(MestiError, match="another configuration"):  # switching engine mid-run is refused
-        run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "part", engine="sequential")
+        run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="sequential"), tmp_path / "part")
 
 
 def test_metrics_of_both_engines_agree_on_an_easy_problem() -> None:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from mesti.studies.spec import DatasetSpec, StudySpec
 from tests.cache.casme2_tree import FakeClip, write_tree
 from tests.conftest import shifted, textured_frame
 
@@ -34,3 +36,14 @@ def write_study_tree(root: Path, subjects: int = 4, per_class: int = 2, size: in
                 clips.append(FakeClip(s, f"EP{n:02d}_{k + 1:02d}f", emotion, onset=5, apex_offset=3,
                                       frames=motion_frames(emotion, seed=n + 1000 * seed, size=size)))
     return write_tree(root, tuple(clips), size=size)
+
+
+def study_of(dataset: str, root: Path, **kw: Any) -> StudySpec:
+    """The study spec ``load_samples`` reads: ``kw`` are the dataset's keys (classes, sheet,
+    manifest, cache) and the spec's input fields (modality, size, face, equalize,
+    modality_options)."""
+    entry = {k: (str(v) if isinstance(v, Path) else v) for k, v in kw.items() if k in ("classes", "sheet", "manifest", "cache")}
+    rest = {k: v for k, v in kw.items() if k not in entry}
+    if "options" in rest:
+        rest["modality_options"] = dict(rest.pop("options") or {})
+    return StudySpec(dataset=DatasetSpec(dataset, str(root), **{k: v for k, v in entry.items() if v is not None}), **rest)

@@ -11,7 +11,7 @@ import torch
 from mesti.errors import MestiError
 from mesti.studies.inputs import load_samples
 from mesti.engine.samples import SampleSet
-from tests.studies.study_tree import write_study_tree
+from tests.studies.study_tree import study_of, write_study_tree
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
@@ -26,8 +26,8 @@ def test_non_finite_images_are_refused_by_name(bad: float) -> None:
 def test_a_nan_cache_entry_of_the_right_shape_is_refused(tmp_path: Path) -> None:
     tree = write_study_tree(tmp_path / "casme2", subjects=2, per_class=1)
     kwargs = {"modality": "mesti", "classes": 3, "size": 32, "face": "none", "cache": tmp_path / "cache"}
-    samples, _ = load_samples("casme2", tree, **kwargs)  # type: ignore[arg-type]
+    samples = load_samples(study_of("casme2", tree, **kwargs)).samples
     entry = sorted((tmp_path / "cache" / "mesti").glob("*.npy"))[0]
     np.save(entry, np.full(np.load(entry).shape, np.nan, dtype=np.float32))
     with pytest.raises(MestiError, match="casme2/sub0./.*NaN or infinite"):
-        load_samples("casme2", tree, **kwargs)  # type: ignore[arg-type]
+        load_samples(study_of("casme2", tree, **kwargs))

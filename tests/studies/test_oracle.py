@@ -22,7 +22,7 @@ from mesti.cli.main import app
 from mesti.errors import MestiError
 from mesti.protocols.splits import LeaveOneSubjectOut
 from mesti.engine.config import TrainConfig
-from mesti.studies.run import run_experiment
+from mesti.studies.run import Experiment, run_experiment
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from tests.studies.image_tree import image_folder
 from tests.engine.toys import toy_samples
@@ -41,8 +41,7 @@ def test_oracle_is_never_below_honest_and_changes_no_honest_prediction(tmp_path:
     for oracle in (False, True):
         cfg = TrainConfig(epochs=4, batch_size=8, lr=3e-3, device="cpu", val_fraction=val_fraction, patience=2,
                           report_oracle=oracle)
-        runs[oracle] = run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / str(oracle),
-                                      img_size=16, engine=engine)
+        runs[oracle] = run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, img_size=16, engine=engine), tmp_path / str(oracle))
     honest, leaky = runs[False], runs[True]
     # the honest figure and every honest prediction are identical with and without the oracle
     plain, recorded = _folds(tmp_path / "False"), _folds(tmp_path / "True")
@@ -70,10 +69,10 @@ def test_oracle_is_never_below_honest_and_changes_no_honest_prediction(tmp_path:
 def test_the_oracle_is_part_of_the_config_a_resume_compares(tmp_path: Path) -> None:
     samples = toy_samples(sizes=(6, 6), size=16)
     cfg = TrainConfig(epochs=1, batch_size=4, device="cpu")
-    run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "run", img_size=16, engine="sequential")
+    run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, img_size=16, engine="sequential"), tmp_path / "run")
     with pytest.raises(MestiError, match="differs in: training"):
-        run_experiment(samples, "ststnet", LeaveOneSubjectOut(), TrainConfig(epochs=1, batch_size=4, device="cpu",
-                       report_oracle=True), tmp_path / "run", img_size=16, engine="sequential")
+        run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), TrainConfig(epochs=1, batch_size=4, device="cpu",
+                       report_oracle=True), img_size=16, engine="sequential"), tmp_path / "run")
 
 
 def test_cli_seeds_and_grid_label_the_oracle(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from PIL import Image
 
 from mesti.errors import MestiError
 from mesti.studies.inputs import load_samples
+from tests.studies.study_tree import study_of
 
 
 def write_images(root: Path, sizes: list[int]) -> Path:
@@ -24,17 +25,18 @@ def write_images(root: Path, sizes: list[int]) -> Path:
 
 def test_flow_images_are_read_at_their_own_size(tmp_path: Path) -> None:
     root = write_images(tmp_path, [28, 28, 28])
-    samples, meta = load_samples("images", root, modality=None)
+    inputs = load_samples(study_of("images", root, modality=None))
+    samples = inputs.samples
     assert tuple(samples.images.shape) == (3, 3, 28, 28)
     exact = np.asarray(Image.open(root / "f1.png"), dtype=np.float32).transpose(2, 0, 1)
     assert np.array_equal(samples.images[1].numpy(), exact)  # no interpolation at all
-    assert meta["preprocess"] == {"resize": None}
-    resized, _ = load_samples("images", root, modality=None, size=32)
+    assert inputs.record.preprocess == {"resize": None}
+    resized = load_samples(study_of("images", root, modality=None, size=32)).samples
     assert tuple(resized.images.shape[-2:]) == (32, 32)
 
 
 def test_images_of_different_sizes_need_a_size(tmp_path: Path) -> None:
     root = write_images(tmp_path, [28, 32])
     with pytest.raises(MestiError, match="images/s1/f1: the image is 32x32, the first one 28x28; give --size"):
-        load_samples("images", root, modality=None)
-    assert tuple(load_samples("images", root, modality=None, size=28)[0].images.shape) == (2, 3, 28, 28)
+        load_samples(study_of("images", root, modality=None))
+    assert tuple(load_samples(study_of("images", root, modality=None, size=28)).samples.images.shape) == (2, 3, 28, 28)

@@ -18,9 +18,9 @@ from typer.testing import CliRunner
 from mesti.cli.main import app
 from mesti.protocols import LeaveOneSubjectOut
 from mesti.engine.config import TrainConfig
-from mesti.studies.run import run_experiment
+from mesti.studies.run import Experiment, run_experiment
 from mesti.studies.inputs import load_samples
-from tests.studies.study_tree import write_study_tree
+from tests.studies.study_tree import study_of, write_study_tree
 
 runner = CliRunner()
 
@@ -58,9 +58,9 @@ def test_loso_run_directory(tree: Path, tmp_path: Path) -> None:
 
 
 def test_interrupted_run_resumes_to_identical_metrics(tree: Path, tmp_path: Path) -> None:
-    samples, meta = load_samples("casme2", tree, modality="mesti", classes=3, size=32, face="none", cache=tmp_path / "c")
+    inputs = load_samples(study_of("casme2", tree, modality="mesti", classes=3, size=32, face="none", cache=tmp_path / "c"))
     cfg = TrainConfig(epochs=3, device="cpu", seed=4)
-    full = run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "full", meta=meta)
+    full = run_experiment(inputs, Experiment("ststnet", LeaveOneSubjectOut(), cfg), tmp_path / "full")
 
     class Crash(Exception):
         pass
@@ -70,11 +70,11 @@ def test_interrupted_run_resumes_to_identical_metrics(tree: Path, tmp_path: Path
             raise Crash
 
     with pytest.raises(Crash):
-        run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "part", meta=meta, on_fold_start=crash_at_third)
+        run_experiment(inputs, Experiment("ststnet", LeaveOneSubjectOut(), cfg), tmp_path / "part", on_fold_start=crash_at_third)
     assert not (tmp_path / "part" / "metrics.json").exists()  # nothing that looks complete
     assert len(list((tmp_path / "part" / "folds").glob("*.json"))) == 2
     trained: list[str] = []
-    resumed = run_experiment(samples, "ststnet", LeaveOneSubjectOut(), cfg, tmp_path / "part", meta=meta,
+    resumed = run_experiment(inputs, Experiment("ststnet", LeaveOneSubjectOut(), cfg), tmp_path / "part",
                              on_epoch=lambda e, t, s: trained.append(str(e)))
     assert len(trained) == 2 * 3  # only the two unfinished folds trained
     assert resumed == full

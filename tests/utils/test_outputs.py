@@ -10,7 +10,7 @@ import torch
 from mesti.errors import MestiError
 from mesti.protocols import SubjectKFold
 from mesti.engine.config import TrainConfig
-from mesti.studies.run import run_experiment
+from mesti.studies.run import Experiment, run_experiment
 from mesti.engine.samples import SampleSet
 from mesti.utils.outputs import output_kind, prepare_output_dir
 
@@ -24,7 +24,7 @@ def tiny_samples() -> SampleSet:
 
 def run(out: Path, overwrite: bool = False) -> dict:  # type: ignore[type-arg]
     cfg = TrainConfig(epochs=1, device="cpu", batch_size=4)
-    return run_experiment(tiny_samples(), "ststnet", SubjectKFold(k=2, seed=0), cfg, out, overwrite=overwrite)
+    return run_experiment(tiny_samples(), Experiment("ststnet", SubjectKFold(k=2, seed=0), cfg), out, overwrite=overwrite)
 
 
 def test_overwrite_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from mesti.errors import MestiError
 from mesti.reports.metrics import read_metrics
-from mesti.utils.yamlfile import read_yaml
+from mesti.reports.runconfig import read_run_config
 
 # Settings that do not change what is learned: where it ran, the run seed (the estimate
 # is of the procedure; both seeds are recorded), and whether the leaky oracle was recorded
@@ -67,9 +67,7 @@ def open_estimate_run(run_dir: str | Path) -> tuple[dict[str, Any], dict[str, An
         raise MestiError(run_dir, "not a run directory (no config.yaml): give the folder of a finished `mesti loso` run")
     if not metrics_path.is_file():
         raise MestiError(run_dir, "the run is not finished (no metrics.json); finish it first")
-    config = read_yaml(config_path) or {}
-    if not isinstance(config, dict):
-        raise MestiError(config_path, "not a run configuration (a YAML mapping is expected)")
+    config = read_run_config(config_path)
     metrics = read_metrics(metrics_path)  # figures no run produces (UF1 99, accuracy -5) are refused here
     protocol = config.get("protocol") or {}
     if not isinstance(protocol, dict):

@@ -26,17 +26,18 @@ from mesti.protocols.splits import Fold, subject_keys
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import train_fold
 from mesti.engine.folds import FoldResult
-from mesti.engine.samples import SampleSet
+from mesti.engine.samples import Inputs, SampleSet
 
 ALL_SUBJECTS = "all-subjects"
 
 
-def final_settings(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, *,
+def final_settings(inputs: Inputs, model_name: str, cfg: TrainConfig, *,
                    model_kwargs: dict[str, Any] | None = None, img_size: int | None = None) -> dict[str, Any]:
     """The settings in the shape of a run's ``config.yaml`` (what ``--estimate`` compares)."""
+    samples = inputs.samples
     input_size, _ = resolve_input(model_name, model_kwargs, img_size)
     return {
-        **meta,
+        **inputs.record.to_dict(),
         "model": {"name": model_name, "kwargs": dict(model_kwargs or {}), "input_size": list(input_size)},
         "classes": list(samples.class_names),
         "samples": samples.describe(),
@@ -68,18 +69,19 @@ def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_
     return model.cpu().eval(), result
 
 
-def train_bundle(samples: SampleSet, meta: dict[str, Any], model_name: str, cfg: TrainConfig, out: str | Path, *,
+def train_bundle(inputs: Inputs, model_name: str, cfg: TrainConfig, out: str | Path, *,
                  model_kwargs: dict[str, Any] | None = None, img_size: int | None = None, command: str = "",
                  estimate: str | Path | None = None,
                  on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[Path, nn.Module, Pipeline]:
     """Train on everything and write the bundle at ``out``. ``estimate`` (a finished run with
     the same settings) is checked before any training, so a mismatch costs nothing."""
-    settings = final_settings(samples, meta, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size)
+    samples, record = inputs.samples, inputs.record
+    settings = final_settings(inputs, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size)
     est = read_estimate(estimate, settings) if estimate is not None else None
     model, result = train_final(samples, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size,
                                 on_epoch=on_epoch)
     pipeline = resolve_pipeline(model_name, model_kwargs=model_kwargs, img_size=img_size, classes=samples.class_names,
-                                **recorded_inputs(meta)).trained(result.norm)
+                                **recorded_inputs(record.to_dict())).trained(result.norm)
     counts = torch.bincount(samples.labels, minlength=len(samples.class_names)).tolist()
     provenance = {
         "command": command,

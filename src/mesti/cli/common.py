@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import inspect
+import shlex
+import sys
 import time
+import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,6 +39,30 @@ console = Console(markup=False)
 err_console = Console(stderr=True, markup=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def command_line() -> str:
+    """The command as typed, recorded in a run's config.yaml and report."""
+    return "mesti " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+O = TypeVar("O")
+
+
+def options_command(options: type[O], body: Callable[[O], None]) -> Callable[..., None]:
+    """A Typer command whose parameters are the fields of the dataclass ``options`` (each
+    field's default a ``typer.Option`` or ``typer.Argument``, in the order shown); ``body``
+    receives them as one ``options`` object. Its help is ``body``'s docstring."""
+    hints = typing.get_type_hints(options)
+    params = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[f.name], default=f.default)
+              for f in dataclasses.fields(options)]  # type: ignore[arg-type]
+
+    def run(**values: Any) -> None:
+        body(options(**values))
+
+    run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    run.__doc__, run.__name__ = body.__doc__, body.__name__.strip("_") + "_cmd"
+    return run
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

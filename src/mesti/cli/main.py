@@ -7,7 +7,7 @@ import os
 import typer
 
 from mesti._version import __version__
-from mesti.cli import analyze, data, demo, encode, paper, plot, predict, spot, study, synth, train
+from mesti.cli import analyze, config, data, demo, encode, paper, plot, predict, spot, study, synth, train
 from mesti.cli import modalities as modalities_cli
 from mesti.cli import models as models_cli
 from mesti.cli import prepare as prepare_cli
@@ -57,6 +57,7 @@ spot.register(app)
 paper.register(app)
 plot.register(app)
 analyze.register(app)
+config.register(app)
 
 
 def main() -> None:

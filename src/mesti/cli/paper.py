@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress
-from mesti.cli.study import _command, print_summary
+from mesti.cli.common import command_line, console, err_console, handles_errors, options_command, progress
+from mesti.cli.study import print_summary
 
 paper_app = typer.Typer(help="The paper's tables as shipped studies: list them, run one, compare with the paper "
                              "(docs/paper.md).", no_args_is_help=True)
@@ -28,32 +29,32 @@ def list_cmd() -> None:
     console.print(table)
 
 
-def run_cmd(
-    study: str = typer.Argument(..., help="table1 ... table6, meganet_di, composite, cross (see `mesti paper list`)."),
-    casme2: Path | None = typer.Option(None, "--casme2", help="CASME II root as distributed (or a synthetic stand-in)."),
-    samm: Path | None = typer.Option(None, "--samm", help="SAMM root as distributed (or a synthetic stand-in)."),
-    smic: Path | None = typer.Option(None, "--smic", help="SMIC root holding HS/ (or a synthetic stand-in)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Runs folder; the study goes to OUT/STUDY/ and resumes there."),
-    epochs: int | None = typer.Option(None, "--epochs", help="Reduction: training epochs (the paper: 50)."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size (default 32)."),
-    img_size: int | None = typer.Option(None, "--img-size", help="Reduction: network input size (the paper: 224)."),
-    size: int | None = typer.Option(None, "--size", help="Reduction: face crop size of the prepared images (224)."),
-    repeats: int | None = typer.Option(None, "--repeats", help="Hold-out studies: seeded splits (shipped: 10)."),
-    models: str | None = typer.Option(None, "--models", help="Reduction: a comma list, a subset of the study's networks."),
-    modalities: str | None = typer.Option(None, "--modalities", help="Reduction: a comma list, a subset of its modalities."),
-    face: str | None = typer.Option(None, "--face", help="dlib-hog (shipped), haar, or none (frames are already face crops)."),
-    cache: Path | None = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti)."),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda ..."),
-    recipe: str | None = typer.Option(None, "--recipe", help="Default: the study's own (Table II: each network's own "
-                                      "recipe, as the paper ran it; the others: the paper's). paper: the paper's "
-                                      "everywhere; native: every part whose networks have a published recipe."),
-    seeds: str | None = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run of every "
-                                     "cell; the report shows mean +- sd beside the paper's single number."),
-    report_oracle: bool = typer.Option(False, "--report-oracle", help="Also report, labelled as leaky, what choosing "
-                                       "each fold's best epoch on its test subject would give (docs/protocols.md)."),
-    clip_list: Path | None = typer.Option(None, "--clip-list", help="smic, composite, cross: the clip list in the "
-                                               "MEGC 2019 CSV format (default: the shipped 442 real clips; a synthetic stand-in brings its own)."),
-) -> None:
+@dataclass(frozen=True)
+class PaperRunOptions:
+    """The options of ``run``, in the order ``--help`` shows them."""
+
+    study: str = typer.Argument(..., help="table1 ... table6, meganet_di, composite, cross (see `mesti paper list`).")
+    casme2: Path | None = typer.Option(None, "--casme2", help="CASME II root as distributed (or a synthetic stand-in).")
+    samm: Path | None = typer.Option(None, "--samm", help="SAMM root as distributed (or a synthetic stand-in).")
+    smic: Path | None = typer.Option(None, "--smic", help="SMIC root holding HS/ (or a synthetic stand-in).")
+    out: Path = typer.Option(..., "--out", "-o", help="Runs folder; the study goes to OUT/STUDY/ and resumes there.")
+    epochs: int | None = typer.Option(None, "--epochs", help="Reduction: training epochs (the paper: 50).")
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Batch size (default 32).")
+    img_size: int | None = typer.Option(None, "--img-size", help="Reduction: network input size (the paper: 224).")
+    size: int | None = typer.Option(None, "--size", help="Reduction: face crop size of the prepared images (224).")
+    repeats: int | None = typer.Option(None, "--repeats", help="Hold-out studies: seeded splits (shipped: 10).")
+    models: str | None = typer.Option(None, "--models", help="Reduction: a comma list, a subset of the study's networks.")
+    modalities: str | None = typer.Option(None, "--modalities", help="Reduction: a comma list, a subset of its modalities.")
+    face: str | None = typer.Option(None, "--face", help="dlib-hog (shipped), haar, or none (frames are already face crops).")
+    cache: Path | None = typer.Option(None, "--cache", help="Modality cache (default $MESTI_CACHE or ~/.cache/mesti).")
+    device: str | None = typer.Option(None, "--device", help="auto, cpu, cuda ...")
+    recipe: str | None = typer.Option(None, "--recipe", help="Default: the study's own (Table II: each network's own " "recipe, as the paper ran it; the others: the paper's). paper: the paper's " "everywhere; native: every part whose networks have a published recipe.")
+    seeds: str | None = typer.Option(None, "--seeds", help="Several seeds, e.g. 0,1,2: each a full run of every " "cell; the report shows mean +- sd beside the paper's single number.")
+    report_oracle: bool = typer.Option(False, "--report-oracle", help="Also report, labelled as leaky, what choosing " "each fold's best epoch on its test subject would give (docs/protocols.md).")
+    clip_list: Path | None = typer.Option(None, "--clip-list", help="smic, composite, cross: the clip list in the " "MEGC 2019 CSV format (default: the shipped 442 real clips; a synthetic stand-in brings its own).")
+
+
+def _run(o: PaperRunOptions) -> None:
     """Run one study through the grid engine; re-running the same command skips finished cells."""
     from mesti.paper import Reduction, run_study
     from mesti.studies.spec import parse_seeds
@@ -61,26 +62,29 @@ def run_cmd(
     def names(text: str | None) -> tuple[str, ...]:
         return tuple(n.strip() for n in text.split(",") if n.strip()) if text else ()
 
-    reduction = Reduction(epochs=epochs, batch_size=batch_size, img_size=img_size, size=size, repeats=repeats,
-                          face=face, cache=str(cache) if cache else None, device=device,
-                          models=names(models), modalities=names(modalities),
-                          seeds=parse_seeds(seeds, None) if seeds else (), report_oracle=report_oracle,
-                          recipe=recipe)
+    reduction = Reduction(epochs=o.epochs, batch_size=o.batch_size, img_size=o.img_size, size=o.size, repeats=o.repeats,
+                          face=o.face, cache=str(o.cache) if o.cache else None, device=o.device,
+                          models=names(o.models), modalities=names(o.modalities),
+                          seeds=parse_seeds(o.seeds, None) if o.seeds else (), report_oracle=o.report_oracle,
+                          recipe=o.recipe)
     with progress() as bar:
-        task = bar.add_task(study, total=None)
+        task = bar.add_task(o.study, total=None)
 
         def on_progress(done: int, total: int, description: str) -> None:
             bar.update(task, total=total, completed=done, description=description)
 
-        rows = run_study(study, {"casme2": casme2, "samm": samm, "smic": smic}, out, reduction,
-                         clip_list=clip_list, command=_command(), on_progress=on_progress)
+        rows = run_study(o.study, {"casme2": o.casme2, "samm": o.samm, "smic": o.smic}, o.out, reduction,
+                         clip_list=o.clip_list, command=command_line(), on_progress=on_progress)
     print_summary([r for r in rows if r["status"] == "ok"])
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:
         err_console.print(f"error: cell {r['run_dir']}: {r['error']}", markup=False, highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(1)
-    console.print(f"summaries: {out / study}/part*/summary.md; compare with the paper: mesti paper report {out}")
+    console.print(f"summaries: {o.out / o.study}/part*/summary.md; compare with the paper: mesti paper report {o.out}")
+
+
+run_cmd = options_command(PaperRunOptions, _run)
 
 
 def report_cmd(runs: Path = typer.Argument(..., help="The --out folder of `mesti paper run`.")) -> None:

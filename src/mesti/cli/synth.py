@@ -3,41 +3,37 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import console, handles_errors, options_command, progress
 
 
-def synth_cmd(
-    out_dir: Path = typer.Argument(..., help="Folder to create (it must not exist or be empty, unless --overwrite)."),
-    subjects: int = typer.Option(16, "--subjects", "-n", help="Subjects (identities), sub01..subNN."),
-    clips_per_subject: int = typer.Option(10, "--clips-per-subject", "-k", help="Clips per subject (CASME II has about 10)."),
-    classes: int = typer.Option(
-        5, "--classes", help="5: happiness, disgust, repression, surprise, others; 3: negative, positive, surprise."
-    ),
-    size: int = typer.Option(128, "--size", help="Frame width and height in pixels (at least 32)."),
-    seed: int = typer.Option(0, "--seed", help="The same seed writes the same bytes."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT_DIR if it holds an earlier mesti synth set."),
-    workers: int | None = typer.Option(
-        None, "--workers", "-j", help="Worker processes (default: one per CPU core for large sets)."
-    ),
-    procedural_only: bool = typer.Option(False, "--procedural-only", help="Draw every face; use no photographs."),
-    noise: float = typer.Option(1.5, "--noise", help="Sensor noise, grey levels (standard deviation)."),
-    long: bool = typer.Option(False, "--long", help="Long videos for spotting (SAMM Long Videos layout) instead of clips."),
-    videos_per_subject: int = typer.Option(2, "--videos-per-subject", help="With --long: videos per subject."),
-    seconds: float = typer.Option(30.0, "--seconds", help="With --long: length of each video, seconds."),
-    fps: float = typer.Option(30.0, "--fps", help="With --long: frame rate (30 or SAMM's 200)."),
-    head_motion: str = typer.Option(
-        "low", "--head-motion", help="With --long: low (sway, small rolls), medium or high (head turns out of the "
-        "image plane up to 8 / 15 degrees, rolls, shifts, talking, lighting drift, more blinks)."
-    ),
-    layout: str | None = typer.Option(
-        None, "--layout", help="casme2, samm or smic: lay the clips out as that release, with clip_list.csv "
-        "(a stand-in for `mesti paper run`; docs/datasets.md). Default: the CASME II layout alone."
-    ),
-) -> None:
+@dataclass(frozen=True)
+class SynthOptions:
+    """The options of ``synth``, in the order ``--help`` shows them."""
+
+    out_dir: Path = typer.Argument(..., help="Folder to create (it must not exist or be empty, unless --overwrite).")
+    subjects: int = typer.Option(16, "--subjects", "-n", help="Subjects (identities), sub01..subNN.")
+    clips_per_subject: int = typer.Option(10, "--clips-per-subject", "-k", help="Clips per subject (CASME II has about 10).")
+    classes: int = typer.Option( 5, "--classes", help="5: happiness, disgust, repression, surprise, others; 3: negative, positive, surprise." )
+    size: int = typer.Option(128, "--size", help="Frame width and height in pixels (at least 32).")
+    seed: int = typer.Option(0, "--seed", help="The same seed writes the same bytes.")
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT_DIR if it holds an earlier mesti synth set.")
+    workers: int | None = typer.Option( None, "--workers", "-j", help="Worker processes (default: one per CPU core for large sets)." )
+    procedural_only: bool = typer.Option(False, "--procedural-only", help="Draw every face; use no photographs.")
+    noise: float = typer.Option(1.5, "--noise", help="Sensor noise, grey levels (standard deviation).")
+    long: bool = typer.Option(False, "--long", help="Long videos for spotting (SAMM Long Videos layout) instead of clips.")
+    videos_per_subject: int = typer.Option(2, "--videos-per-subject", help="With --long: videos per subject.")
+    seconds: float = typer.Option(30.0, "--seconds", help="With --long: length of each video, seconds.")
+    fps: float = typer.Option(30.0, "--fps", help="With --long: frame rate (30 or SAMM's 200).")
+    head_motion: str = typer.Option( "low", "--head-motion", help="With --long: low (sway, small rolls), medium or high (head turns out of the " "image plane up to 8 / 15 degrees, rolls, shifts, talking, lighting drift, more blinks)." )
+    layout: str | None = typer.Option( None, "--layout", help="casme2, samm or smic: lay the clips out as that release, with clip_list.csv " "(a stand-in for `mesti paper run`; docs/datasets.md). Default: the CASME II layout alone." )
+
+
+def _synth(o: SynthOptions) -> None:
     """Generate clips of subtle, AU-shaped facial movements on distinct identities, with a coding sheet.
 
     With --long: long videos with micro- and macro-expressions at known frames among blinks,
@@ -45,26 +41,25 @@ def synth_cmd(
     """
     from mesti.errors import MestiError
 
-    if long and layout is not None:
+    if o.long and o.layout is not None:
         raise MestiError("--layout", "lays out clips; long videos (--long) have their own layout")
     # An option of the other kind of set would be ignored without a word: say so instead.
-    given = {"--videos-per-subject": videos_per_subject != 2, "--seconds": seconds != 30.0, "--fps": fps != 30.0}
-    clip_only = {"--clips-per-subject": clips_per_subject != 10, "--classes": classes != 5, "--workers": workers is not None}
-    for option, set_ in (given.items() if not long else clip_only.items()):
+    given = {"--videos-per-subject": o.videos_per_subject != 2, "--seconds": o.seconds != 30.0, "--fps": o.fps != 30.0}
+    clip_only = {"--clips-per-subject": o.clips_per_subject != 10, "--classes": o.classes != 5, "--workers": o.workers is not None}
+    for option, set_ in (given.items() if not o.long else clip_only.items()):
         if set_:
-            raise MestiError(option, "applies to long videos: add --long" if not long else
+            raise MestiError(option, "applies to long videos: add --long" if not o.long else
                              "applies to clip sets, not to long videos (--long)")
-    if long:
-        _synth_long(out_dir, subjects, videos_per_subject, seconds, fps, size, seed, overwrite, procedural_only, noise,
-                    head_motion)
+    if o.long:
+        _synth_long(o)
         return
-    if head_motion != "low":
+    if o.head_motion != "low":
         from mesti.errors import MestiError
 
         raise MestiError("--head-motion", "is for long videos (--long); clips have their own nuisances")
-    if layout is not None:
-        _synth_as(layout, out_dir, overwrite, subjects=subjects, clips_per_subject=clips_per_subject, classes=classes,
-                  size=size, seed=seed, workers=workers, real_faces=not procedural_only, noise=noise)
+    if o.layout is not None:
+        _synth_as(o.layout, o.out_dir, o.overwrite, subjects=o.subjects, clips_per_subject=o.clips_per_subject, classes=o.classes,
+                  size=o.size, seed=o.seed, workers=o.workers, real_faces=not o.procedural_only, noise=o.noise)
         return
     from mesti.synth import generate_dataset
 
@@ -76,13 +71,13 @@ def synth_cmd(
         nonlocal task
         if task is None:
             bar.start()
-            task = bar.add_task(f"synth {out_dir.name}", total=total)
+            task = bar.add_task(f"synth {o.out_dir.name}", total=total)
         bar.update(task, completed=done, total=total)
 
     try:
         result = generate_dataset(
-            out_dir, subjects=subjects, clips_per_subject=clips_per_subject, classes=classes, size=size,
-            seed=seed, overwrite=overwrite, workers=workers, real_faces=not procedural_only, noise=noise,
+            o.out_dir, subjects=o.subjects, clips_per_subject=o.clips_per_subject, classes=o.classes, size=o.size,
+            seed=o.seed, overwrite=o.overwrite, workers=o.workers, real_faces=not o.procedural_only, noise=o.noise,
             progress=report,
         )
     finally:
@@ -90,7 +85,7 @@ def synth_cmd(
     counts = Counter(c.emotion for c in result.plan.clips)
     kinds = Counter("photo" if s.source != "procedural" else "procedural" for s in result.plan.subjects)
     console.print(
-        f"{len(result.plan.clips)} clips ({result.frames} frames, {size}x{size}) of {subjects} subjects "
+        f"{len(result.plan.clips)} clips ({result.frames} frames, {o.size}x{o.size}) of {o.subjects} subjects "
         f"({kinds['photo']} from photos, {kinds['procedural']} procedural) -> {result.path}/ in {result.seconds:.1f} s"
     )
     console.print("emotions: " + ", ".join(f"{e} {n}" for e, n in counts.most_common()))
@@ -98,22 +93,23 @@ def synth_cmd(
                   f"read it as dataset casme2 with root {result.path}")
 
 
-def _synth_long(
-    out_dir: Path, subjects: int, videos: int, seconds: float, fps: float, size: int, seed: int, overwrite: bool,
-    procedural_only: bool, noise: float, head_motion: str,
-) -> None:
+synth_cmd = options_command(SynthOptions, _synth)
+
+
+def _synth_long(o: SynthOptions) -> None:
     from mesti.synth.long import generate_long_videos
 
     with progress() as bar:
-        task = bar.add_task(f"synth --long {out_dir.name}", total=None)
-        result = generate_long_videos(out_dir, subjects=subjects, videos_per_subject=videos, seconds=seconds, fps=fps,
-                                      size=size, seed=seed, overwrite=overwrite, real_faces=not procedural_only,
-                                      noise=noise, head_motion=head_motion, progress=lambda d, t: bar.update(task, completed=d, total=t))
+        task = bar.add_task(f"synth --long {o.out_dir.name}", total=None)
+        result = generate_long_videos(o.out_dir, subjects=o.subjects, videos_per_subject=o.videos_per_subject,
+                                      seconds=o.seconds, fps=o.fps, size=o.size, seed=o.seed, overwrite=o.overwrite,
+                                      real_faces=not o.procedural_only, noise=o.noise, head_motion=o.head_motion,
+                                      progress=lambda d, t: bar.update(task, completed=d, total=t))
     kinds = Counter(e.kind for v in result.videos for e in v.events)
-    console.print(f"{len(result.videos)} videos ({result.frames} frames, {size}x{size}, {fps:g} fps, {head_motion} head motion) "
-                  f"of {subjects} subjects: "
+    console.print(f"{len(result.videos)} videos ({result.frames} frames, {o.size}x{o.size}, {o.fps:g} fps, {o.head_motion} head motion) "
+                  f"of {o.subjects} subjects: "
                   f"{kinds['micro']} micro, {kinds['macro']} macro -> {result.path}/ in {result.seconds:.1f} s")
-    console.print(f"read it as dataset samm-long with root {result.path} and --opt fps={fps:g}")
+    console.print(f"read it as dataset samm-long with root {result.path} and --opt fps={o.fps:g}")
 
 
 def _synth_as(layout: str, out_dir: Path, overwrite: bool, **options: object) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,3 +94,34 @@ class SampleSet:
         per_class = ", ".join(f"{n} {c}" for c, n in zip(self.class_names, counts, strict=True))
         subjects = len(set(zip(self.datasets, self.subjects, strict=True)))
         return f"{len(self)} samples, {subjects} subjects ({per_class})"
+
+
+@dataclass(frozen=True)
+class InputRecord:
+    """What produced a :class:`SampleSet`, as a run's ``config.yaml`` and a bundle record it:
+    the dataset (name, root, classes, sheet, the adapter's issues), the modality and its
+    options, the preprocessing, and (clips) what the modality cache prepared or skipped."""
+
+    dataset: dict[str, Any]
+    modality: str
+    modality_options: dict[str, Any]
+    preprocess: dict[str, Any] | None
+    prepare: dict[str, Any] | None = None
+
+    @property
+    def skipped(self) -> list[dict[str, str]]:
+        """The clips that could not be prepared and were left out (``[{key, error}]``)."""
+        return list((self.prepare or {}).get("skipped") or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"dataset": self.dataset, "modality": self.modality, "modality_options": self.modality_options,
+                "preprocess": self.preprocess}
+        return data if self.prepare is None else {**data, "prepare": self.prepare}
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """A study's samples and the record of what produced them."""
+
+    samples: SampleSet
+    record: InputRecord

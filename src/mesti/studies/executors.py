@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from mesti.errors import MestiError
-from mesti.studies.spec import Inputs, StudySpec, load_inputs, run_study
+from mesti.engine.samples import Inputs
+from mesti.studies.inputs import load_samples
+from mesti.studies.spec import StudySpec, run_study
 from mesti.utils.schema import check_fields
 
 EXECUTORS = ("local", "ray")
@@ -88,8 +90,10 @@ class Outcome:
 
 
 def run_cell(spec: StudySpec, run_dir: Path, command: str = "", **kwargs: Any) -> dict[str, Any]:
-    """One cell: the study, resumed in its run directory. Ray runs this on a worker."""
-    return run_study(spec, run_dir, command=command, **kwargs)
+    """One cell: the study, resumed in its run directory, on its inputs (given, or read from
+    the modality cache the driver filled). Ray runs this on a worker."""
+    inputs = kwargs.pop("inputs", None)
+    return run_study(spec, run_dir, inputs if inputs is not None else load_samples(spec), command=command, **kwargs)
 
 
 CellFn = Callable[..., dict[str, Any]]
@@ -124,7 +128,7 @@ def _run_local(cells: Sequence[Cell], command: str, cell_fn: CellFn, on_progress
             key = cell.spec.input_key()
             if key not in loaded:
                 loaded.clear()  # one input set in memory at a time
-                loaded[key] = load_inputs(cell.spec)
+                loaded[key] = load_samples(cell.spec)
             metrics = cell_fn(cell.spec, cell.run_dir, command, inputs=loaded[key],
                               on_fold_start=on_fold_start, on_epoch=on_epoch)
             outcomes.append(Outcome(cell, metrics))
@@ -279,7 +283,7 @@ def _ray_cells(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell
         if key not in prepared:
             on_progress(0, len(cells), f"preparing inputs for {cell.label}")
             try:
-                load_inputs(cell.spec)
+                load_samples(cell.spec)
                 prepared[key] = None
             except Exception as exc:  # its cells are reported failed; the other inputs go on
                 prepared[key] = _message(exc)
@@ -300,7 +304,7 @@ def _ray_cells(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell
 
 def run_fold_group(spec: StudySpec, run_dir: Path, folds: list[str], command: str = "") -> dict[str, Any]:
     """Some folds of one seed's run, recorded in its run directory. Ray runs this on a worker."""
-    return run_study(spec, run_dir, command=command, only_folds=folds)
+    return run_study(spec, run_dir, load_samples(spec), command=command, only_folds=folds)
 
 
 def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
@@ -320,8 +324,8 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
             check_resources(executor, [spec])
             lock_output(cell.run_dir)  # the tasks write it; this process holds its lock
             on_progress(0, 1, "preparing inputs")
-            inputs = load_inputs(spec)  # fills the shared cache; the folds come from its samples
-            samples = inputs[0]
+            inputs = load_samples(spec)  # fills the shared cache; the folds come from its samples
+            samples = inputs.samples
             task = _task(run_fold_group, executor, spec)
             pending, total = {}, 0
             for seed in spec.seeds:
@@ -342,7 +346,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
                     for ref in pending:
                         ray.cancel(ref)
                     return Outcome(cell, None, error)
-            return Outcome(cell, run_study(spec, cell.run_dir, inputs=inputs, command=command))
+            return Outcome(cell, run_study(spec, cell.run_dir, inputs, command=command))
     finally:
         if started:
             ray.shutdown()

@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mesti.errors import MestiError
 from mesti.reports.metrics import ORACLE_KEY, read_metrics
+from mesti.reports.runconfig import read_run_config
 from mesti.studies.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
 from mesti.studies.run import is_finished
 from mesti.studies.spec import DatasetSpec, StudySpec
@@ -158,9 +157,9 @@ def _finished_as(run_dir: Path, spec: StudySpec) -> bool:
     if not is_finished(run_dir):
         return False
     try:
-        config = yaml.safe_load((run_dir / "config.yaml").read_text()) or {}
+        config = read_run_config(run_dir / "config.yaml")
         read_metrics(run_dir / "metrics.json")  # damaged figures: run the cell again (its folds are reused)
-    except (OSError, yaml.YAMLError, MestiError):
+    except (OSError, MestiError):
         return False
     return bool(config.get("study") == spec.to_dict())
 
@@ -174,8 +173,8 @@ def _refuse_changed(cells: list[Cell]) -> None:
         if not path.is_file():
             continue
         try:
-            old = (yaml.safe_load(path.read_text()) or {}).get("study")
-        except (OSError, yaml.YAMLError, AttributeError):
+            old = read_run_config(path).get("study")
+        except (OSError, MestiError):
             continue  # not readable as ours: the cell's own run says what is wrong
         mine = cell.spec.to_dict()
         if isinstance(old, dict) and old != mine:

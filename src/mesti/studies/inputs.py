@@ -8,15 +8,17 @@ as they are.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.progress import Progress
 
 from mesti.errors import MestiError
-from mesti.engine.samples import SampleSet
+from mesti.engine.samples import InputRecord, Inputs, SampleSet
 from mesti.pipeline import resolve_preprocess
+
+if TYPE_CHECKING:
+    from mesti.studies.spec import StudySpec
 
 
 def default_cache_dir() -> Path:
@@ -24,43 +26,31 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MESTI_CACHE", Path.home() / ".cache" / "mesti"))
 
 
-def load_samples(
-    dataset: str,
-    root: str | Path,
-    *,
-    modality: str | None,
-    classes: int | None = None,
-    sheet: str | Path | None = None,
-    manifest: str | Path | None = None,
-    size: int | None = None,
-    face: str = "dlib-hog",
-    equalize: str | bool = "frame",
-    cache: str | Path | None = None,
-    options: Mapping[str, Any] | None = None,
-    workers: int | None = None,
-    progress: Progress | None = None,
-    adapter_kwargs: Mapping[str, Any] | None = None,
-    strict: bool = False,
-) -> tuple[SampleSet, dict[str, Any]]:
-    """Samples of ``modality`` for every labelled clip of ``dataset``, and what produced them.
+def load_samples(spec: StudySpec, *, workers: int | None = None, progress: Progress | None = None,
+                 strict: bool = False) -> Inputs:
+    """Samples of the spec's modality for every labelled clip of its dataset, and what produced them.
 
-    ``size``: the face crops' side for clips (default 224); precomputed images keep their
-    own size unless ``size`` is given (the network input is fitted once, later).
+    Reads ``spec.dataset``, ``modality``, ``modality_options``, ``size``, ``face`` and
+    ``equalize``. ``size``: the face crops' side for clips (default 224); precomputed images
+    keep their own size unless ``size`` is given (the network input is fitted once, later).
 
-    The returned ``meta`` goes into the run's config (dataset, root, classes, modality and
-    its options, preprocessing), so a report says exactly what was trained on; its
-    ``prepare.skipped`` lists the clips that could not be prepared and were left out
-    (``strict``: raise :class:`MestiError` instead).
+    The returned record goes into the run's config (dataset, root, classes, modality and its
+    options, preprocessing), so a report says exactly what was trained on; its ``skipped``
+    lists the clips that could not be prepared and were left out (``strict``: raise
+    :class:`MestiError` instead).
     """
     from mesti.datasets.registry import create_dataset
 
+    d = spec.dataset
+    dataset, root, modality, size = d.name, d.root, spec.modality, spec.size
+    sheet, manifest, classes = d.sheet, d.manifest, d.classes
     if sheet is not None and manifest is not None:
         raise MestiError("--manifest", "give either --sheet or --manifest, not both")
     if dataset == "folder" and modality is None:
         dataset = "images"  # `--dataset folder --manifest F` without a modality: one image per row
     # A manifest is the folder adapters' sheet.
     adapter = create_dataset(dataset, root, sheet=sheet if sheet is not None else manifest, classes=classes,
-                             **(adapter_kwargs or {}))
+                             **d.options)
     records = adapter.records()
     if records and all(r.kind == "image" for r in records):
         return _image_samples(adapter, records, dataset, root, size)
@@ -69,9 +59,9 @@ def load_samples(
 
     from mesti.cache import prepare
     from mesti.cache.torch_datasets import load_cached_arrays
-    config = resolve_preprocess(face, equalize, size)
-    cache_dir = Path(cache) if cache is not None else default_cache_dir() / dataset
-    opts = {modality: dict(options or {})}
+    config = resolve_preprocess(spec.face, spec.equalize, size)
+    cache_dir = Path(d.cache) if d.cache is not None else default_cache_dir() / dataset
+    opts = {modality: dict(spec.modality_options)}
     report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress,
                      option="--cache")
     if strict and report.failures:
@@ -83,15 +73,15 @@ def load_samples(
     arrays = load_cached_arrays(cache_dir, modality, class_names=list(adapter.class_names), allow_incomplete=True)
     samples = SampleSet.from_arrays(arrays.images, arrays.labels, arrays.subjects, arrays.datasets,
                                     arrays.clip_ids, arrays.class_names).assert_finite()
-    meta = {
-        "dataset": {"name": dataset, "root": str(root), "classes": classes, "sheet": str(sheet) if sheet else None,
-                    "issues": list(getattr(adapter, "issues", []) or [])},
-        "modality": modality,
-        "modality_options": dict(options or {}),
-        "preprocess": config.effective(),
-        "prepare": {"cache": str(cache_dir), "prepared": len(samples), "skipped": _skipped(report)},
-    }
-    return samples, meta
+    record = InputRecord(
+        dataset={"name": dataset, "root": str(root), "classes": classes, "sheet": str(sheet) if sheet else None,
+                 "issues": list(getattr(adapter, "issues", []) or [])},
+        modality=modality,
+        modality_options=dict(spec.modality_options),
+        preprocess=config.effective(),
+        prepare={"cache": str(cache_dir), "prepared": len(samples), "skipped": _skipped(report)},
+    )
+    return Inputs(samples, record)
 
 
 def _skipped(report: Any) -> list[dict[str, str]]:
@@ -99,7 +89,7 @@ def _skipped(report: Any) -> list[dict[str, str]]:
     return list(getattr(report, "failures", []) or [])
 
 
-def _image_samples(adapter: Any, records: list[Any], dataset: str, root: str | Path, size: int | None) -> tuple[SampleSet, dict[str, Any]]:
+def _image_samples(adapter: Any, records: list[Any], dataset: str, root: str | Path, size: int | None) -> Inputs:
     """Precomputed images (flow images, MESTIs made elsewhere): the image is the input, at
     its own size unless ``size`` asks for another (each resize interpolates once more)."""
     import numpy as np
@@ -121,8 +111,8 @@ def _image_samples(adapter: Any, records: list[Any], dataset: str, root: str | P
         torch.stack(images), [names.index(r.label) for r in labelled], [r.subject for r in labelled],
         [r.dataset for r in labelled], [r.clip_id for r in labelled], names,
     ).assert_finite()
-    meta = {"dataset": {"name": dataset, "root": str(root), "classes": names,
-                        "issues": list(getattr(adapter, "issues", []) or [])},
-            "modality": "precomputed images",
-            "modality_options": {}, "preprocess": {"resize": size}}  # None: each image at its own size
-    return samples, meta
+    record = InputRecord(dataset={"name": dataset, "root": str(root), "classes": names,
+                                  "issues": list(getattr(adapter, "issues", []) or [])},
+                         modality="precomputed images", modality_options={},
+                         preprocess={"resize": size})  # None: each image at its own size
+    return Inputs(samples, record)

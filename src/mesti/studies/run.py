@@ -20,31 +20,47 @@ import hashlib
 import json
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import yaml
-
 from mesti._version import __version__
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, Protocol, assert_samples_disjoint, assert_subject_disjoint, subject_keys
 from mesti.reports.metrics import ORACLE_KEY
+from mesti.reports.runconfig import CONFIG_VERSION, VERSION_KEY, read_run_config, run_config_text
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import run_sequential
 from mesti.engine.folds import FoldResult, resolve_device
 from mesti.studies.oracle import oracle_metrics
-from mesti.engine.samples import SampleSet
+from mesti.engine.samples import Inputs, SampleSet
 from mesti.engine.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
 from mesti.utils.outputs import output_scope, prepare_output_dir
-from mesti.utils.yamlfile import read_yaml
+
+if TYPE_CHECKING:
+    from mesti.studies.spec import StudySpec
 
 FoldCallback = Callable[[str, int, int], None]
 
 
-def _yaml(obj: dict[str, Any]) -> str:
-    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+@dataclass(frozen=True)
+class Experiment:
+    """One seed's run as :func:`run_experiment` takes it (:meth:`StudySpec.experiment` makes
+    one from a study): the network and its options, the protocol, the training config, the
+    engine (``sequential``, ``stacked`` or ``auto``; ``stacked`` sets the stacked group) and
+    the study spec it came from, recorded in ``config.yaml``."""
+
+    model: str
+    protocol: Protocol
+    training: TrainConfig
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    img_size: int | None = None
+    engine: str = "auto"
+    stacked: StackedOptions | None = None
+    save_checkpoints: bool = False
+    study: StudySpec | None = None
 
 
 def is_finished(run_dir: str | Path) -> bool:
@@ -56,14 +72,19 @@ def _check_config(run_dir: Path, config: dict[str, Any], overwrite: bool) -> Non
     prepare_output_dir(run_dir, "run", overwrite=overwrite)
     path = run_dir / "config.yaml"
     if path.is_file() and not overwrite:
-        old = read_yaml(path) or {}
-        mine = {k: v for k, v in config.items() if k != "command"}
+        old = read_run_config(path)
+        mine = {k: v for k, v in {VERSION_KEY: CONFIG_VERSION, **config}.items() if k != "command"}
         theirs = {k: v for k, v in old.items() if k != "command"}
         if mine != theirs:
             diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise MestiError(run_dir, f"holds a run with another configuration (differs in: {', '.join(diff)}); choose another --out or pass --overwrite")
     (run_dir / "folds").mkdir(parents=True, exist_ok=True)  # before config.yaml: together they mark a run
-    write_text(path, _yaml(config))
+    write_text(path, run_config_text(config))
+
+
+def write_study_config(out: Path, study: dict[str, Any], command: str, overwrite: bool) -> None:
+    """The config.yaml of a study over seeds (its spec; each seed's run has its own)."""
+    _check_config(out, {"mesti_version": __version__, "study": study, "command": command}, overwrite)
 
 
 def fold_data_key(samples: SampleSet, fold: Fold) -> str:
@@ -92,41 +113,41 @@ def _load_fold(path: Path, samples: SampleSet, fold: Fold) -> FoldResult | None:
 
 @output_scope()  # the run folder is locked until it ends
 def run_experiment(
-    samples: SampleSet,
-    model_name: str,
-    protocol: Protocol,
-    cfg: TrainConfig,
+    inputs: Inputs | SampleSet,
+    experiment: Experiment,
     run_dir: str | Path,
     *,
-    model_kwargs: dict[str, Any] | None = None,
-    img_size: int | None = None,
-    meta: dict[str, Any] | None = None,
-    save_checkpoints: bool = False,
+    command: str = "",
     overwrite: bool = False,
     on_fold_start: FoldCallback | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
-    engine: str = "auto",
-    stacked: StackedOptions | None = None,
     only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Train and test every fold of ``protocol`` (resuming), then write metrics and the report.
+    """Train and test every fold of the experiment's protocol (resuming), then write metrics
+    and the report. ``inputs``: the samples with the record of what produced them (written
+    into ``config.yaml``), or bare samples.
 
     ``only_folds``: train and record just these folds and return ``{}``: a group of folds of
     one run, as a Ray task runs it; the run is finished by a call without it once every fold
     is recorded.
 
-    ``engine``: ``sequential`` (:func:`~mesti.engine.sequential.run_sequential`, one fold after
-    another), ``stacked`` (:mod:`mesti.engine.stacked`, many folds at once, ``stacked``
-    sets its group size) or ``auto`` (sequential for now, CUDA included: see
-    :data:`~mesti.engine.stacked.AUTO_ENGINE`). A stacked run
-    records its engine and batch schedule in ``config.yaml``, so a resume keeps the engine.
+    ``experiment.engine``: ``sequential`` (:func:`~mesti.engine.sequential.run_sequential`, one
+    fold after another), ``stacked`` (:mod:`mesti.engine.stacked`, many folds at once,
+    ``experiment.stacked`` sets its group size) or ``auto`` (sequential for now, CUDA
+    included: see :data:`~mesti.engine.stacked.AUTO_ENGINE`). A stacked run records its engine
+    and batch schedule in ``config.yaml``, so a resume keeps the engine.
     """
     from mesti.models import create_model
     from mesti.pipeline import recorded_inputs, resolve_input, resolve_pipeline
 
+    samples, record = (inputs.samples, inputs.record) if isinstance(inputs, Inputs) else (inputs, None)
+    model_name, protocol, cfg, save_checkpoints = (experiment.model, experiment.protocol, experiment.training,
+                                                   experiment.save_checkpoints)
+    model_kwargs, img_size = experiment.model_kwargs, experiment.img_size
     run_dir = Path(run_dir)
     pipeline = resolve_pipeline(model_name, model_kwargs=model_kwargs, img_size=img_size,
-                                classes=samples.class_names, **recorded_inputs(meta))
+                                classes=samples.class_names,
+                                **recorded_inputs(record.to_dict() if record is not None else None))
     built_with = resolve_input(model_name, model_kwargs, img_size)[1]  # the network's other options
     in_chans, h, w = pipeline.fit_size
     size = (h, w)
@@ -140,14 +161,15 @@ def run_experiment(
         assert_samples_disjoint(fold, identities, samples.keys)
     config = {
         "mesti_version": __version__,
-        **(meta or {}),
+        **(record.to_dict() if record is not None else {}),
+        **({"study": experiment.study.to_dict(), "command": command} if experiment.study is not None else {}),
         "model": {"name": model_name, "kwargs": model_kwargs, "input_size": [in_chans, *size]},
         "protocol": {**protocol.config(), "description": protocol.describe(), "n_folds": len(folds)},
         "classes": list(samples.class_names),
         "samples": samples.describe(),
         "training": cfg.to_dict(),
     }
-    engine = resolve_engine(engine, cfg.device)
+    engine = resolve_engine(experiment.engine, cfg.device)
     if only_folds is not None and engine != "sequential":
         raise MestiError("--fold-tasks", "groups of folds run as separate tasks with --engine sequential only")
     if engine == "stacked":
@@ -170,7 +192,7 @@ def run_experiment(
             return None  # its checkpoint was asked for and is missing: train the fold again to save it
         return _load_fold(path, samples, fold) if path.is_file() else None
 
-    def record(fold: Fold, result: FoldResult, model: Callable[[], torch.nn.Module]) -> None:
+    def record_fold(fold: Fold, result: FoldResult, model: Callable[[], torch.nn.Module]) -> None:
         if save_checkpoints:
             _save_fold_checkpoint(run_dir, fold, model(), result, pipeline)
         write_json(run_dir / "folds" / f"{fold.name}.json",
@@ -179,11 +201,11 @@ def run_experiment(
                     "device": str(resolve_device(cfg.device)), **({"engine": engine} if engine != "sequential" else {})})
 
     if engine == "stacked":
-        results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record, options=stacked,
+        results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record_fold, options=experiment.stacked,
                               input_size=size, in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
         return finish_run(run_dir, samples, results, config)
     chosen = folds if only_folds is None else [f for f in folds if f.name in only_folds]
-    results = run_sequential(fitted, chosen, build, cfg, finished=finished, record=record, input_size=size,
+    results = run_sequential(fitted, chosen, build, cfg, finished=finished, record=record_fold, input_size=size,
                              in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
     return finish_run(run_dir, samples, results, config) if only_folds is None else {}
 

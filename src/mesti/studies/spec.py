@@ -19,21 +19,22 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.progress import Progress
 
 from mesti.errors import MestiError
 from mesti.protocols import Protocol, protocol_from_config
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.engine.config import TrainConfig
-from mesti.engine.samples import SampleSet
+from mesti.engine.samples import Inputs
 from mesti.utils.outputs import output_scope
 from mesti.utils.schema import check_fields, check_types
 from mesti.utils.ranges import IMG_SIZE, SEED
 
-Inputs = tuple[SampleSet, dict[str, Any]]
+
+if TYPE_CHECKING:
+    from mesti.studies.run import Experiment
 
 _DATASET_KEYS = ("name", "root", "classes", "sheet", "manifest", "cache", "label")
 _PLAIN_NAME = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,99}")
@@ -170,76 +171,54 @@ class StudySpec:
         StackedOptions(folds_per_group=self.folds_per_group)
         resolve_engine(self.engine, cfg.device)
 
+    def experiment(self, seed: int) -> Experiment:
+        """One seed's run as the engine takes it: network, protocol, training config, engine."""
+        from mesti.engine.stacked import StackedOptions
+        from mesti.studies.run import Experiment
+
+        return Experiment(self.model, self.build_protocol(seed), self.train_config(seed), dict(self.model_kwargs),
+                          self.img_size, self.engine, StackedOptions(folds_per_group=self.folds_per_group),
+                          self.save_checkpoints, self.for_seed(seed))
+
     def input_key(self) -> tuple[Any, ...]:
         """What the loaded samples depend on: studies with equal keys share one load."""
         return (repr(dataclasses.asdict(self.dataset)), self.modality, repr(sorted(self.modality_options.items())),
                 self.size, self.face, self.equalize)
 
 
-def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progress | None = None,
-                strict: bool = False) -> Inputs:
-    """The study's samples through the modality cache, and what produced them (for config.yaml);
-    ``strict`` makes a clip that cannot be prepared an error instead of a reported skip."""
-    from mesti.studies.inputs import load_samples
-
-    d = spec.dataset
-    return load_samples(d.name, d.root, modality=spec.modality, classes=d.classes, sheet=d.sheet, manifest=d.manifest,
-                        size=spec.size, face=spec.face, equalize=spec.equalize, cache=d.cache,
-                        options=spec.modality_options, workers=workers, progress=progress, adapter_kwargs=d.options,
-                        strict=strict)
-
-
 @output_scope()  # the study's folder is locked until it ends
 def run_study(
     spec: StudySpec,
     out: str | Path,
+    inputs: Inputs,
     *,
-    inputs: Inputs | None = None,
     overwrite: bool = False,
     command: str = "",
-    workers: int | None = None,
-    progress: Progress | None = None,
     on_fold_start: Callable[[str, int, int], None] | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every seed of ``spec`` into ``out`` (resuming finished folds); returns its metrics.
+    """Run every seed of ``spec`` on its ``inputs`` (:func:`~mesti.studies.inputs.load_samples`,
+    loaded once by the caller and shared by the cells of one input) into ``out``, resuming
+    finished folds; returns its metrics.
 
     ``only_folds`` (one seed only): record just these folds, return ``{}`` (see run_experiment).
     """
-    from mesti.studies.run import _check_config
+    from mesti.studies.run import run_experiment, write_study_config
 
     spec.check()
-    out = Path(out)
-    samples, meta = inputs if inputs is not None else load_inputs(spec, workers=workers, progress=progress)
-    if len(spec.seeds) == 1:
-        return _run_seed(spec, spec.seeds[0], out, samples, meta, command=command, overwrite=overwrite,
-                         on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
-    if only_folds is not None:
+    if only_folds is not None and len(spec.seeds) > 1:
         raise MestiError("only_folds", "names folds of one seed's run; give a one-seed spec")
-    from mesti._version import __version__
-
-    _check_config(out, {"mesti_version": __version__, "study": spec.to_dict(), "command": command}, overwrite)
-    per_seed = {}
-    for seed in spec.seeds:
-        per_seed[seed] = _run_seed(spec, seed, out / f"seed-{seed}", samples, meta, command=command, overwrite=False,
-                                   on_fold_start=on_fold_start, on_epoch=on_epoch)
+    out = Path(out)
+    experiments = {seed: spec.experiment(seed) for seed in spec.seeds}
+    if len(spec.seeds) == 1:
+        return run_experiment(inputs, experiments[spec.seeds[0]], out, command=command, overwrite=overwrite,
+                              on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
+    write_study_config(out, spec.to_dict(), command, overwrite)
+    per_seed = {seed: run_experiment(inputs, experiment, out / f"seed-{seed}", command=command,
+                                     on_fold_start=on_fold_start, on_epoch=on_epoch)
+                for seed, experiment in experiments.items()}
     return write_seed_summary(out, per_seed)
-
-
-def _run_seed(spec: StudySpec, seed: int, run_dir: Path, samples: SampleSet, meta: dict[str, Any], *, command: str,
-              overwrite: bool, on_fold_start: Callable[[str, int, int], None] | None,
-              on_epoch: Callable[[int, int, dict[str, float]], None] | None,
-              only_folds: Collection[str] | None = None) -> dict[str, Any]:
-    from mesti.studies.run import run_experiment
-    from mesti.engine.stacked import StackedOptions
-
-    return run_experiment(samples, spec.model, spec.build_protocol(seed), spec.train_config(seed), run_dir,
-                          model_kwargs=spec.model_kwargs, img_size=spec.img_size,
-                          meta={**meta, "study": spec.for_seed(seed).to_dict(), "command": command},
-                          save_checkpoints=spec.save_checkpoints, overwrite=overwrite,
-                          on_fold_start=on_fold_start, on_epoch=on_epoch, engine=spec.engine,
-                          stacked=StackedOptions(folds_per_group=spec.folds_per_group), only_folds=only_folds)
 
 
 _SCORES = ("accuracy", "uf1", "uar")
