@@ -23,8 +23,8 @@ from mesti.engine.config import TrainConfig
 from mesti.modalities import list_modalities
 from mesti.protocols import create_protocol
 from mesti.studies.inputs import load_samples
-from mesti.studies.run import run_experiment
-from tests.studies.study_tree import write_study_tree
+from mesti.studies.run import Experiment, run_experiment
+from tests.studies.study_tree import study_of, write_study_tree
 
 SIZE = 20  # the face crops' side; the network (STSTNet) takes 28 x 28, so the fit step resizes
 
@@ -47,8 +47,9 @@ def _eval_inputs(model: torch.nn.Module, seen: list[torch.Tensor]) -> torch.nn.M
 @pytest.mark.parametrize("modality", list_modalities())
 def test_a_clip_is_the_same_network_input_in_training_predict_and_analyze(
         modality: str, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    samples, meta = load_samples("casme2", tree, modality=modality, classes=3, size=SIZE, face="none",
-                                 cache=tmp_path / "cache", workers=1)
+    inputs = load_samples(study_of("casme2", tree, modality=modality, classes=3, size=SIZE, face="none",
+                                   cache=tmp_path / "cache"), workers=1)
+    samples = inputs.samples
     trained: list[list[torch.Tensor]] = []
     real = mesti.models.create_model
 
@@ -58,8 +59,8 @@ def test_a_clip_is_the_same_network_input_in_training_predict_and_analyze(
 
     monkeypatch.setattr(mesti.models, "create_model", recorded)
     run = tmp_path / "run"
-    run_experiment(samples, "ststnet", create_protocol("loso"), TrainConfig(epochs=1, device="cpu"), run, meta=meta,
-                   save_checkpoints=True, engine="sequential")
+    run_experiment(inputs, Experiment("ststnet", create_protocol("loso"), TrainConfig(epochs=1, device="cpu"),
+                                      save_checkpoints=True, engine="sequential"), run)
     monkeypatch.undo()
 
     protocol = create_protocol("loso")
