@@ -20,6 +20,7 @@ from mesti.synth.difficulty import difficulty_check
 from mesti.synth.faces import available_photos
 from mesti.errors import MestiError
 from mesti.modalities import tvl1_flow
+from mesti.utils.hooks import Functions
 
 SHEET_COLUMNS = ["Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame", "Unnamed: 6",
                  "Action Units", "Estimated Emotion"]
@@ -204,12 +205,13 @@ def test_out_dir_rules(tmp_path: Path) -> None:
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path) -> None:
-    def stop(done: int, total: int) -> None:
+    def stop(stage: str, done: int, total: int | None, description: str | None) -> None:
         if done:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate_dataset(tmp_path / "out", subjects=2, clips_per_subject=1, size=32, workers=1, progress=stop)
+        generate_dataset(tmp_path / "out", subjects=2, clips_per_subject=1, size=32, workers=1,
+                         hooks=Functions(stage_advanced=stop))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import console, err_console, handles_errors, progress
+from mesti.cli.common import ConsoleHooks, console, err_console, handles_errors, progress
 from mesti.cli.study import _command, print_summary
 
 paper_app = typer.Typer(help="The paper's tables as shipped studies: list them, run one, compare with the paper "
@@ -67,13 +67,8 @@ def run_cmd(
                           seeds=parse_seeds(seeds, None) if seeds else (), report_oracle=report_oracle,
                           recipe=recipe)
     with progress() as bar:
-        task = bar.add_task(study, total=None)
-
-        def on_progress(done: int, total: int, description: str) -> None:
-            bar.update(task, total=total, completed=done, description=description)
-
         rows = run_study(study, {"casme2": casme2, "samm": samm, "smic": smic}, out, reduction,
-                         clip_list=clip_list, command=_command(), on_progress=on_progress)
+                         clip_list=clip_list, command=_command(), hooks=ConsoleHooks(bar, {"cells": study}))
     print_summary([r for r in rows if r["status"] == "ok"])
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:

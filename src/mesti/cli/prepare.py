@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from mesti.cache import FRAME_CHECKS, REPORT_NAME, default_workers, prepare
-from mesti.cli.common import MANIFEST_HELP, console, handles_errors, progress, sheet_or_manifest, show_skipped
+from mesti.cli.common import MANIFEST_HELP, ConsoleHooks, console, handles_errors, progress, sheet_or_manifest, show_skipped
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, get_modality, list_modalities
@@ -56,7 +56,7 @@ def prepare_cmd(
 
     with progress() as bar:
         report = prepare(adapter, names, out, config=config, options=options, workers=workers,
-                         verify_frames=verify_frames, progress=bar)
+                         verify_frames=verify_frames, hooks=ConsoleHooks(bar))
     console.print(report.summary(), highlight=False)
     console.print(f"cache: {out}/<modality>/index.json; report: {out / REPORT_NAME}", highlight=False)
     show_skipped(report.failures, strict)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import ConsoleHooks, console, handles_errors, progress
 
 
 def synth_cmd(
@@ -69,21 +69,13 @@ def synth_cmd(
     from mesti.synth import generate_dataset
 
     bar = progress()
-    task = None
-
-    def report(done: int, total: int) -> None:
-        # The bar appears with the first finished work, so argument errors print alone.
-        nonlocal task
-        if task is None:
-            bar.start()
-            task = bar.add_task(f"synth {out_dir.name}", total=total)
-        bar.update(task, completed=done, total=total)
-
+    # The bar appears with the first finished work, so argument errors print alone.
+    report = ConsoleHooks(bar, names={"synth": f"synth {out_dir.name}"}, start_on_first=True)
     try:
         result = generate_dataset(
             out_dir, subjects=subjects, clips_per_subject=clips_per_subject, classes=classes, size=size,
             seed=seed, overwrite=overwrite, workers=workers, real_faces=not procedural_only, noise=noise,
-            progress=report,
+            hooks=report,
         )
     finally:
         bar.stop()
@@ -105,10 +97,10 @@ def _synth_long(
     from mesti.synth.long import generate_long_videos
 
     with progress() as bar:
-        task = bar.add_task(f"synth --long {out_dir.name}", total=None)
         result = generate_long_videos(out_dir, subjects=subjects, videos_per_subject=videos, seconds=seconds, fps=fps,
                                       size=size, seed=seed, overwrite=overwrite, real_faces=not procedural_only,
-                                      noise=noise, head_motion=head_motion, progress=lambda d, t: bar.update(task, completed=d, total=t))
+                                      noise=noise, head_motion=head_motion,
+                                      hooks=ConsoleHooks(bar, {"synth long": f"synth --long {out_dir.name}"}))
     kinds = Counter(e.kind for v in result.videos for e in v.events)
     console.print(f"{len(result.videos)} videos ({result.frames} frames, {size}x{size}, {fps:g} fps, {head_motion} head motion) "
                   f"of {subjects} subjects: "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import ConsoleHooks, console, handles_errors, progress
 from mesti.cli.study import (_BATCH, _CACHE, _CLASSES, _DATASET, _DEVICE, _EPOCHS, _EQ, _FACE, _IMG, _LR, _MANIFEST,
                              _MODALITY, _MODEL, _RECIPE, _ROOT, _SEED, _SHEET, _SIZE, _VAL, _WORKERS, _command, _spec)
 from mesti.utils.outputs import prepare_new_dir
@@ -38,15 +38,12 @@ def train_cmd(dataset: str = _DATASET, root: Path = _ROOT, sheet: Path | None = 
     spec.check()
     cfg = spec.train_config(spec.seeds[0])
     with progress() as bar:
-        samples, meta = load_inputs(spec, workers=workers, progress=bar)
+        hooks = ConsoleHooks(bar)
+        samples, meta = load_inputs(spec, workers=workers, hooks=hooks)
         console.print(f"{dataset}: {samples.describe()}; training on all of them")
-        task = bar.add_task("epochs", total=cfg.epochs)
-
-        def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
-            bar.update(task, completed=epoch, total=total, description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
-
+        hooks.line("epochs", "epochs", cfg.epochs)
         path, _, pipeline = train_bundle(samples, meta, model, cfg, out, img_size=img_size, command=_command(),
-                                         estimate=estimate, on_epoch=on_epoch)
+                                         estimate=estimate, hooks=hooks)
     console.print(f"bundle: {path} ({model} on {pipeline.modality}, classes {', '.join(pipeline.classes)})")
     console.print(f"card: {path / 'model.md'}")
 

@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
-
 from mesti.errors import MestiError
 from mesti.engine.samples import SampleSet
+from mesti.utils.hooks import Hooks
 
 
 #: The side of the face crops clips are prepared at when no size is given (the paper's).
@@ -41,7 +40,7 @@ def load_samples(
     cache: str | Path | None = None,
     options: Mapping[str, Any] | None = None,
     workers: int | None = None,
-    progress: Progress | None = None,
+    hooks: Hooks | None = None,
     adapter_kwargs: Mapping[str, Any] | None = None,
     strict: bool = False,
 ) -> tuple[SampleSet, dict[str, Any]]:
@@ -77,7 +76,7 @@ def load_samples(
     config = PreprocessConfig(face=face, equalize=equalize, size=DEFAULT_SIZE if size is None else size)
     cache_dir = Path(cache) if cache is not None else default_cache_dir() / dataset
     opts = {modality: dict(options or {})}
-    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress,
+    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, hooks=hooks,
                      option="--cache")
     if strict and report.failures:
         first = report.failures[0]

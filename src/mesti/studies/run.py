@@ -37,11 +37,11 @@ from mesti.studies.oracle import oracle_metrics
 from mesti.engine.samples import SampleSet
 from mesti.engine.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope, prepare_output_dir
 from mesti.utils.ranges import IMG_SIZE
 from mesti.utils.yamlfile import read_yaml
 
-FoldCallback = Callable[[str, int, int], None]
 
 
 def _yaml(obj: dict[str, Any]) -> str:
@@ -104,8 +104,7 @@ def run_experiment(
     meta: dict[str, Any] | None = None,
     save_checkpoints: bool = False,
     overwrite: bool = False,
-    on_fold_start: FoldCallback | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    hooks: Hooks | None = None,
     engine: str = "auto",
     stacked: StackedOptions | None = None,
     only_folds: Collection[str] | None = None,
@@ -179,11 +178,11 @@ def run_experiment(
 
     if engine == "stacked":
         results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record, options=stacked,
-                              input_size=size, in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
+                              input_size=size, in_chans=in_chans, hooks=hooks)
         return finish_run(run_dir, samples, results, config)
     chosen = folds if only_folds is None else [f for f in folds if f.name in only_folds]
     results = run_sequential(fitted, chosen, build, cfg, finished=finished, record=record, input_size=size,
-                             in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
+                             in_chans=in_chans, hooks=hooks)
     return finish_run(run_dir, samples, results, config) if only_folds is None else {}
 
 

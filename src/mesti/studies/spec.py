@@ -16,19 +16,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.progress import Progress
 
 from mesti.errors import MestiError
 from mesti.protocols import Protocol, protocol_from_config
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.engine.config import TrainConfig
 from mesti.engine.samples import SampleSet
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope
 from mesti.utils.schema import check_fields, check_types
 from mesti.utils.ranges import IMG_SIZE, SEED
@@ -176,7 +176,7 @@ class StudySpec:
                 self.size, self.face, self.equalize)
 
 
-def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progress | None = None,
+def load_inputs(spec: StudySpec, *, workers: int | None = None, hooks: Hooks | None = None,
                 strict: bool = False) -> Inputs:
     """The study's samples through the modality cache, and what produced them (for config.yaml);
     ``strict`` makes a clip that cannot be prepared an error instead of a reported skip."""
@@ -185,7 +185,7 @@ def load_inputs(spec: StudySpec, *, workers: int | None = None, progress: Progre
     d = spec.dataset
     return load_samples(d.name, d.root, modality=spec.modality, classes=d.classes, sheet=d.sheet, manifest=d.manifest,
                         size=spec.size, face=spec.face, equalize=spec.equalize, cache=d.cache,
-                        options=spec.modality_options, workers=workers, progress=progress, adapter_kwargs=d.options,
+                        options=spec.modality_options, workers=workers, hooks=hooks, adapter_kwargs=d.options,
                         strict=strict)
 
 
@@ -198,9 +198,7 @@ def run_study(
     overwrite: bool = False,
     command: str = "",
     workers: int | None = None,
-    progress: Progress | None = None,
-    on_fold_start: Callable[[str, int, int], None] | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    hooks: Hooks | None = None,
     only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Run every seed of ``spec`` into ``out`` (resuming finished folds); returns its metrics.
@@ -211,10 +209,10 @@ def run_study(
 
     spec.check()
     out = Path(out)
-    samples, meta = inputs if inputs is not None else load_inputs(spec, workers=workers, progress=progress)
+    samples, meta = inputs if inputs is not None else load_inputs(spec, workers=workers, hooks=hooks)
     if len(spec.seeds) == 1:
         return _run_seed(spec, spec.seeds[0], out, samples, meta, command=command, overwrite=overwrite,
-                         on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
+                         hooks=hooks, only_folds=only_folds)
     if only_folds is not None:
         raise MestiError("only_folds", "names folds of one seed's run; give a one-seed spec")
     from mesti._version import __version__
@@ -223,13 +221,12 @@ def run_study(
     per_seed = {}
     for seed in spec.seeds:
         per_seed[seed] = _run_seed(spec, seed, out / f"seed-{seed}", samples, meta, command=command, overwrite=False,
-                                   on_fold_start=on_fold_start, on_epoch=on_epoch)
+                                   hooks=hooks)
     return write_seed_summary(out, per_seed)
 
 
 def _run_seed(spec: StudySpec, seed: int, run_dir: Path, samples: SampleSet, meta: dict[str, Any], *, command: str,
-              overwrite: bool, on_fold_start: Callable[[str, int, int], None] | None,
-              on_epoch: Callable[[int, int, dict[str, float]], None] | None,
+              overwrite: bool, hooks: Hooks | None,
               only_folds: Collection[str] | None = None) -> dict[str, Any]:
     from mesti.studies.run import run_experiment
     from mesti.engine.stacked import StackedOptions
@@ -238,7 +235,7 @@ def _run_seed(spec: StudySpec, seed: int, run_dir: Path, samples: SampleSet, met
                           model_kwargs=spec.model_kwargs, img_size=spec.img_size,
                           meta={**meta, "study": spec.for_seed(seed).to_dict(), "command": command},
                           save_checkpoints=spec.save_checkpoints, overwrite=overwrite,
-                          on_fold_start=on_fold_start, on_epoch=on_epoch, engine=spec.engine,
+                          hooks=hooks, engine=spec.engine,
                           stacked=StackedOptions(folds_per_group=spec.folds_per_group), only_folds=only_folds)
 
 

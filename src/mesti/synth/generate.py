@@ -20,7 +20,6 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from mesti.synth.render import FaceRig, encode_jpeg, render_clip
 from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.hooks import Hooks
 from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_MARKER, output_scope, prepare_new_dir
 
@@ -44,9 +44,6 @@ CONTACT_SHEET_NAME = "contact_sheet.png"
 MIN_SIZE = 32
 #: Below this many frames a worker pool costs more than it saves.
 _POOL_MIN_FRAMES = 3000
-
-ProgressFn = Callable[[int, int], None]
-
 
 @dataclass(frozen=True)
 class SynthResult:
@@ -107,18 +104,18 @@ def _render_subject(
     return written
 
 
-def _run(tmp: Path, plan: DatasetPlan, size: int, workers: int, progress: ProgressFn | None) -> int:
+def _run(tmp: Path, plan: DatasetPlan, size: int, workers: int, hooks: Hooks | None) -> int:
     by_subject = {s.subject: [c for c in plan.clips if c.subject == s.subject] for s in plan.subjects}
     points = {s.subject: None if s.source == "procedural" else photo_landmarks(s.source) for s in plan.subjects}
     total, done, frames = len(plan.clips), 0, 0
-    if progress:
-        progress(0, total)
+    if hooks is not None:
+        hooks.stage_advanced("synth", 0, total)
     if workers <= 1:
         for s in plan.subjects:
             frames += _render_subject(str(tmp), s, by_subject[s.subject], size, points[s.subject])
             done += len(by_subject[s.subject])
-            if progress:
-                progress(done, total)
+            if hooks is not None:
+                hooks.stage_advanced("synth", done, total)
         return frames
     # spawn: safe whatever threads the parent runs (torch, OpenCV), the same on every OS.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
@@ -128,8 +125,8 @@ def _run(tmp: Path, plan: DatasetPlan, size: int, workers: int, progress: Progre
         for fut in as_completed(futures):
             frames += fut.result()
             done += len(by_subject[futures[fut].subject])
-            if progress:
-                progress(done, total)
+            if hooks is not None:
+                hooks.stage_advanced("synth", done, total)
     except BaseException:
         # Ctrl-C or a failure: drop the subjects not started, wait for the running ones to
         # stop writing, then the caller removes the temporary folder.
@@ -164,15 +161,15 @@ def generate_dataset(
     real_faces: bool = True,
     noise: float = 1.5,
     contact_sheet: bool = True,
-    progress: ProgressFn | None = None,
+    hooks: Hooks | None = None,
 ) -> SynthResult:
     """Write a synthetic micro-expression dataset to ``out_dir`` (see the module docstring).
 
     ``classes`` 5 draws happiness, disgust, repression, surprise and others with CASME II's
     imbalance; 3 draws the emotions of the MEGC 2019 negative/positive/surprise classes.
     ``real_faces=False`` uses procedural faces only (also what happens without dlib).
-    ``noise`` is the sensor noise in grey levels. ``progress(done, total)`` is called as
-    clips are finished. Raises :class:`MestiError` for bad arguments before writing anything.
+    ``noise`` is the sensor noise in grey levels. The stage ``synth`` on ``hooks``
+    counts the clips finished. Raises :class:`MestiError` for bad arguments before writing anything.
     ``workers`` > 1 starts fresh ("spawn") processes, so a script calling this with workers
     must do so under ``if __name__ == "__main__":``; the default uses them only for sets of
     a few thousand frames or more.
@@ -193,7 +190,7 @@ def generate_dataset(
                 "size": size, "seed": seed, "real_faces": real_faces, "noise": noise}
     try:
         with atomic_dir(out, "synthetic dataset", option="OUT_DIR") as tmp:
-            frames = _run(tmp, plan, size, workers, progress)
+            frames = _run(tmp, plan, size, workers, hooks)
             (tmp / SHEET_NAME).write_bytes(coding_sheet_bytes(plan.clips))
             (tmp / TRUTH_NAME).write_text(_truth(plan, settings, photos), encoding="utf-8")
             if contact_sheet:

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from mesti.synth.long.render import render_long_video
 from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.hooks import Hooks
 from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_LONG_MARKER, output_scope, prepare_new_dir
 
@@ -77,14 +77,14 @@ def generate_long_videos(
     real_faces: bool = True,
     noise: float = 1.5,
     head_motion: str = "low",
-    progress: Callable[[int, int], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> LongSynthResult:
     """Write ``subjects x videos_per_subject`` long videos with expressions at known frames.
 
     ``head_motion`` (``low``, ``medium``, ``high``) sets how much the head turns, talks and the
     light drifts (see :mod:`mesti.synth.long.plan`); one seed has the same expressions at
-    every level. Deterministic for a seed. ``progress(done_frames, total_frames)`` is called as frames
-    are written. Raises :class:`MestiError` for bad arguments before writing anything.
+    every level. Deterministic for a seed. The stage ``synth long`` on ``hooks`` counts
+    the frames written. Raises :class:`MestiError` for bad arguments before writing anything.
     """
     _check(subjects, videos_per_subject, seconds, fps, size, noise)
     SEED.check(seed)
@@ -111,8 +111,8 @@ def generate_long_videos(
                     for k, frame in enumerate(render_long_video(rig, spec)):
                         (folder / f"{spec.video}_{k + 1:05d}.jpg").write_bytes(encode_jpeg(frame, spec.jpeg_quality))
                         done += 1
-                        if progress and done % 200 == 0:
-                            progress(done, total)
+                        if hooks is not None and done % 200 == 0:
+                            hooks.stage_advanced("synth long", done, total)
             (tmp / SHEET_FILE).write_bytes(long_sheet_bytes(specs))
             truth = {"generator": "mesti synth --long", "layout": f"SAMM Long Videos: {VIDEO_FOLDER}/<video>/<video>_<frame>.jpg",
                      "units": "frames 0-based in this file (1-based in the sheet); amplitudes px at 224 px face width",
@@ -123,6 +123,6 @@ def generate_long_videos(
             (tmp / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as exc:
         raise MestiError(out, f"cannot write the videos ({exc.strerror or exc})") from None
-    if progress:
-        progress(total, total)
+    if hooks is not None:
+        hooks.stage_advanced("synth long", total, total)
     return LongSynthResult(out, specs, total, time.perf_counter() - start)
