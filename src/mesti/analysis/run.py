@@ -23,7 +23,7 @@ from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
 from mesti.clips.stream import open_stream
 from mesti.errors import MestiError
-from mesti.reports.analysis import write_analysis
+from mesti.reports.analysis import AnalysisSource, write_analysis
 from mesti.reports.html import ReportInterval
 from mesti.reports.strs import STRSResult
 from mesti.spotting.output import FRAME_CONVENTION, MEGC_FOLDER, megc_csv, megc_name, video_key
@@ -82,9 +82,9 @@ class Analysis:
                         [iv.label for iv in self.intervals])
         with output_scope():
             prepare_new_dir(out, "analysis", overwrite=overwrite)
-            return write_analysis(out, self.intervals, fps=self.fps, video=self.video, classes=self.classes,
+            source = AnalysisSource(self.video, self.fps, self.classes, self.model, self.modality, self.method)
+            return write_analysis(out, self.intervals, source,
                                   scores=np.nan_to_num(self.spot.score), threshold=self.spot.threshold,
-                                  model=self.model, modality=self.modality, method=self.method,
                                   notes=self.report_notes(), summary=self.summary(),
                                   extra_files={f"{MEGC_FOLDER}/{megc_name(self.video)}": megc})
 

@@ -21,8 +21,9 @@ import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -148,22 +149,35 @@ def _truth(plan: DatasetPlan, settings: dict[str, object], photos: list[str]) ->
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
+@dataclass(frozen=True)
+class SynthSettings:
+    """What a synthetic set is (recorded in its truth file): one seed and these give the same
+    set, whatever the workers or the output folder."""
+
+    subjects: int = 16
+    clips_per_subject: int = 10
+    classes: int = 5
+    size: int = 128
+    seed: int = 0
+    real_faces: bool = True
+    noise: float = 1.5
+
+
 @output_scope()  # the folder is locked until the dataset is written
 def generate_dataset(
     out_dir: str | os.PathLike[str],
-    subjects: int = 16,
-    clips_per_subject: int = 10,
-    classes: int = 5,
-    size: int = 128,
-    seed: int = 0,
+    settings: SynthSettings | None = None,
+    *,
     overwrite: bool = False,
     workers: int | None = None,
-    real_faces: bool = True,
-    noise: float = 1.5,
     contact_sheet: bool = True,
     hooks: Hooks | None = None,
+    **fields: Any,
 ) -> SynthResult:
     """Write a synthetic micro-expression dataset to ``out_dir`` (see the module docstring).
+
+    ``settings`` (default :class:`SynthSettings`); ``fields`` replace its fields by name, so
+    ``generate_dataset("synth", subjects=4, seed=1)`` reads as before.
 
     ``classes`` 5 draws happiness, disgust, repression, surprise and others with CASME II's
     imbalance; 3 draws the emotions of the MEGC 2019 negative/positive/surprise classes.
@@ -174,6 +188,10 @@ def generate_dataset(
     must do so under ``if __name__ == "__main__":``; the default uses them only for sets of
     a few thousand frames or more.
     """
+    chosen = replace(settings or SynthSettings(), **fields)
+    subjects, clips_per_subject, classes, size, seed, real_faces, noise = (
+        chosen.subjects, chosen.clips_per_subject, chosen.classes, chosen.size, chosen.seed, chosen.real_faces,
+        chosen.noise)
     out = Path(out_dir)
     _check_args(subjects, clips_per_subject, classes, size, noise)
     SEED.check(seed)
@@ -186,13 +204,11 @@ def generate_dataset(
     n_frames = sum(c.length for c in plan.clips)
     if workers is None:
         workers = min(os.cpu_count() or 1, subjects, 8) if n_frames >= _POOL_MIN_FRAMES else 1
-    settings = {"subjects": subjects, "clips_per_subject": clips_per_subject, "classes": classes,
-                "size": size, "seed": seed, "real_faces": real_faces, "noise": noise}
     try:
         with atomic_dir(out, "synthetic dataset", option="OUT_DIR") as tmp:
             frames = _run(tmp, plan, size, workers, hooks)
             (tmp / SHEET_NAME).write_bytes(coding_sheet_bytes(plan.clips))
-            (tmp / TRUTH_NAME).write_text(_truth(plan, settings, photos), encoding="utf-8")
+            (tmp / TRUTH_NAME).write_text(_truth(plan, asdict(chosen), photos), encoding="utf-8")
             if contact_sheet:
                 from mesti.synth.preview import class_contact_sheet
 
