@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mesti.cli.main import app
 from mesti.datasets.casme2 import CASME2
-from mesti.synth import AUEvent, FaceRig, au_region, generate_dataset, make_face, plan_dataset, render_clip
+from mesti.synth import AUEvent, FaceRig, SynthSettings, au_region, generate_dataset, make_face, plan_dataset, render_clip
 from mesti.synth.difficulty import difficulty_check
 from mesti.synth.faces import available_photos
 from mesti.errors import MestiError
@@ -201,6 +201,11 @@ def test_out_dir_rules(tmp_path: Path) -> None:
     first = _files(out)
     generate_dataset(out, subjects=1, clips_per_subject=2, size=32, real_faces=False, overwrite=True)
     assert len(CASME2(out).records()) == 2 and _files(out) != first
+    settings = SynthSettings(subjects=1, clips_per_subject=1, size=32, real_faces=False)
+    generate_dataset(out, settings, overwrite=True)  # the same set given as one object
+    assert _files(out) == first
+    with pytest.raises(TypeError, match="subject"):
+        generate_dataset(tmp_path / "typo", subject=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine", "set"]  # no temporary folder left
 
 

@@ -7,9 +7,9 @@ watch: nothing a hook does changes what is computed. The shape follows detectron
 ``HookBase`` and Lightning's callbacks: a base class of no-op events, combined in a list.
 
 Stages are named pieces of work counted in items (``"prepare"`` clips, ``"spot"`` frames,
-``"classify"`` intervals, ``"cells"`` of a grid, ``"synth"`` and ``"synth long"`` frames,
-``"check"`` files, ``"prepare wait"`` for another process's lock); training reports folds and
-epochs.
+``"classify"`` intervals, ``"cells"`` of a grid, ``"synth"`` clips and ``"synth long"`` frames,
+``"check"`` files, ``"difficulty"`` clips, ``"prepare wait"`` for another process's lock);
+training reports folds and epochs.
 """
 
 from __future__ import annotations
