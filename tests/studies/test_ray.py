@@ -99,7 +99,7 @@ def test_ray_grid_gives_the_local_metrics_and_survives_a_killed_worker(tmp_path:
     local = run_grid(spec, tmp_path / "local")
     seen: list[str] = []
     rows = run_grid(spec, tmp_path / "ray", executor=ExecutorSpec(name="ray", max_retries=2), cell_fn=dies_once,
-                    hooks=Functions(stage_advanced=lambda stage, done, total, text: seen.append(text)))
+                    hooks=Functions(stage_advanced=lambda stage, done, total=None, text=None: seen.append(text)))
     assert [r["status"] for r in rows] == ["ok"] * 4
     assert cell_metrics(tmp_path / "ray") == cell_metrics(tmp_path / "local")
     assert [r["uf1"] for r in rows] == [r["uf1"] for r in local]

@@ -210,7 +210,7 @@ def test_out_dir_rules(tmp_path: Path) -> None:
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path) -> None:
-    def stop(stage: str, done: int, total: int | None, description: str | None) -> None:
+    def stop(stage: str, done: int, total: int | None = None, description: str | None = None) -> None:
         if done:
             raise KeyboardInterrupt
 

@@ -74,7 +74,9 @@ class HookList(Hooks):
 
 
 class Functions(Hooks):
-    """Hooks from plain functions, by event name: ``Functions(epoch_ended=lambda e, n, m: print(e))``."""
+    """Hooks from plain functions, by event name: ``Functions(epoch_ended=lambda e, n, m: print(e))``.
+    Each function is called as the event is, so it takes the event's optional arguments with
+    their defaults too (``stage_advanced(stage, done, total=None, description=None)``)."""
 
     def __init__(self, **events: Callable[..., None]) -> None:
         for name, fn in events.items():
