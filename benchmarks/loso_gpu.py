@@ -57,6 +57,7 @@ from mesti.engine.sequential import train_fold
 from mesti.engine.folds import FoldResult, fit_input, resolve_device
 from mesti.engine.samples import SampleSet
 from mesti.engine.stacked import StackedOptions, auto_folds_per_group, plan_schedule, run_stacked, sequential_steps
+from mesti.utils.hooks import Functions
 
 CLASSES = ("negative", "positive", "surprise")
 COMPOSITE_COUNTS = (250, 109, 83)
@@ -161,7 +162,8 @@ def run_stacked_engine(samples: SampleSet, folds: list[Fold], build: Any, cfg: T
                   f"{time.perf_counter() - start:.1f} s", flush=True)
 
     results = run_stacked(samples, folds, build, cfg, finished=lambda f: None, record=lambda f, r, m: None,
-                          options=options, input_size=size, in_chans=chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
+                          options=options, input_size=size, in_chans=chans,
+                          hooks=Functions(fold_started=on_fold_start, epoch_ended=on_epoch))
     synchronize(device)
     seconds = time.perf_counter() - start
     trained = len(folds) * cfg.epochs * schedule.steps_per_epoch * schedule.batch_size

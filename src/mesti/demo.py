@@ -14,13 +14,14 @@ seeing the method work, not for comparison with the paper.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mesti.studies.grid import GridSpec, run_grid
 from mesti.utils.atomic import write_json
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import DEMO_MARKER, output_kind, output_scope, prepare_output_dir
 
 MODALITIES = ["apex", "flow_onset_apex", "dynamic_image", "mesti"]
@@ -80,7 +81,21 @@ class DemoResult:
     scores: dict[str, Any] | None
 
 
-Progress = Callable[[int, int, str], None]
+class _LaterSteps(Hooks):
+    """Steps 2 and 3 on one line for the caller: the stage ``demo``, its description saying
+    which step (the bundle's epochs, the long video's frames, the analysis's stages)."""
+
+    def __init__(self, hooks: Hooks | None) -> None:
+        self.hooks = hooks
+
+    def stage_advanced(self, stage: str, done: int, total: int | None = None, description: str | None = None) -> None:
+        if self.hooks is not None:
+            self.hooks.stage_advanced("demo", done, total, "long video" if stage == "synth long" else f"analyze: {stage}")
+
+    def epoch_ended(self, epoch: int, total: int, metrics: Mapping[str, float]) -> None:
+        if self.hooks is not None:
+            self.hooks.stage_advanced("demo", epoch, total,
+                                      f"bundle {BUNDLE_MODALITY} + {BUNDLE_MODEL}, epoch {epoch}/{total}")
 
 
 @output_scope()  # the demo's folder is locked until it ends
@@ -88,14 +103,14 @@ def run_demo(
     out: str | Path,
     settings: DemoSettings | None = None,
     *,
-    on_generate: Callable[[int, int], None] | None = None,
-    on_progress: Progress | None = None,
-    on_stage: Progress | None = None,
+    hooks: Hooks | None = None,
     command: str = "mesti demo",
 ) -> DemoResult:
     """Generate (or reuse) the data in ``out/data``, run the grid into ``out/grid``, train the
     bundle ``out/model``, make ``out/long`` and analyse its first video into ``out/analysis``.
-    Each step reuses what an earlier run of the same demo finished. ``out`` must be missing,
+    Each step reuses what an earlier run of the same demo finished. ``hooks`` sees the stages
+    ``synth`` (the data), ``cells`` (the grid, with its folds and epochs) and ``demo`` (the
+    rest). ``out`` must be missing,
     empty or an earlier demo: the demo never writes among other files."""
     from dataclasses import asdict
 
@@ -108,16 +123,17 @@ def run_demo(
     data = out / "data"
     if output_kind(data) != "synthetic dataset" or not (data / SHEET_NAME).is_file():
         generate_dataset(data, subjects=s.subjects, clips_per_subject=s.clips_per_subject,
-                         size=s.size, seed=s.seed, progress=on_generate)
+                         size=s.size, seed=s.seed, hooks=hooks)
     spec = demo_grid(data, out / "cache", s)
-    rows = run_grid(spec, out / "grid", command=command, on_progress=on_progress)
-    bundle = _bundle(out, spec, s, command, on_stage)
-    video, sheet = _long_video(out, s, on_stage)
-    analysis, scores = _analysis(out, video, sheet, bundle, s, on_stage)
+    rows = run_grid(spec, out / "grid", command=command, hooks=hooks)
+    later = _LaterSteps(hooks)
+    bundle = _bundle(out, spec, s, command, later)
+    video, sheet = _long_video(out, s, later)
+    analysis, scores = _analysis(out, video, sheet, bundle, s, later)
     return DemoResult(rows, bundle, video, analysis, scores)
 
 
-def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, on_stage: Progress | None) -> Path:
+def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, hooks: Hooks) -> Path:
     """Step 2: MESTI + MEGANet on every subject, estimated by the grid's cell of the same settings."""
     from mesti.bundle import is_bundle
     from mesti.bundle.train import train_bundle
@@ -132,16 +148,12 @@ def _bundle(out: Path, grid: GridSpec, s: DemoSettings, command: str, on_stage: 
     inputs = load_samples(study)
     cfg = study.train_config(study.seeds[0])
 
-    def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
-        if on_stage is not None:
-            on_stage(epoch, total, f"bundle {BUNDLE_MODALITY} + {BUNDLE_MODEL}, epoch {epoch}/{total}")
-
     train_bundle(inputs, study.model, cfg, path, img_size=study.img_size, command=command,
-                 estimate=run_dir if (run_dir / "metrics.json").is_file() else None, on_epoch=on_epoch)
+                 estimate=run_dir if (run_dir / "metrics.json").is_file() else None, hooks=hooks)
     return path
 
 
-def _long_video(out: Path, s: DemoSettings, on_stage: Progress | None) -> tuple[Path, Path]:
+def _long_video(out: Path, s: DemoSettings, hooks: Hooks) -> tuple[Path, Path]:
     """Step 3a: one synthetic long video (SAMM long-video layout, with its sheet)."""
     from mesti.synth.long.generate import TRUTH_FILE, VIDEO_FOLDER, generate_long_videos
     from mesti.synth.long.sheet import SHEET_FILE
@@ -149,14 +161,13 @@ def _long_video(out: Path, s: DemoSettings, on_stage: Progress | None) -> tuple[
     folder = out / "long"
     if output_kind(folder) != "synthetic dataset" or not (folder / TRUTH_FILE).is_file():
         generate_long_videos(folder, subjects=1, videos_per_subject=1, seconds=s.long_seconds, fps=s.long_fps,
-                             size=s.size, seed=s.seed,
-                             progress=None if on_stage is None else lambda d, t: on_stage(d, t, "long video"))
+                             size=s.size, seed=s.seed, hooks=hooks)
     video = next(p for p in sorted((folder / VIDEO_FOLDER).iterdir()) if p.is_dir())
     return video, folder / SHEET_FILE
 
 
 def _analysis(out: Path, video: Path, sheet: Path, bundle: Path, s: DemoSettings,
-              on_stage: Progress | None) -> tuple[Path, dict[str, Any] | None]:
+              hooks: Hooks) -> tuple[Path, dict[str, Any] | None]:
     """Step 3b: spot (flow), classify every interval with the bundle, score against the sheet."""
     import json
 
@@ -165,8 +176,7 @@ def _analysis(out: Path, video: Path, sheet: Path, bundle: Path, s: DemoSettings
     folder = out / "analysis"
     if output_kind(folder) != "analysis":
         prepare_output_dir(folder, "analysis")
-        result = analyze(video, bundle, method="flow", fps=s.long_fps, truth=sheet,
-                         progress=None if on_stage is None else lambda stage, d, t: on_stage(d, t, f"analyze: {stage}"))
+        result = analyze(video, bundle, method="flow", fps=s.long_fps, truth=sheet, hooks=hooks)
         result.write(folder)
     scores = json.loads((folder / "intervals.json").read_text()).get("scores")
     return folder, scores

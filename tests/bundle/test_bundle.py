@@ -72,11 +72,12 @@ def test_bundle_round_trips_to_the_same_probabilities(bundle, tree: Path) -> Non
 
 def test_the_final_model_trains_on_every_sample(data) -> None:  # type: ignore[no-untyped-def]
     from mesti.bundle.train import train_final
+    from mesti.utils.hooks import Functions
 
     samples = data.samples
     epochs: list[int] = []
     model, result = train_final(samples, "ststnet", TrainConfig(epochs=1, device="cpu", batch_size=64),
-                                on_epoch=lambda e, t, s: epochs.append(e))
+                                hooks=Functions(epoch_ended=lambda e, t, s: epochs.append(e)))
     assert result.test_index == [] and result.probs == [] and epochs == [1]
     assert len(result.norm["mean"]) == 3
 

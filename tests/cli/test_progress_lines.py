@@ -35,3 +35,31 @@ def test_a_redirected_command_prints_progress_lines(tmp_path: Path) -> None:
                           "--procedural-only"], capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr
     assert f"synth {out.name} 2/2" in res.stderr  # the bar is invisible off a terminal; these lines are not
+
+
+def test_the_console_hook_shows_stages_folds_and_epochs_as_lines(tmp_path: Path) -> None:
+    from mesti.cli.common import ConsoleHooks
+
+    log = tmp_path / "log.txt"
+    with open(log, "w") as fh:
+        bar = LineProgress(Console(file=fh), interval=3600)
+        with bar:
+            hooks = ConsoleHooks(bar)
+            hooks.stage_started("prepare wait", None, "waiting for another mesti process")
+            hooks.stage_ended("prepare wait")
+            hooks.stage_started("prepare", 2, "preparing")
+            hooks.stage_advanced("prepare", 1, 2)
+            hooks.stage_advanced("prepare", 2, 2)
+            hooks.line("folds", "folds")
+            hooks.line("epochs", "epochs", 2)
+            for fold in ("s1", "s2"):
+                hooks.fold_started(fold, int(fold[1]) - 1, 2)
+                hooks.epoch_ended(1, 2, {"train_loss": 0.5})
+                hooks.epoch_ended(2, 2, {"train_loss": 0.25})
+            hooks.finish("folds")
+            hooks.stage_advanced("cells", 1, 3, "cell apex meganet")  # not declared: a line of its own
+        assert [t.description for t in bar.tasks] == ["preparing", "fold s2", "epoch 2/2 loss 0.250", "cell apex meganet"]
+    lines = [line.split(" (")[0] for line in log.read_text().splitlines()]
+    assert lines == ["waiting for another mesti process 0", "preparing 0/2", "preparing 2/2", "folds 0", "epochs 0/2",
+                     "fold s1 0/2", "epoch 1/2 loss 0.500 1/2", "epoch 2/2 loss 0.250 2/2", "fold s2 1/2",
+                     "epoch 1/2 loss 0.500 1/2", "epoch 2/2 loss 0.250 2/2", "fold s2 2/2", "cell apex meganet 1/3"]

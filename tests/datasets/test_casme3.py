@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mesti.cli.main import app
 from mesti.datasets.base import OutsideRootError
-from mesti.datasets.casme3 import CLASSES_4, FOUR_CLASS, label_for
+from mesti.datasets.casme3 import CLASSES_4, FOUR_CLASS, Casme3Files, label_for
 from mesti.datasets.check import check_dataset
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
@@ -163,6 +163,10 @@ def test_bad_input_is_one_line_naming_the_file(tree: Path, tmp_path: Path) -> No
     garbage.write_bytes(b"not a workbook")
     with pytest.raises(MestiError, match="old.xls: cannot read the workbook"):
         create_dataset("casme3", tree, long_sheet=garbage).videos()
+    with pytest.raises(MestiError, match="old.xls: cannot read the workbook"):  # the same file given as one object
+        create_dataset("casme3", tree, files=Casme3Files(long_sheet=garbage)).videos()
+    with pytest.raises(MestiError, match="unknown option.*long_sheets; it takes sheet, classes, long_sheet"):
+        create_dataset("casme3", tree, long_sheets=garbage)
     sheet.unlink()
     with pytest.raises(MestiError, match=r"--sheet: the CAS\(ME\)\^3 part A micro-expression sheet .* is not in"):
         create_dataset("casme3", tree).records()

@@ -13,6 +13,7 @@ from mesti.engine.sequential import train_fold
 from mesti.engine.folds import fold_seed
 from mesti.engine.losses import FocalLoss
 from mesti.engine.samples import SampleSet
+from mesti.utils.hooks import Functions
 from tests.engine import toys
 
 
@@ -160,5 +161,5 @@ def test_a_non_finite_loss_stops_the_fold_naming_fold_and_epoch() -> None:
     cfg = TrainConfig(epochs=4, batch_size=12, device="cpu", flip=False, rotations=[0.0])
     epochs: list[int] = []
     with pytest.raises(MestiError, match=rf"fold {fold.name}: the training loss is nan in epoch 2"):
-        train_fold(samples, fold, Diverges, cfg, on_epoch=lambda e, t, s: epochs.append(e))
+        train_fold(samples, fold, Diverges, cfg, hooks=Functions(epoch_ended=lambda e, t, s: epochs.append(e)))
     assert epochs == [1]  # epoch 1 was finite and reported; nothing after the NaN

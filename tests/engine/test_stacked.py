@@ -31,6 +31,7 @@ from mesti.engine.stacked import (
     sequential_steps,
     train_group,
 )
+from mesti.utils.hooks import Functions
 from tests.studies.image_tree import image_folder
 from tests.engine.toys import toy_samples
 
@@ -125,8 +126,9 @@ def test_layout_and_group_size_change_rounding_only() -> None:
     interleaved = train_group(samples, folds, noisy_net, cfg, options=StackedOptions(interleave=True)).results
     starts: list[str] = []
     tiny = run_stacked(samples, folds, noisy_net, cfg, finished=lambda f: None, record=lambda f, r, m: None,
-                       options=StackedOptions(memory_fraction=1e-9), on_fold_start=lambda name, i, n: starts.append(name),
-                       on_epoch=lambda e, t, s: starts.append(f"epoch {e}"))
+                       options=StackedOptions(memory_fraction=1e-9),
+                       hooks=Functions(fold_started=lambda name, i, n: starts.append(name),
+                                       epoch_ended=lambda e, t, s: starts.append(f"epoch {e}")))
     assert starts == [x for f in folds for x in (f.name, "epoch 1", "epoch 2", "epoch 3")]  # one fold per group
     for a, b, c in zip(plain, interleaved, tiny, strict=True):
         assert_same_fold(a, b, atol=2e-3)  # other conv kernels: rounding, grown a little by training
@@ -179,13 +181,13 @@ def test_stacked_run_resumes_at_group_level(tmp_path: Path) -> None:
             raise Crash
 
     with pytest.raises(Crash):
-        run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="stacked", stacked=opts), tmp_path / "part", on_fold_start=crash_at_second_group)
+        run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="stacked", stacked=opts), tmp_path / "part", hooks=Functions(fold_started=crash_at_second_group))
     written = sorted((tmp_path / "part" / "folds").glob("*.json"))
     assert len(written) == 2 and not (tmp_path / "part" / "metrics.json").exists()
     assert json.loads(written[0].read_text())["engine"] == "stacked"
     epochs: list[int] = []
     resumed = run_experiment(samples, Experiment("ststnet", LeaveOneSubjectOut(), cfg, engine="stacked", stacked=opts), tmp_path / "part",
-                             on_epoch=lambda e, t, s: epochs.append(e))
+                             hooks=Functions(epoch_ended=lambda e, t, s: epochs.append(e)))
     assert epochs == [1, 2]  # one group, the two unfinished folds
     assert resumed == full
     assert (tmp_path / "part" / "predictions.csv").read_text() == (tmp_path / "full" / "predictions.csv").read_text()
@@ -295,7 +297,7 @@ def test_a_group_that_runs_out_of_memory_is_split_and_trains_the_same(monkeypatc
             if epoch == 2 and len(group) > limit:
                 raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-        return real_train_group(samples, group, *args, **{**kwargs, "on_epoch": on_epoch})  # type: ignore[arg-type]
+        return real_train_group(samples, group, *args, **{**kwargs, "hooks": Functions(epoch_ended=on_epoch)})  # type: ignore[arg-type]
 
     monkeypatch.setattr(stacked, "train_group", limited)
     recorded: list[str] = []

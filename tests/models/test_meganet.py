@@ -159,3 +159,16 @@ def test_bad_layouts_are_clear_errors() -> None:
         create_model("meganet", 3, num_blocks=5)
     with pytest.raises(MestiError, match="unknown option"):
         create_model("meganet", 3, use_gaa=False)
+
+
+def test_one_config_object_or_its_keywords_build_the_same_network() -> None:
+    from mesti.models.meganet import MEGANetConfig
+
+    config = MEGANetConfig(num_blocks=2, use_ga=False, drop_rate=0.2)
+    with torch.device("meta"):
+        whole, by_name = MEGANet(3, 3, config), MEGANet(3, num_blocks=2, use_ga=False, drop_rate=0.2)
+        both = MEGANet(3, 3, config, drop_rate=0.4)  # a keyword replaces the config's field
+    assert params_by_name(whole).keys() == params_by_name(by_name).keys() and whole.config == by_name.config
+    assert both.blocks[0].drop.p == 0.4 and both.config.num_blocks == 2
+    with pytest.raises(MestiError, match="unknown option 'use_gaa'; it takes attention_residual, .*use_ga, use_residual"):
+        create_model("meganet", 3, use_gaa=False)

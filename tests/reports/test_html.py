@@ -142,12 +142,12 @@ def test_analysis_folder_holds_every_output(tmp_path: Path) -> None:
 
     import pandas as pd
 
-    from mesti.reports.analysis import write_analysis
+    from mesti.reports.analysis import AnalysisSource, write_analysis
 
     classes = ["negative", "positive", "surprise"]
     scores = np.abs(np.sin(np.arange(300) / 20.0))
-    out = write_analysis(tmp_path / "analysis", intervals(), fps=30.0, video="clip.mp4", classes=classes,
-                         scores=scores, threshold=0.8, model="bundle b", modality="mesti", method="flow")
+    source = AnalysisSource("clip.mp4", 30.0, classes, model="bundle b", modality="mesti", method="flow")
+    out = write_analysis(tmp_path / "analysis", intervals(), source, scores=scores, threshold=0.8)
     assert sorted(p.name for p in out.iterdir()) == ["intervals.csv", "intervals.json", "report.html", "timeline.png"]
     table = pd.read_csv(out / "intervals.csv")
     assert list(table["onset"]) == [10, 50, 90] and table["offset_s"][0] == pytest.approx(23 / 30, abs=1e-4)
@@ -158,8 +158,8 @@ def test_analysis_folder_holds_every_output(tmp_path: Path) -> None:
     assert page.count('<section class="interval"') == 3 and page.count("data:image/png") == 9
     with Image.open(out / "timeline.png") as im:
         assert im.size[0] >= 800
-    empty = write_analysis(tmp_path / "empty", [], fps=30.0, video="clip.mp4", classes=classes, scores=scores)
+    empty = write_analysis(tmp_path / "empty", [], AnalysisSource("clip.mp4", 30.0, classes), scores=scores)
     assert pd.read_csv(empty / "intervals.csv").empty and "Nothing was spotted" in (empty / "report.html").read_text()
     with pytest.raises(MestiError):
-        write_analysis(tmp_path / "bad", [], fps=0.0, video="clip.mp4", classes=classes)
+        write_analysis(tmp_path / "bad", [], AnalysisSource("clip.mp4", 0.0, classes))
     assert not (tmp_path / "bad").exists()

@@ -25,6 +25,7 @@ from mesti.cli.main import app
 from mesti.studies.executors import ExecutorSpec, run_cell
 from mesti.studies.grid import GridSpec, run_grid
 from mesti.studies.spec import StudySpec
+from mesti.utils.hooks import Functions
 from tests.studies.image_tree import image_folder
 
 runner = CliRunner()
@@ -98,7 +99,7 @@ def test_ray_grid_gives_the_local_metrics_and_survives_a_killed_worker(tmp_path:
     local = run_grid(spec, tmp_path / "local")
     seen: list[str] = []
     rows = run_grid(spec, tmp_path / "ray", executor=ExecutorSpec(name="ray", max_retries=2), cell_fn=dies_once,
-                    on_progress=lambda done, total, text: seen.append(text))
+                    hooks=Functions(stage_advanced=lambda stage, done, total=None, text=None: seen.append(text)))
     assert [r["status"] for r in rows] == ["ok"] * 4
     assert cell_metrics(tmp_path / "ray") == cell_metrics(tmp_path / "local")
     assert [r["uf1"] for r in rows] == [r["uf1"] for r in local]

@@ -14,6 +14,7 @@ from mesti.errors import MestiError
 from mesti.studies.grid import GridSpec, run_grid
 from mesti.studies.inputs import load_samples
 from mesti.studies.spec import DatasetSpec, StudySpec, parse_seeds, run_study
+from mesti.utils.hooks import Functions
 from tests.studies.image_tree import image_folder
 
 runner = CliRunner()
@@ -98,19 +99,19 @@ def test_a_fold_trained_on_other_labels_is_trained_again(tmp_path: Path) -> None
             raise Crash
 
     with pytest.raises(Crash):
-        run_study(spec, tmp_path / "run", load_samples(spec), on_fold_start=crash_at_third)
+        run_study(spec, tmp_path / "run", load_samples(spec), hooks=Functions(fold_started=crash_at_third))
     assert len(list((tmp_path / "run" / "folds").glob("*.json"))) == 2
     _swap_labels(manifest)
     trained: list[str] = []
-    resumed = run_study(spec, tmp_path / "run", load_samples(spec), on_fold_start=lambda name, i, n: trained.append(name))
+    resumed = run_study(spec, tmp_path / "run", load_samples(spec), hooks=Functions(fold_started=lambda name, i, n: trained.append(name)))
     epochs: list[int] = []
-    run_study(spec, tmp_path / "run2", load_samples(spec), on_epoch=lambda e, t, s: epochs.append(e))
+    run_study(spec, tmp_path / "run2", load_samples(spec), hooks=Functions(epoch_ended=lambda e, t, s: epochs.append(e)))
     fresh = json.loads((tmp_path / "run2" / "metrics.json").read_text())
     assert resumed == fresh  # every fold saw a swapped clip, so every fold was retrained on the new labels
     assert (tmp_path / "run" / "predictions.csv").read_text() == (tmp_path / "run2" / "predictions.csv").read_text()
     # and an unchanged rerun of the finished run reuses every fold
     epochs.clear()
-    run_study(spec, tmp_path / "run", load_samples(spec), on_epoch=lambda e, t, s: epochs.append(e))
+    run_study(spec, tmp_path / "run", load_samples(spec), hooks=Functions(epoch_ended=lambda e, t, s: epochs.append(e)))
     assert epochs == []
 
 

@@ -20,6 +20,7 @@ from mesti.protocols import LeaveOneSubjectOut
 from mesti.engine.config import TrainConfig
 from mesti.studies.run import Experiment, run_experiment
 from mesti.studies.inputs import load_samples
+from mesti.utils.hooks import Functions
 from tests.studies.study_tree import study_of, write_study_tree
 
 runner = CliRunner()
@@ -70,12 +71,12 @@ def test_interrupted_run_resumes_to_identical_metrics(tree: Path, tmp_path: Path
             raise Crash
 
     with pytest.raises(Crash):
-        run_experiment(inputs, Experiment("ststnet", LeaveOneSubjectOut(), cfg), tmp_path / "part", on_fold_start=crash_at_third)
+        run_experiment(inputs, Experiment("ststnet", LeaveOneSubjectOut(), cfg), tmp_path / "part", hooks=Functions(fold_started=crash_at_third))
     assert not (tmp_path / "part" / "metrics.json").exists()  # nothing that looks complete
     assert len(list((tmp_path / "part" / "folds").glob("*.json"))) == 2
     trained: list[str] = []
     resumed = run_experiment(inputs, Experiment("ststnet", LeaveOneSubjectOut(), cfg), tmp_path / "part",
-                             on_epoch=lambda e, t, s: trained.append(str(e)))
+                             hooks=Functions(epoch_ended=lambda e, t, s: trained.append(str(e))))
     assert len(trained) == 2 * 3  # only the two unfinished folds trained
     assert resumed == full
     assert (tmp_path / "part" / "predictions.csv").read_text() == (tmp_path / "full" / "predictions.csv").read_text()

@@ -15,11 +15,12 @@ from typer.testing import CliRunner
 
 from mesti.cli.main import app
 from mesti.datasets.casme2 import CASME2
-from mesti.synth import AUEvent, FaceRig, au_region, generate_dataset, make_face, plan_dataset, render_clip
+from mesti.synth import AUEvent, FaceRig, SynthSettings, au_region, generate_dataset, make_face, plan_dataset, render_clip
 from mesti.synth.difficulty import difficulty_check
 from mesti.synth.faces import available_photos
 from mesti.errors import MestiError
 from mesti.modalities import tvl1_flow
+from mesti.utils.hooks import Functions
 
 SHEET_COLUMNS = ["Subject", "Filename", "Unnamed: 2", "OnsetFrame", "ApexFrame", "OffsetFrame", "Unnamed: 6",
                  "Action Units", "Estimated Emotion"]
@@ -200,16 +201,22 @@ def test_out_dir_rules(tmp_path: Path) -> None:
     first = _files(out)
     generate_dataset(out, subjects=1, clips_per_subject=2, size=32, real_faces=False, overwrite=True)
     assert len(CASME2(out).records()) == 2 and _files(out) != first
+    settings = SynthSettings(subjects=1, clips_per_subject=1, size=32, real_faces=False)
+    generate_dataset(out, settings, overwrite=True)  # the same set given as one object
+    assert _files(out) == first
+    with pytest.raises(TypeError, match="subject"):
+        generate_dataset(tmp_path / "typo", subject=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine", "set"]  # no temporary folder left
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path: Path) -> None:
-    def stop(done: int, total: int) -> None:
+    def stop(stage: str, done: int, total: int | None = None, description: str | None = None) -> None:
         if done:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        generate_dataset(tmp_path / "out", subjects=2, clips_per_subject=1, size=32, workers=1, progress=stop)
+        generate_dataset(tmp_path / "out", subjects=2, clips_per_subject=1, size=32, workers=1,
+                         hooks=Functions(stage_advanced=stop))
     assert list(tmp_path.iterdir()) == []
 
 

@@ -11,19 +11,20 @@ from typing import Any
 
 import pandas as pd
 
-from mesti.analysis.run import StageProgress, classify_intervals
+from mesti.analysis.run import classify_intervals
 from mesti.analysis.truth import class_overlap_note, strs_from, truth_class
 from mesti.datasets.long import LongVideo
 from mesti.reports.analysis import interval_rows
 from mesti.spotting.evaluate import match_by_type
 from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 
 PROTOCOL = ("spot-then-recognise (MEGC 2023-2025): spotting IoU >= 0.5 one-to-one within each type, counts pooled "
             "over the dataset; recognition F1 on the correctly spotted intervals; STRS = spotting F1 x recognition F1")
 
 
 def recognise_spotted(model: Any, videos: list[LongVideo], results: list[SpotResult],
-                      progress: StageProgress | None = None) -> tuple[dict[str, Any], str]:
+                      hooks: Hooks | None = None) -> tuple[dict[str, Any], str]:
     """Classify every spotted interval; the pooled STRS scores and ``recognition.csv`` (one row per
     spotted interval: video, frames, seconds, type, spot score, predicted class, probabilities,
     and the true class when the interval was correctly spotted).
@@ -40,7 +41,7 @@ def recognise_spotted(model: Any, videos: list[LongVideo], results: list[SpotRes
     predicted: dict[str, list[str | None]] = {}
     n_spotted = n_truth = 0
     for v, r in zip(videos, results, strict=True):
-        intervals, _, _, more = classify_intervals(model, v.path, v.fps, list(r.intervals), progress,
+        intervals, _, _, more = classify_intervals(model, v.path, v.fps, list(r.intervals), hooks,
                                                    skip_unclassifiable=True)
         if r.intervals and len(more) == len(r.intervals):
             notes.append(f"{v.video_id}: none of its {len(r.intervals)} spotted interval(s) could be classified "

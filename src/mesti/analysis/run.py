@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,15 @@ from mesti.clips.clip import Clip
 from mesti.clips.intervals import Interval
 from mesti.clips.stream import open_stream
 from mesti.errors import MestiError
-from mesti.reports.analysis import write_analysis
+from mesti.reports.analysis import AnalysisSource, write_analysis
 from mesti.reports.html import ReportInterval
 from mesti.reports.strs import STRSResult
 from mesti.spotting.output import FRAME_CONVENTION, MEGC_FOLDER, megc_csv, megc_name, video_key
 from mesti.spotting.registry import create_spotter, spot_stream, too_short
 from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope, prepare_new_dir
 
-#: ``progress(stage, done, total)``: stage is "spot" (frames) or "classify" (intervals).
-StageProgress = Callable[[str, int, int], None]
 #: Apex frames in the report are scaled down to this height (a SAMM frame is 1088 px high).
 APEX_HEIGHT = 240
 
@@ -84,9 +82,9 @@ class Analysis:
                         [iv.label for iv in self.intervals])
         with output_scope():
             prepare_new_dir(out, "analysis", overwrite=overwrite)
-            return write_analysis(out, self.intervals, fps=self.fps, video=self.video, classes=self.classes,
+            source = AnalysisSource(self.video, self.fps, self.classes, self.model, self.modality, self.method)
+            return write_analysis(out, self.intervals, source,
                                   scores=np.nan_to_num(self.spot.score), threshold=self.spot.threshold,
-                                  model=self.model, modality=self.modality, method=self.method,
                                   notes=self.report_notes(), summary=self.summary(),
                                   extra_files={f"{MEGC_FOLDER}/{megc_name(self.video)}": megc})
 
@@ -113,7 +111,7 @@ def _apex_picture(frame: np.ndarray) -> np.ndarray:
 
 
 def classify_intervals(model: Any, source: str | Path, fps: float, intervals: list[Interval],
-                       progress: StageProgress | None = None, skip_unclassifiable: bool = False,
+                       hooks: Hooks | None = None, skip_unclassifiable: bool = False,
                        ) -> tuple[list[ReportInterval], dict[str, float], int, list[str]]:
     """Read each interval's frames from the stream and classify them with ``model``.
 
@@ -142,8 +140,8 @@ def classify_intervals(model: Any, source: str | Path, fps: float, intervals: li
                                 probabilities, apex_frame, image, attention)
         start = time.perf_counter()
         timings["classification"] += start - t1
-        if progress is not None:
-            progress("classify", done, len(intervals))
+        if hooks is not None:
+            hooks.stage_advanced("classify", done, len(intervals))
     if reader.failed and len(reader.failed) == len(intervals) and not skip_unclassifiable:
         raise MestiError(source, f"none of the {len(intervals)} spotted intervals could be classified; first: "
                                  f"{reader.failed[min(reader.failed)]}")
@@ -160,7 +158,7 @@ def classify_intervals(model: Any, source: str | Path, fps: float, intervals: li
 
 def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | None = None,
             truth: str | Path | None = None, spotter_options: dict[str, Any] | None = None,
-            progress: StageProgress | None = None) -> Analysis:
+            hooks: Hooks | None = None) -> Analysis:
     """Spot the expressions of ``video`` with ``method``, classify each with ``model`` (a path
     to a bundle, fold checkpoint or run directory, or what :func:`mesti.load_model` returned),
     and with ``truth`` (sheet or interval CSV) score spot-then-recognise.
@@ -188,9 +186,9 @@ def analyze(video: str | Path, model: Any, method: str = "flow", fps: float | No
     if truth is not None:
         gt, truth_notes = read_truth(truth, video, stream.fps, stream.count)
     t0 = time.perf_counter()
-    result = spot_stream(spotter, stream, progress=None if progress is None else lambda d, t: progress("spot", d, t))
+    result = spot_stream(spotter, stream, hooks=hooks)
     timings = {"spotting": time.perf_counter() - t0}
-    intervals, more, held, notes = classify_intervals(model, video, stream.fps, list(result.intervals), progress)
+    intervals, more, held, notes = classify_intervals(model, video, stream.fps, list(result.intervals), hooks)
     timings.update(more)
     pipeline = model.pipeline
     warnings = result.warnings()

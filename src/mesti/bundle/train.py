@@ -8,7 +8,6 @@ from a separate subject-independent run (``estimate``), never from its own train
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import train_fold
 from mesti.engine.folds import FoldResult
 from mesti.engine.samples import Inputs, SampleSet
+from mesti.utils.hooks import Hooks
 
 ALL_SUBJECTS = "all-subjects"
 
@@ -47,7 +47,7 @@ def final_settings(inputs: Inputs, model_name: str, cfg: TrainConfig, *,
 
 def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_kwargs: dict[str, Any] | None = None,
                 img_size: int | None = None,
-                on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[nn.Module, FoldResult]:
+                hooks: Hooks | None = None) -> tuple[nn.Module, FoldResult]:
     """Train one network on every sample (no test side); returns it with its fold record."""
     from mesti.models import create_model
 
@@ -65,21 +65,21 @@ def train_final(samples: SampleSet, model_name: str, cfg: TrainConfig, *, model_
         return create_model(model_name, num_classes=len(samples.class_names), in_chans=in_chans, img_size=size,
                             **built_with)
 
-    result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, on_epoch=on_epoch)
+    result, model = train_fold(fitted, fold, build, cfg, input_size=size, in_chans=in_chans, hooks=hooks)
     return model.cpu().eval(), result
 
 
 def train_bundle(inputs: Inputs, model_name: str, cfg: TrainConfig, out: str | Path, *,
                  model_kwargs: dict[str, Any] | None = None, img_size: int | None = None, command: str = "",
                  estimate: str | Path | None = None,
-                 on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> tuple[Path, nn.Module, Pipeline]:
+                 hooks: Hooks | None = None) -> tuple[Path, nn.Module, Pipeline]:
     """Train on everything and write the bundle at ``out``. ``estimate`` (a finished run with
     the same settings) is checked before any training, so a mismatch costs nothing."""
     samples, record = inputs.samples, inputs.record
     settings = final_settings(inputs, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size)
     est = read_estimate(estimate, settings) if estimate is not None else None
     model, result = train_final(samples, model_name, cfg, model_kwargs=model_kwargs, img_size=img_size,
-                                on_epoch=on_epoch)
+                                hooks=hooks)
     pipeline = resolve_pipeline(model_name, model_kwargs=model_kwargs, img_size=img_size, classes=samples.class_names,
                                 **recorded_inputs(record.to_dict())).trained(result.norm)
     counts = torch.bincount(samples.labels, minlength=len(samples.class_names)).tolist()

@@ -25,8 +25,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rich.progress import Progress
-
 from mesti.cache.keys import CACHE_FORMAT, encoder_fingerprint, entry_key, frames_fingerprint, jsonable
 from mesti.cache.store import REPORT_NAME, IndexEntry, entry_ok, entry_path, write_index
 from mesti.cache.work import Job, Outcome, Target, init_worker, run_job
@@ -36,6 +34,7 @@ from mesti.errors import MestiError
 from mesti.pipeline import encoding_pipeline
 from mesti.preprocessing.config import PreprocessConfig
 from mesti.utils.atomic import write_json
+from mesti.utils.hooks import Hooks, or_none
 from mesti.utils.places import make_folder
 from mesti.utils.outputs import output_scope, prepare_output_dir
 
@@ -234,7 +233,7 @@ def prepare(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     workers: int | None = None,
     verify_frames: str = "stat",
-    progress: Progress | None = None,
+    hooks: Hooks | None = None,
     option: str = "--out",
 ) -> PrepareReport:
     """Compute ``modalities`` for every labelled clip of ``adapter`` into the cache ``out``.
@@ -245,7 +244,7 @@ def prepare(
     modification times) or ``content`` (hash every frame file). Re-running with the same
     arguments computes nothing; Ctrl-C (or a kill) keeps every finished image and the next run
     resumes. ``option`` names the cache folder's option in messages. The cache is locked while
-    this runs; another process preparing into it is waited for (said once on ``progress``).
+    this runs; another process preparing into it is waited for (said once on ``hooks``, as the stage ``prepare wait``).
     """
     start = time.perf_counter()
     config = config or PreprocessConfig()
@@ -258,16 +257,16 @@ def prepare(
     if workers < 1:
         raise MestiError("--workers", f"must be at least 1 (1: in this process), got {workers}")
 
+    hooks = or_none(hooks)
     waited = []
 
     def waiting(holder: str) -> None:
-        if progress is not None:
-            waited.append(progress.add_task(f"waiting for another mesti process (pid {holder}) preparing into {out}",
-                                            total=None))
+        hooks.stage_started("prepare wait", None, f"waiting for another mesti process (pid {holder}) preparing into {out}")
+        waited.append(holder)
 
     out = prepare_output_dir(out, "cache", option=option, wait=waiting)
-    for task in waited:
-        progress.remove_task(task)  # type: ignore[union-attr]
+    if waited:
+        hooks.stage_ended("prepare wait")
     make_folder(out)
 
     records = adapter.records()
@@ -288,7 +287,7 @@ def prepare(
 
     finished = False
     try:
-        _execute(plan, workers, report, progress)
+        _execute(plan, workers, report, hooks)
         finished = True
     finally:
         report.interrupted = not finished  # Ctrl-C, or an error outside any one clip
@@ -296,8 +295,10 @@ def prepare(
     return report
 
 
-def _execute(plan: _Plan, workers: int, report: PrepareReport, progress: Progress | None) -> None:
-    task = progress.add_task("preparing", total=len(plan.jobs)) if progress is not None and plan.jobs else None
+def _execute(plan: _Plan, workers: int, report: PrepareReport, hooks: Hooks) -> None:
+    if plan.jobs:
+        hooks.stage_started("prepare", len(plan.jobs), "preparing")
+    finished = 0
     runner = _run_serial(plan.jobs) if workers <= 1 or len(plan.jobs) <= 1 else _run_pool(plan.jobs, workers)
     for outcome in runner:
         plan.done[outcome.position].update(outcome.written)
@@ -307,8 +308,8 @@ def _execute(plan: _Plan, workers: int, report: PrepareReport, progress: Progres
             if outcome.detail:
                 report.notes.append({"key": outcome.key, "note": outcome.detail})
         report.notes.extend({"key": outcome.key, "note": n} for n in outcome.notes)
-        if task is not None:
-            progress.advance(task)  # type: ignore[union-attr]
+        finished += 1
+        hooks.stage_advanced("prepare", finished, len(plan.jobs))
 
 
 def _finish(

@@ -7,7 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from mesti.cli.common import ALLOW_PARTIAL, console, err_console, handles_errors, load_predictor, progress_until_error
+from mesti.cli.common import (ALLOW_PARTIAL, ConsoleHooks, console, err_console, handles_errors, load_predictor,
+                              progress_until_error)
 from mesti.cli.spot import METHOD_HELP
 from mesti.utils.outputs import prepare_new_dir
 
@@ -42,19 +43,15 @@ def analyze_cmd(
     predictor = load_predictor(model, allow_partial)
     stream = open_stream(video, fps)
     with progress_until_error() as bar:
-        tasks = {"spot": bar.add_task(f"spot {method} {Path(video).name}", total=stream.count),
-                 "classify": bar.add_task("classify intervals", total=None)}
-
-        def step(stage: str, done: int, total: int) -> None:
-            bar.update(tasks[stage], completed=done, total=max(total, done))
-
+        hooks = ConsoleHooks(bar, {"spot": (f"spot {method} {Path(video).name}", stream.count),
+                                   "classify": "classify intervals"})
         options: dict[str, object] = {"model": spot_model} if spot_model is not None else {}
         if face_index is not None:
             options["face_index"] = face_index
         analysis = analyze(video, predictor, method=method, fps=fps, truth=truth, spotter_options=options or None,
-                           progress=step)
+                           hooks=hooks)
         if not analysis.intervals:
-            bar.update(tasks["classify"], completed=0, total=0)
+            hooks.stage_advanced("classify", 0, 0)
     for line in analysis.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     analysis.write(out, overwrite=overwrite)

@@ -28,6 +28,7 @@ from rich.progress import (
 )
 
 from mesti.errors import DISK_FULL, MestiError, from_os_error
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope
 from mesti.utils.registry import Registry
 from mesti.reports.report import skip_line
@@ -207,6 +208,80 @@ def progress() -> Progress:
         console=err_console,
         transient=False,
     )
+
+
+class ConsoleHooks(Hooks):
+    """The library's progress events on a command's bar (:func:`progress`): one line per stage.
+
+    ``lines`` declares lines up front, in the order they show (stage -> description, as
+    ``(description, total)`` to give a total); a stage not declared gets a line when it first
+    reports, described by its own description or ``names[stage]`` or its name. Folds and
+    epochs are shown on the lines ``folds`` and ``epochs`` when they are declared (a new fold
+    starts the epochs line again). ``start_on_first``: the bar appears with the first event,
+    so an argument error prints alone.
+    """
+
+    def __init__(self, bar: Progress, lines: Mapping[str, str | tuple[str, float | None]] | None = None, *,
+                 names: Mapping[str, str] | None = None, start_on_first: bool = False) -> None:
+        self.bar = bar
+        self.tasks: dict[str, TaskID] = {}
+        self.totals: dict[str, float | None] = {}
+        self.names = dict(names or {})
+        self.waiting = start_on_first
+        for stage, line in (lines or {}).items():
+            description, total = (line, None) if isinstance(line, str) else line
+            self.line(stage, description, total)
+
+    def line(self, stage: str, description: str, total: float | None = None, done: float = 0) -> TaskID:
+        """Declare the line of ``stage`` now (before any event of it)."""
+        self.tasks[stage] = self.bar.add_task(description, total=total, completed=done)
+        self.totals[stage] = total
+        return self.tasks[stage]
+
+    def _new(self, stage: str, description: str | None, total: float | None, done: float = 0) -> bool:
+        """A line for ``stage`` if it has none yet (True when this made it)."""
+        if self.waiting:
+            self.waiting = False
+            self.bar.start()
+        if stage in self.tasks:
+            return False
+        self.line(stage, description or self.names.get(stage, stage), total, done)
+        return True
+
+    def stage_started(self, stage: str, total: int | None = None, description: str | None = None) -> None:
+        if not self._new(stage, description, total):
+            self.bar.update(self.tasks[stage], total=total, **({"description": description} if description else {}))
+
+    def stage_advanced(self, stage: str, done: int, total: int | None = None, description: str | None = None) -> None:
+        if self._new(stage, description, None if total is None else max(total, done), done):
+            return
+        given: dict[str, Any] = {"description": description} if description else {}
+        if total is not None:
+            given["total"] = max(total, done)
+        self.bar.update(self.tasks[stage], completed=done, **given)
+
+    def stage_ended(self, stage: str) -> None:
+        task = self.tasks.pop(stage, None)
+        if task is not None:
+            self.bar.remove_task(task)
+
+    def fold_started(self, fold: str, index: int, total: int) -> None:
+        if "folds" in self.tasks:
+            self.bar.update(self.tasks["folds"], total=total, completed=index, description=f"fold {fold}")
+        if "epochs" in self.tasks:
+            self.bar.reset(self.tasks["epochs"], total=self.totals["epochs"])
+
+    def epoch_ended(self, epoch: int, total: int, metrics: Mapping[str, float]) -> None:
+        if "epochs" in self.tasks:
+            self.bar.update(self.tasks["epochs"], completed=epoch, total=total,
+                            description=f"epoch {epoch}/{total} loss {metrics['train_loss']:.3f}")
+
+    def finish(self, stage: str) -> None:
+        """Show ``stage`` complete (its total, or one of one when it had none)."""
+        task = self.tasks.get(stage)
+        if task is not None:
+            total = next(t.total for t in self.bar.tasks if t.id == task) or 1
+            self.bar.update(task, completed=total, total=total)
 
 
 @contextlib.contextmanager

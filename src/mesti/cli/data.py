@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from mesti.cli.common import MANIFEST_HELP, console, handles_errors, print_registry, progress, sheet_or_manifest
+from mesti.cli.common import (MANIFEST_HELP, ConsoleHooks, console, handles_errors, print_registry, progress,
+                              sheet_or_manifest)
 from mesti.datasets.check import CheckReport, Finding, check_dataset
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
@@ -62,14 +63,8 @@ def check_cmd(
     classes = classes if classes is not None else kwargs.pop("classes", None)
     adapter = create_dataset(dataset, root, sheet=sheet, classes=classes, **kwargs)
     with progress() as bar:
-        task = bar.add_task(f"decoding {dataset} frames" if decode else f"locating {dataset} frames", total=None)
-        report = check_dataset(
-            adapter,
-            decode=decode,
-            workers=workers,
-            on_start=lambda total: bar.update(task, total=total),
-            on_progress=lambda n: bar.advance(task, n),
-        )
+        doing = f"decoding {dataset} frames" if decode else f"locating {dataset} frames"
+        report = check_dataset(adapter, decode=decode, workers=workers, hooks=ConsoleHooks(bar, {"check": doing}))
     show_report(report, verbose)
     if not report.ok:
         raise typer.Exit(1)

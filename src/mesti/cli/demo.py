@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import ConsoleHooks, console, handles_errors, progress
 from mesti.utils.outputs import prepare_output_dir
 
 
@@ -22,22 +22,11 @@ def demo_cmd(
     settings = DemoSettings.quick() if quick else DemoSettings()
     prepare_output_dir(out, "demo")  # before any progress line: never among someone else's files
     with progress() as bar:
-        gen = bar.add_task("generating the synthetic dataset", total=None)
-        grid = bar.add_task("grid", total=None)
-        stage = bar.add_task("then: bundle, long video, analysis", total=None)
-
-        def on_generate(done: int, total: int) -> None:
-            bar.update(gen, completed=done, total=total)
-
-        def on_progress(done: int, total: int, description: str) -> None:
-            bar.update(grid, total=total, completed=done, description=description)
-
-        def on_stage(done: int, total: int, description: str) -> None:
-            bar.update(stage, total=total, completed=done, description=description)
-
-        result = run_demo(out, settings, on_generate=on_generate, on_progress=on_progress, on_stage=on_stage,
+        hooks = ConsoleHooks(bar, {"synth": "generating the synthetic dataset", "cells": "grid",
+                                   "demo": "then: bundle, long video, analysis"})
+        result = run_demo(out, settings, hooks=hooks,
                           command="mesti demo" + (" --quick" if quick else "") + f" --out {out}")
-        bar.update(gen, completed=bar.tasks[gen].total or 1, total=bar.tasks[gen].total or 1)
+        hooks.finish("synth")
     print_summary([r for r in result.rows if r["status"] == "ok"])
     console.print(f"grid report: {out / 'grid' / 'summary.md'} (each cell's report.md is linked from it)")
     console.print(f"model bundle (MESTI + MEGANet on every subject): {result.bundle} (card: {result.bundle / 'model.md'})")

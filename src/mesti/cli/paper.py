@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import command_line, console, err_console, handles_errors, options_command, progress
+from mesti.cli.common import ConsoleHooks, command_line, console, err_console, handles_errors, options_command, progress
 from mesti.cli.study import print_summary
 
 paper_app = typer.Typer(help="The paper's tables as shipped studies: list them, run one, compare with the paper "
@@ -68,13 +68,8 @@ def _run(o: PaperRunOptions) -> None:
                           seeds=parse_seeds(o.seeds, None) if o.seeds else (), report_oracle=o.report_oracle,
                           recipe=o.recipe)
     with progress() as bar:
-        task = bar.add_task(o.study, total=None)
-
-        def on_progress(done: int, total: int, description: str) -> None:
-            bar.update(task, total=total, completed=done, description=description)
-
         rows = run_study(o.study, {"casme2": o.casme2, "samm": o.samm, "smic": o.smic}, o.out, reduction,
-                         clip_list=o.clip_list, command=command_line(), on_progress=on_progress)
+                         clip_list=o.clip_list, command=command_line(), hooks=ConsoleHooks(bar, {"cells": o.study}))
     print_summary([r for r in rows if r["status"] == "ok"])
     failed = [r for r in rows if r["status"] != "ok"]
     for r in failed:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from mesti.cache import FRAME_CHECKS, REPORT_NAME, default_workers, prepare
-from mesti.cli.common import MANIFEST_HELP, console, handles_errors, options_command, progress, sheet_or_manifest, show_skipped
+from mesti.cli.common import MANIFEST_HELP, ConsoleHooks, console, handles_errors, options_command, progress, sheet_or_manifest, show_skipped
 from mesti.datasets.registry import create_dataset
 from mesti.errors import MestiError
 from mesti.modalities import SCALE_MODES, get_modality, list_modalities
@@ -62,7 +62,7 @@ def _prepare(o: PrepareOptions) -> None:
 
     with progress() as bar:
         report = prepare(adapter, names, o.out, config=config, options=options, workers=o.workers,
-                         verify_frames=o.verify_frames, progress=bar)
+                         verify_frames=o.verify_frames, hooks=ConsoleHooks(bar))
     console.print(report.summary(), highlight=False)
     console.print(f"cache: {o.out}/<modality>/index.json; report: {o.out / REPORT_NAME}", highlight=False)
     show_skipped(report.failures, o.strict)

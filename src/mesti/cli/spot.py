@@ -8,8 +8,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mesti.cli.common import (ALLOW_PARTIAL, console, err_console, handles_errors, load_predictor, print_registry,
-                               progress_until_error)
+from mesti.cli.common import (ALLOW_PARTIAL, ConsoleHooks, console, err_console, handles_errors, load_predictor,
+                              print_registry, progress_until_error)
 from mesti.errors import MestiError
 from mesti.utils.outputs import prepare_new_dir
 
@@ -60,9 +60,8 @@ def spot_cmd(
         raise MestiError(video, short)
     prepare_new_dir(out, "spotting result", overwrite=overwrite)
     with progress_until_error() as bar:
-        task = bar.add_task(f"spot {method} {Path(video).name}", total=stream.count)
-        result = spot_stream(spotter, stream,
-                             progress=lambda done, total: bar.update(task, completed=done, total=max(total, done)))
+        hooks = ConsoleHooks(bar, {"spot": (f"spot {method} {Path(video).name}", stream.count)})
+        result = spot_stream(spotter, stream, hooks=hooks)
     for line in result.warnings():
         err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     with atomic_dir(out, "spotting result") as tmp:
@@ -113,16 +112,14 @@ def spot_eval_cmd(
     for line in adapter.issues:
         err_console.print(f"[yellow]note:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)
     with progress_until_error() as bar:
-        task = bar.add_task(f"spot-eval {method or predictions}", total=None)
+        hooks = ConsoleHooks(bar, {"spot": f"spot-eval {method or predictions}"})
         if recognise is not None:
-            rtask = bar.add_task("classify spotted intervals", total=None)
+            hooks.line("classify", "classify spotted intervals")
 
             def recogniser(videos, results):  # type: ignore[no-untyped-def]
-                return recognise_spotted(model, videos, results,
-                                         progress=lambda _s, done, total: bar.update(rtask, completed=done, total=total))
+                return recognise_spotted(model, videos, results, hooks=hooks)
 
-        report = evaluate_dataset(adapter, out, method=method, predictions=predictions,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total),
+        report = evaluate_dataset(adapter, out, method=method, predictions=predictions, hooks=hooks,
                                   recognise=recogniser)
     for line in report.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(line)}", markup=True, highlight=False, soft_wrap=True)

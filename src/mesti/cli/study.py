@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mesti.cli.common import command_line, console, err_console, handles_errors, progress, show_skipped
+from mesti.cli.common import ConsoleHooks, command_line, console, err_console, handles_errors, progress, show_skipped
 from mesti.cli.spec_options import Request, study_command
 from mesti.errors import MestiError
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
@@ -38,38 +38,25 @@ def _study(request: Request) -> None:
     cfg = spec.train_config(spec.seeds[0])
     with progress() as bar:
         if where.name == "ray":
-            task = bar.add_task("study", total=1)
-
-            def on_progress(done: int, total: int, description: str) -> None:
-                bar.update(task, completed=done, total=total, description=description)
-
+            hooks = ConsoleHooks(bar, {"cells": ("study", 1)})
             cell = Cell(str(out), spec, out)
             if where.fold_tasks is not None:
-                outcome = run_in_fold_tasks(cell, where, command=request.command, on_progress=on_progress)
+                outcome = run_in_fold_tasks(cell, where, command=request.command, hooks=hooks)
             else:
-                (outcome,) = run_cells([cell], where, command=request.command, on_progress=on_progress)
+                (outcome,) = run_cells([cell], where, command=request.command, hooks=hooks)
             if outcome.error is not None:
                 raise MestiError(out, outcome.error)
             metrics = outcome.metrics or {}
             label = f"{spec.model} on {spec.modality or 'precomputed images'}"
         else:
-            inputs = load_samples(spec, workers=run.workers, progress=bar, strict=run.strict)
+            hooks = ConsoleHooks(bar)
+            inputs = load_samples(spec, workers=run.workers, hooks=hooks, strict=run.strict)
             console.print(f"{spec.dataset.name}: {inputs.samples.describe()}")
             show_skipped(inputs.record.skipped)
-            folds_task = bar.add_task("folds", total=None)
-            epoch_task = bar.add_task("epochs", total=cfg.epochs)
-
-            def on_fold(name: str, i: int, n: int) -> None:
-                bar.update(folds_task, total=n, completed=i, description=f"fold {name}")
-                bar.reset(epoch_task, total=cfg.epochs)
-
-            def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
-                bar.update(epoch_task, completed=epoch, total=total,
-                           description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
-
-            metrics = run_study(spec, out, inputs, overwrite=run.overwrite, command=request.command,
-                                on_fold_start=on_fold, on_epoch=on_epoch)
-            bar.update(folds_task, completed=bar.tasks[folds_task].total)
+            hooks.line("folds", "folds")
+            hooks.line("epochs", "epochs", cfg.epochs)
+            metrics = run_study(spec, out, inputs, overwrite=run.overwrite, command=request.command, hooks=hooks)
+            hooks.finish("folds")
             label = f"{spec.model} on {inputs.record.modality}"
     console.print(f"{label}: {summarize(metrics)}")
     leaky = metrics.get(ORACLE_KEY)
@@ -105,12 +92,7 @@ def grid_cmd(config: Path = typer.Argument(..., help="Grid YAML: datasets, modal
                                 **({"address": address} if address else {})})
     check_executor(where)
     with progress() as bar:
-        task = bar.add_task("grid", total=None)
-
-        def on_progress(done: int, total: int, description: str) -> None:
-            bar.update(task, total=total, completed=done, description=description)
-
-        rows = run_grid(spec, out, command=command_line(), executor=where, on_progress=on_progress)
+        rows = run_grid(spec, out, command=command_line(), executor=where, hooks=ConsoleHooks(bar, {"cells": "grid"}))
     print_summary([r for r in rows if r["status"] == "ok"])
     console.print(f"summary: {out / 'summary.md'}")
     failed = [r for r in rows if r["status"] != "ok"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from mesti.cli.common import console, handles_errors, options_command, progress
+from mesti.cli.common import ConsoleHooks, console, handles_errors, options_command, progress
 
 
 @dataclass(frozen=True)
@@ -64,21 +64,13 @@ def _synth(o: SynthOptions) -> None:
     from mesti.synth import generate_dataset
 
     bar = progress()
-    task = None
-
-    def report(done: int, total: int) -> None:
-        # The bar appears with the first finished work, so argument errors print alone.
-        nonlocal task
-        if task is None:
-            bar.start()
-            task = bar.add_task(f"synth {o.out_dir.name}", total=total)
-        bar.update(task, completed=done, total=total)
-
+    # The bar appears with the first finished work, so argument errors print alone.
+    report = ConsoleHooks(bar, names={"synth": f"synth {o.out_dir.name}"}, start_on_first=True)
     try:
         result = generate_dataset(
             o.out_dir, subjects=o.subjects, clips_per_subject=o.clips_per_subject, classes=o.classes, size=o.size,
             seed=o.seed, overwrite=o.overwrite, workers=o.workers, real_faces=not o.procedural_only, noise=o.noise,
-            progress=report,
+            hooks=report,
         )
     finally:
         bar.stop()
@@ -100,11 +92,10 @@ def _synth_long(o: SynthOptions) -> None:
     from mesti.synth.long import generate_long_videos
 
     with progress() as bar:
-        task = bar.add_task(f"synth --long {o.out_dir.name}", total=None)
         result = generate_long_videos(o.out_dir, subjects=o.subjects, videos_per_subject=o.videos_per_subject,
                                       seconds=o.seconds, fps=o.fps, size=o.size, seed=o.seed, overwrite=o.overwrite,
                                       real_faces=not o.procedural_only, noise=o.noise, head_motion=o.head_motion,
-                                      progress=lambda d, t: bar.update(task, completed=d, total=t))
+                                      hooks=ConsoleHooks(bar, {"synth long": f"synth --long {o.out_dir.name}"}))
     kinds = Counter(e.kind for v in result.videos for e in v.events)
     console.print(f"{len(result.videos)} videos ({result.frames} frames, {o.size}x{o.size}, {o.fps:g} fps, {o.head_motion} head motion) "
                   f"of {o.subjects} subjects: "

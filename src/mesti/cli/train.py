@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mesti.cli.common import console, handles_errors, progress
+from mesti.cli.common import ConsoleHooks, console, handles_errors, progress
 from mesti.cli.spec_options import Request, study_command
 from mesti.utils.outputs import prepare_new_dir
 
@@ -24,15 +24,12 @@ def _train(request: Request) -> None:
     spec.check()
     cfg = spec.train_config(spec.seeds[0])
     with progress() as bar:
-        inputs = load_samples(spec, workers=run.workers, progress=bar)
+        hooks = ConsoleHooks(bar)
+        inputs = load_samples(spec, workers=run.workers, hooks=hooks)
         console.print(f"{spec.dataset.name}: {inputs.samples.describe()}; training on all of them")
-        task = bar.add_task("epochs", total=cfg.epochs)
-
-        def on_epoch(epoch: int, total: int, stats: dict[str, float]) -> None:
-            bar.update(task, completed=epoch, total=total, description=f"epoch {epoch}/{total} loss {stats['train_loss']:.3f}")
-
+        hooks.line("epochs", "epochs", cfg.epochs)
         path, _, pipeline = train_bundle(inputs, spec.model, cfg, run.out, model_kwargs=spec.model_kwargs, img_size=spec.img_size,
-                                         command=request.command, estimate=run.estimate, on_epoch=on_epoch)
+                                         command=request.command, estimate=run.estimate, hooks=hooks)
     console.print(f"bundle: {path} ({spec.model} on {pipeline.modality}, classes {', '.join(pipeline.classes)})")
     console.print(f"card: {path / 'model.md'}")
 

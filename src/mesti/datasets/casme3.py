@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from dataclasses import replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,20 @@ _WHAT = {
     "damaged": "the CAS(ME)^3 damaged-image list (error_info_damaged_image_partA.txt)",
     "bad_quality": "the CAS(ME)^3 bad-quality image list (image_with_bad_quality_partA.txt)",
 }
+
+
+@dataclass(frozen=True)
+class Casme3Files:
+    """CAS(ME)^3's annotation files where they are not in the usual folders (``--sheet``,
+    ``--opt long_sheet=PATH`` and so on); ``None`` looks for the file (see :class:`CASME3`)."""
+
+    sheet: str | Path | None = None
+    long_sheet: str | Path | None = None
+    error_list: str | Path | None = None
+    damaged: str | Path | None = None
+    bad_quality: str | Path | None = None
+
+
 _SUBJECT = re.compile(r"^spNO\.\d+$", re.IGNORECASE)
 _TASK = re.compile(r"^[a-m]$")
 _SEARCH_DEPTH = 4
@@ -122,8 +136,9 @@ def _subdirs(folder: Path) -> list[Path]:
 class CASME3:
     """CAS(ME)^3 part A: 860 micro-expressions of 94 subjects, colour + depth at 30 fps; 4, 7 or 3 classes; long videos for spotting.
 
-    ``CASME3(root, sheet=None, classes=4, long_sheet=None, error_list=None, damaged=None,
-    bad_quality=None, fps=30, view='clips', blink_videos=False)``. ``root`` holds the
+    ``CASME3(root, sheet=None, classes=4, fps=30, view='clips', blink_videos=False,
+    files=None, long_sheet=None, error_list=None, damaged=None, bad_quality=None)`` (the
+    four lists by keyword or together as :class:`Casme3Files`). ``root`` holds the
     ``spNO.<n>`` folders (or a folder up to four levels above them); the sheets and lists
     are found in ``root``, ``root/annotation(s)`` or beside ``sheet`` unless given.
     ``classes``: 4 -> negative, positive, surprise, others; 7 -> the sheet's emotions;
@@ -135,11 +150,13 @@ class CASME3:
     name = "casme3"
 
     def __init__(
-        self, root: str | Path, sheet: str | Path | None = None, classes: int = 4, long_sheet: str | Path | None = None,
-        error_list: str | Path | None = None, damaged: str | Path | None = None, bad_quality: str | Path | None = None,
-        fps: float | str = 30.0, view: str = "clips", blink_videos: bool | str = False, **extra: Any,
+        self, root: str | Path, sheet: str | Path | None = None, classes: int = 4, fps: float | str = 30.0,
+        view: str = "clips", blink_videos: bool | str = False, files: Casme3Files | None = None, **extra: Any,
     ) -> None:
+        # long_sheet, error_list, damaged, bad_quality: given by name (--opt KEY=PATH) or in ``files``
+        named = {key: extra.pop(key) for key in _GLOBS if key != "sheet" and key in extra}
         check_options(self.name, extra, "sheet, classes, long_sheet, error_list, damaged, bad_quality, fps, view, blink_videos")
+        files = replace(files or Casme3Files(), **named, **({"sheet": sheet} if sheet is not None else {}))
         if view not in VIEWS:
             raise MestiError("view", f"{view!r} is not a CAS(ME)^3 view; choose clips (micro-expression clips) or long (long videos)")
         self.view = view
@@ -150,7 +167,7 @@ class CASME3:
         self.blink_videos = _flag(blink_videos, "blink_videos")
         self.root = existing_folder(root, "the CAS(ME)^3 part A folder (holding the spNO.<n> folders)")
         self.data_root = subjects_folder(self.root)
-        given = {"sheet": sheet, "long_sheet": long_sheet, "error_list": error_list, "damaged": damaged, "bad_quality": bad_quality}
+        given = asdict(files)
         self.paths: dict[str, Path | None] = {}
         for key in _GLOBS:  # the micro-expression sheet first: the others are also looked for beside it
             self.paths[key] = self._find(key, given[key])

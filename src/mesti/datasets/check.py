@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from mesti.datasets.base import ClipRecord, OutsideRootError
 from mesti.datasets.layout import adapter_extra_folders
 from mesti.datasets.registry import DatasetAdapter
 from mesti.errors import MestiError
+from mesti.utils.hooks import Hooks, or_none
 
 _LAST_NUMBER = re.compile(r"^(.*?)(\d+)(\D*)$")
 
@@ -202,14 +203,13 @@ def check_dataset(
     *,
     decode: bool = True,
     workers: int = 4,
-    on_start: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> CheckReport:
     """Check a dataset copy against its sheet.
 
     ``decode`` reads every frame found (slow on a full copy, but a truncated JPEG is found
-    only that way); ``workers`` threads decode in parallel. ``on_start(total_files)`` and
-    ``on_progress(files_done)`` drive a progress bar.
+    only that way); ``workers`` threads decode in parallel. The stage ``check`` on
+    ``hooks`` counts the frame files decoded.
     """
     records = adapter.records()
     labelled = [r for r in records if r.label is not None]
@@ -226,13 +226,12 @@ def check_dataset(
     plans = [_locate(r) for r in records]
     if decode:
         total = sum(len(p.files) for p in plans)
-        if on_start is not None:
-            on_start(total)
+        hooks = or_none(hooks)
+        hooks.stage_started("check", total)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             for plan in pool.map(_decode, plans):
                 report.frames_checked += len(plan.files)
-                if on_progress is not None:
-                    on_progress(len(plan.files))
+                hooks.stage_advanced("check", report.frames_checked, total)
     else:
         report.frames_checked = sum(len(p.files) for p in plans)
     for plan in plans:

@@ -28,13 +28,11 @@ from mesti.engine.config import TrainConfig
 from mesti.engine.samples import SampleSet
 from mesti.pipeline import fit_input  # noqa: F401 - the engines fit through the pipeline's one step
 
-EpochCallback = Callable[[int, int, dict[str, float]], None]
 #: ``finished(fold)``: the stored result of a fold that need not train again, or None.
 FinishedLookup = Callable[[Fold], "FoldResult | None"]
 #: ``record(fold, result, model)``: store one fold as soon as it ends; ``model()`` returns
 #: that fold's trained network (only called for checkpoints).
 FoldRecorder = Callable[[Fold, "FoldResult", Callable[[], nn.Module]], None]
-FoldStartCallback = Callable[[str, int, int], None]
 Autocast = Callable[[], AbstractContextManager[Any]]
 #: ``predict(indices)``: a fold's current class probabilities for those samples (on the CPU).
 Predictor = Callable[[np.ndarray], Tensor]

@@ -19,12 +19,10 @@ from mesti.protocols.splits import Fold
 from mesti.engine.augment import augment_batch
 from mesti.engine.config import TrainConfig
 from mesti.engine.folds import (
-    EpochCallback,
     FinishedLookup,
     FoldRecorder,
     FoldResult,
     FoldRun,
-    FoldStartCallback,
     autocast_for,
     fit_input,
     predict_probs,
@@ -33,6 +31,7 @@ from mesti.engine.folds import (
 from mesti.engine.losses import create_loss
 from mesti.engine.optimizers import create_optimizer
 from mesti.engine.samples import SampleSet
+from mesti.utils.hooks import Hooks
 
 
 def train_fold(
@@ -42,7 +41,7 @@ def train_fold(
     cfg: TrainConfig,
     input_size: tuple[int, int] | None = None,
     in_chans: int | None = None,
-    on_epoch: EpochCallback | None = None,
+    hooks: Hooks | None = None,
 ) -> tuple[FoldResult, nn.Module]:
     """Train a fresh model on ``fold.train`` for ``cfg.epochs`` and predict ``fold.test``."""
     start = time.perf_counter()
@@ -90,8 +89,8 @@ def train_fold(
             seen += len(idx)
         stats = run.end_epoch(epoch, float(total_loss) / max(seen, 1), int(correct) / max(seen, 1), predict,
                               lambda: copy.deepcopy(model.state_dict()))
-        if on_epoch is not None:
-            on_epoch(epoch, cfg.epochs, stats)
+        if hooks is not None:
+            hooks.epoch_ended(epoch, cfg.epochs, stats)
         if run.stopped is not None:
             break
     if run.best is not None:  # chosen on validation subjects from the training side only
@@ -109,22 +108,21 @@ def run_sequential(
     record: FoldRecorder,
     input_size: tuple[int, int] | None = None,
     in_chans: int | None = None,
-    on_fold_start: FoldStartCallback | None = None,
-    on_epoch: EpochCallback | None = None,
+    hooks: Hooks | None = None,
 ) -> list[FoldResult]:
     """Every fold of a run, one after another: a finished fold is read back, any other is
-    trained and recorded before the next starts. ``on_fold_start(name, i, n)`` is called
+    trained and recorded before the next starts. ``hooks.fold_started(name, i, n)`` is called
     for every fold as it is reached. Results come back in ``folds`` order."""
     results: list[FoldResult] = []
     for i, fold in enumerate(folds):
         done = finished(fold)
-        if on_fold_start is not None:
-            on_fold_start(fold.name, i, len(folds))
+        if hooks is not None:
+            hooks.fold_started(fold.name, i, len(folds))
         if done is not None:
             results.append(done)
             continue
         result, model = train_fold(samples, fold, build_model, cfg, input_size=input_size, in_chans=in_chans,
-                                   on_epoch=on_epoch)
+                                   hooks=hooks)
         record(fold, result, lambda: model)  # called before the loop moves on
         results.append(result)
     return results

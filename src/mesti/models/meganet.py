@@ -9,6 +9,8 @@ arguments whose defaults are those of docs/method.md.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -21,39 +23,63 @@ DEFAULT_STRIDES = (1, 2, 2, 2)
 STEM_WIDTH = 64
 
 
+@dataclass(frozen=True)
+class MEGANetConfig:
+    """MEGANet's options: the points the paper leaves open, with docs/method.md's defaults.
+
+    ``MEGANet(3, use_ga=False)`` and ``create_model("meganet", 3, use_ga=False)`` build one
+    from keyword arguments; ``MEGANet(3, config)`` takes one whole. Fields are described in
+    :class:`MEGANet`.
+    """
+
+    num_blocks: int | None = None
+    widths: Sequence[int] | None = None
+    strides: Sequence[int] | None = None
+    drop_rate: float = 0.5
+    use_ga: bool = True
+    use_residual: bool = True
+    use_attention: bool = True
+    ga_bias: bool = True
+    attention_residual: bool = True
+    attn_reduction: int = 8
+    attn_gamma_init: float = 0.0
+    attn_scale: float | None = 1.0
+    attn_pad_qk: bool | None = None
+
+    @classmethod
+    def build(cls, config: MEGANetConfig | None, options: dict[str, Any]) -> MEGANetConfig:
+        """``config`` (default: the defaults) with ``options`` (field names) replaced; an
+        unknown name is a ``TypeError`` naming it, as a constructor's own keyword would be."""
+        unknown = sorted(set(options) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TypeError(f"MEGANet got an unexpected keyword argument '{unknown[0]}'")
+        return replace(config or cls(), **options)
+
+
 class ResidualAttentionBlock(nn.Module):
     """Residual part, SAGAN self-attention, ReLU, dropout (docs/method.md, MEGANet step 3).
 
     The ablation switches remove a part and its weights: without ``use_residual`` only the
     shortcut remains (the identity, or the 1x1 projection that changes width and stride), so
     later blocks still see the widths they expect; without ``use_attention`` the residual
-    output goes straight to the ReLU.
+    output goes straight to the ReLU. Its options are the network's (:class:`MEGANetConfig`:
+    ``use_residual``, ``use_attention``, ``drop_rate`` and the ``attn_*`` ones), given whole
+    or by keyword.
     """
 
-    def __init__(
-        self,
-        in_chs: int,
-        out_chs: int,
-        stride: int = 1,
-        *,
-        use_residual: bool = True,
-        use_attention: bool = True,
-        drop_rate: float = 0.5,
-        attn_reduction: int = 8,
-        attention_residual: bool = True,
-        attn_gamma_init: float = 0.0,
-        attn_scale: float | None = 1.0,
-        attn_pad_qk: bool | None = None,
-    ) -> None:
+    def __init__(self, in_chs: int, out_chs: int, stride: int = 1, config: MEGANetConfig | None = None,
+                 **options: Any) -> None:
         super().__init__()
-        self.residual = ResidualBlock(in_chs, out_chs, stride) if use_residual else shortcut(in_chs, out_chs, stride)
+        c = MEGANetConfig.build(config, options)
+        self.residual = ResidualBlock(in_chs, out_chs, stride) if c.use_residual else shortcut(in_chs, out_chs, stride)
         self.attention = (
-            SelfAttention2d(out_chs, attn_reduction, attention_residual, attn_gamma_init, attn_scale, attn_pad_qk)
-            if use_attention
+            SelfAttention2d(out_chs, c.attn_reduction, c.attention_residual, c.attn_gamma_init, c.attn_scale,
+                            c.attn_pad_qk)
+            if c.use_attention
             else nn.Identity()
         )
         self.act = nn.ReLU(inplace=True)
-        self.drop = nn.Dropout(drop_rate)
+        self.drop = nn.Dropout(c.drop_rate)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.drop(self.act(self.attention(self.residual(x))))
@@ -68,6 +94,8 @@ class MEGANet(nn.Module):
     Args:
         num_classes: outputs of the final FC.
         in_chans: input channels (3 for a MESTI image).
+        config: the options below as one :class:`MEGANetConfig`; keyword options replace
+            its fields.
         num_blocks: Residual-Attention blocks (paper: 3; its Table VI also runs 2 and 4);
             default ``len(widths)`` when widths are given, else 3.
         widths: block widths; default the first ``num_blocks`` of 64, 128, 256, 512.
@@ -84,42 +112,23 @@ class MEGANet(nn.Module):
             :class:`~mesti.models.layers.SelfAttention2d` (``None``: everywhere but CUDA).
     """
 
-    def __init__(
-        self,
-        num_classes: int = 3,
-        in_chans: int = 3,
-        *,
-        num_blocks: int | None = None,
-        widths: Sequence[int] | None = None,
-        strides: Sequence[int] | None = None,
-        drop_rate: float = 0.5,
-        use_ga: bool = True,
-        use_residual: bool = True,
-        use_attention: bool = True,
-        ga_bias: bool = True,
-        attention_residual: bool = True,
-        attn_reduction: int = 8,
-        attn_gamma_init: float = 0.0,
-        attn_scale: float | None = 1.0,
-        attn_pad_qk: bool | None = None,
-    ) -> None:
+    options_class = MEGANetConfig
+
+    def __init__(self, num_classes: int = 3, in_chans: int = 3, config: MEGANetConfig | None = None,
+                 **options: Any) -> None:
         super().__init__()
-        widths, strides = _block_layout(num_blocks, widths, strides)
+        self.config = c = MEGANetConfig.build(config, options)
+        widths, strides = _block_layout(c.num_blocks, c.widths, c.strides)
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.ga = GradientAttention(in_chans, bias=ga_bias) if use_ga else nn.Identity()
+        self.ga = GradientAttention(in_chans, bias=c.ga_bias) if c.use_ga else nn.Identity()
         stem_conv = nn.Conv2d(in_chans, STEM_WIDTH, 7, stride=2, padding=3, bias=False)
         nn.init.kaiming_normal_(stem_conv.weight, mode="fan_out", nonlinearity="relu")
         self.stem = nn.Sequential(stem_conv, nn.BatchNorm2d(STEM_WIDTH), nn.ReLU(inplace=True), nn.MaxPool2d(3, stride=2, padding=1))
         blocks = []
         in_chs = STEM_WIDTH
         for width, stride in zip(widths, strides):
-            blocks.append(ResidualAttentionBlock(
-                in_chs, width, stride,
-                use_residual=use_residual, use_attention=use_attention, drop_rate=drop_rate,
-                attn_reduction=attn_reduction, attention_residual=attention_residual,
-                attn_gamma_init=attn_gamma_init, attn_scale=attn_scale, attn_pad_qk=attn_pad_qk,
-            ))
+            blocks.append(ResidualAttentionBlock(in_chs, width, stride, c))
             in_chs = width
         self.blocks = nn.Sequential(*blocks)
         self.num_features = in_chs

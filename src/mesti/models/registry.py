@@ -9,6 +9,7 @@ store), so the data pipeline asks the model what input it needs instead of guess
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 
@@ -102,7 +103,8 @@ def _img_size(value: int | tuple[int, int] | list[int] | None, default: tuple[in
 
 def _options(fn: Callable[..., nn.Module]) -> list[str]:
     """The keyword options a constructor takes beyond the common three (those of the network
-    class it returns, where it passes ``**kwargs`` on), for messages."""
+    class it returns, where it passes ``**kwargs`` on, and the fields of that class's
+    ``options_class`` where it takes its options as one object), for messages."""
     fixed = {"self", "num_classes", "in_chans", "img_size"}
 
     def named(target: Callable[..., Any]) -> tuple[list[str], bool]:
@@ -121,6 +123,9 @@ def _options(fn: Callable[..., nn.Module]) -> list[str]:
             returned = None
         if isinstance(returned, type):
             names += named(returned.__init__)[0]
+            options_class = getattr(returned, "options_class", None)
+            if dataclasses.is_dataclass(options_class):
+                names = [n for n in names if n != "config"] + [f.name for f in dataclasses.fields(options_class)]
     return sorted(set(names))
 
 

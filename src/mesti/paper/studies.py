@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +23,7 @@ import yaml
 
 from mesti.errors import MestiError
 from mesti.utils.atomic import write_text
+from mesti.utils.hooks import Hooks
 
 #: Placeholder -> the ``mesti paper run`` flag that fills it.
 ROOT_FLAGS = {"casme2": "--casme2", "samm": "--samm", "smic": "--smic"}
@@ -183,7 +184,7 @@ def _settled(path: Path, text: str, write: bool) -> None:
 
 def run_study(name: str, roots: dict[str, Path | None], out: str | Path, reduction: Reduction | None = None, *,
               clip_list: Path | None = None, command: str = "",
-              on_progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+              hooks: Hooks | None = None) -> list[dict[str, Any]]:
     """Run study ``name`` into ``OUT/<name>/part<i>/``; returns the summary rows of every part
     (a cell that failed has ``status: failed``, as in :func:`~mesti.studies.grid.run_grid`)."""
     from mesti.studies.grid import GridSpec, run_grid
@@ -204,5 +205,5 @@ def run_study(name: str, roots: dict[str, Path | None], out: str | Path, reducti
         _settled(path, text, write=True)
     rows: list[dict[str, Any]] = []
     for i, path in enumerate(paths):
-        rows.extend(run_grid(GridSpec.from_yaml(path), folder / f"part{i + 1}", command=command, on_progress=on_progress))
+        rows.extend(run_grid(GridSpec.from_yaml(path), folder / f"part{i + 1}", command=command, hooks=hooks))
     return rows

@@ -11,6 +11,7 @@ import io
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,9 +70,20 @@ def timeline_png(scores: np.ndarray, fps: float, intervals: Sequence[ReportInter
     return buf.getvalue()
 
 
-def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterval], *, fps: float, video: str,
-                   classes: Sequence[str], scores: np.ndarray | None = None, threshold: float | None = None,
-                   model: str = "", modality: str = "encoded", method: str = "", notes: Sequence[str] = (),
+@dataclass(frozen=True)
+class AnalysisSource:
+    """What an analysis is of and what made it: the head of ``intervals.json`` and ``report.html``."""
+
+    video: str
+    fps: float
+    classes: Sequence[str]
+    model: str = ""
+    modality: str = "encoded"
+    method: str = ""
+
+
+def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterval], source: AnalysisSource, *,
+                   scores: np.ndarray | None = None, threshold: float | None = None, notes: Sequence[str] = (),
                    summary: Mapping[str, Any] | None = None, extra_files: Mapping[str, str] | None = None) -> Path:
     """Write ``intervals.csv``, ``intervals.json``, ``timeline.png`` (when ``scores`` are given)
     and ``report.html`` into ``out``. An empty ``intervals`` is a valid analysis: nothing spotted.
@@ -79,6 +91,8 @@ def write_analysis(out: str | os.PathLike[str], intervals: Sequence[ReportInterv
     path -> text, such as the MEGC per-video CSV) are written with them."""
     import pandas as pd
 
+    fps, video, classes, model, modality, method = (source.fps, source.video, source.classes, source.model,
+                                                    source.modality, source.method)
     if not fps > 0:
         raise MestiError(video, f"frame rate must be positive, got {fps}")
     rows = interval_rows(intervals, fps, classes)

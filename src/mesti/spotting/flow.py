@@ -14,7 +14,8 @@ from mesti.spotting.motion import LAG_SECONDS, RegionMotion, region_motion
 from mesti.spotting.peaks import robust_threshold, run_intervals
 from mesti.spotting.regions import EXPRESSION_REGIONS
 from mesti.spotting.registry import register_spotter
-from mesti.spotting.result import ProgressFn, SpotResult
+from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 
 #: Fixed settings, chosen on a synthetic development set (other seeds), never on evaluated videos.
 Z = 6.0
@@ -187,5 +188,5 @@ class FlowSpotter:
                           motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
                           faces_seen=motion.faces_seen)
 
-    def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
-        return self.decide(region_motion(stream, self.lag_seconds, progress=progress, face_index=self.face_index))
+    def spot(self, stream: FrameStream, hooks: Hooks | None = None) -> SpotResult:
+        return self.decide(region_motion(stream, self.lag_seconds, hooks=hooks, face_index=self.face_index))

@@ -16,7 +16,8 @@ from mesti.clips.stream import FrameStream
 from mesti.errors import MestiError
 from mesti.spotting.difference import difference_intervals, feature_difference
 from mesti.spotting.registry import register_spotter
-from mesti.spotting.result import ProgressFn, SpotResult
+from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 from mesti.spotting.tracking import FaceTracker
 
 GRID = 6
@@ -59,14 +60,14 @@ class LBPSpotter:
     def __init__(self, p: float = P) -> None:
         self.p = float(p)
 
-    def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
+    def spot(self, stream: FrameStream, hooks: Hooks | None = None) -> SpotResult:
         tracker = FaceTracker(stream.fps)
 
         def features() -> Iterator[np.ndarray | None]:
             for n, crop in enumerate(tracker.track(stream), start=1):
                 yield None if crop is None else block_histograms(crop)
-                if progress is not None and n % 100 == 0:
-                    progress(n, stream.count)
+                if hooks is not None and n % 100 == 0:
+                    hooks.stage_advanced("spot", n, stream.count)
 
         ks = {max(int(round(K_MICRO_S * stream.fps)), 1): "micro", max(int(round(K_MACRO_S * stream.fps)), 2): "macro"}
         f, held = feature_difference(features(), list(ks), chi2_top)

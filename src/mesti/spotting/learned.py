@@ -35,7 +35,8 @@ from mesti.spotting.evaluate import evaluate_spotting, match_by_type
 from mesti.spotting.motion import LAG_SECONDS, RegionMotion, region_motion
 from mesti.spotting.regions import EXPRESSION_REGIONS
 from mesti.spotting.registry import register_spotter
-from mesti.spotting.result import ProgressFn, SpotResult
+from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 
 #: The ``flow`` thresholds that propose candidates (``flow`` itself spots above 6): a low one
 #: finds faint expressions, higher ones split what a low one merges.
@@ -275,10 +276,10 @@ class LearnedSpotter:
                           motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
                           faces_seen=motion.faces_seen)
 
-    def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
+    def spot(self, stream: FrameStream, hooks: Hooks | None = None) -> SpotResult:
         if self.model is None:
             self.decide(RegionMotion(str(stream.source), stream.fps, 1, np.zeros((0, 8))))  # raises the clear error
-        return self.decide(region_motion(stream, self.lag_seconds, progress=progress, face_index=self.face_index))
+        return self.decide(region_motion(stream, self.lag_seconds, hooks=hooks, face_index=self.face_index))
 
 
 def motion_fingerprints(motions: Sequence[RegionMotion]) -> list[str]:

@@ -36,7 +36,7 @@ from scipy import sparse
 from mesti.clips.stream import FrameStream, FrameWindow
 from mesti.errors import MestiError
 from mesti.spotting.regions import REGIONS, Patches, region_patches
-from mesti.spotting.result import ProgressFn
+from mesti.utils.hooks import Hooks
 from mesti.spotting.tracking import FaceTracker
 
 #: Longer than the longest macro-expression (4 s), so the lag spans a whole expression.
@@ -295,7 +295,7 @@ def _regions(measure: Measure, old: tuple[np.ndarray, np.ndarray | None], new: n
 
 
 def region_motion(
-    stream: FrameStream, lag_seconds: float = LAG_SECONDS, crop: int = CROP, progress: ProgressFn | None = None,
+    stream: FrameStream, lag_seconds: float = LAG_SECONDS, crop: int = CROP, hooks: Hooks | None = None,
     face_index: int | None = None, compensation: str = "quadratic", landmark_every: int = LANDMARK_EVERY,
     margin: float = MARGIN,
 ) -> RegionMotion:
@@ -339,13 +339,13 @@ def region_motion(
             cols[key].append(row)
             cols["h" + key[1:]].append(hrow)
         head.append(moved)
-        if progress is not None and k % 100 == 0:
-            progress(k, stream.count)
+        if hooks is not None and k % 100 == 0:
+            hooks.stage_advanced("spot", k, stream.count)
         del reg, norm
     if tracker.reference is None:
         raise MestiError(stream.source, f"no face found in any of its {k} frames")
-    if progress is not None:
-        progress(k, k)
+    if hooks is not None:
+        hooks.stage_advanced("spot", k, k)
     arr = {key: np.array(v, dtype=np.float32).reshape(k, len(names)) for key, v in cols.items()}
     return RegionMotion(str(stream.source), stream.fps, lag, arr["m"], list(tracker.gaps), window.max_held, names,
                         np.array(ear, dtype=np.float32), np.array(mar, dtype=np.float32), np.array(head, dtype=np.float32),

@@ -10,7 +10,8 @@ import numpy as np
 from mesti.clips.stream import FrameStream
 from mesti.spotting.difference import difference_intervals, feature_difference
 from mesti.spotting.registry import register_spotter
-from mesti.spotting.result import ProgressFn, SpotResult
+from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 
 #: Micro and macro intervals k, seconds (about half a typical expression of each type).
 K_MICRO_S = 0.15
@@ -32,17 +33,17 @@ class NaiveSpotter:
     def __init__(self, p: float = P) -> None:
         self.p = float(p)
 
-    def _frames(self, stream: FrameStream, progress: ProgressFn | None) -> Iterator[np.ndarray]:
+    def _frames(self, stream: FrameStream, hooks: Hooks | None) -> Iterator[np.ndarray]:
         for n, frame in enumerate(stream, start=1):
             grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY) if frame.ndim == 3 else frame
             scale = SIDE / max(grey.shape)
             yield cv2.resize(grey, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA).astype(np.float32)
-            if progress is not None and n % 100 == 0:
-                progress(n, stream.count)
+            if hooks is not None and n % 100 == 0:
+                hooks.stage_advanced("spot", n, stream.count)
 
-    def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
+    def spot(self, stream: FrameStream, hooks: Hooks | None = None) -> SpotResult:
         ks = {max(int(round(K_MICRO_S * stream.fps)), 1): "micro", max(int(round(K_MACRO_S * stream.fps)), 2): "macro"}
-        f, held = feature_difference(self._frames(stream, progress), list(ks), lambda a, b: float(np.abs(a - b).mean()))
+        f, held = feature_difference(self._frames(stream, hooks), list(ks), lambda a, b: float(np.abs(a - b).mean()))
         found, c, t = difference_intervals(f, ks, self.p, stream.fps)
         n = len(next(iter(f.values())))
         return SpotResult(str(stream.source), self.name, stream.fps, n, found, c, t,

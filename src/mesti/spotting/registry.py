@@ -1,7 +1,8 @@
 """Spotting methods by name (``mesti spot VIDEO --method NAME``, ``mesti spot list``).
 
 A method is a class registered with :func:`register_spotter`, built as ``Method(**options)``,
-with ``spot(stream, progress=None) -> SpotResult``; its first docstring line is its summary.
+with ``spot(stream, hooks=None) -> SpotResult`` (frames done as the stage ``spot``); its first
+docstring line is its summary.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from mesti.clips.stream import FrameStream
-from mesti.spotting.result import ProgressFn, SpotResult
+from mesti.spotting.result import SpotResult
+from mesti.utils.hooks import Hooks
 from mesti.utils.registry import Registry
 
 
 class Spotter(Protocol):
     name: str
 
-    def spot(self, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult: ...
+    def spot(self, stream: FrameStream, hooks: Hooks | None = None) -> SpotResult: ...
 
 
 SPOTTERS: Registry[type] = Registry("spotting method", "--method")
@@ -68,10 +70,10 @@ def too_short(spotter: Any, stream: FrameStream) -> str | None:
             "method, which could spot nothing in it (is --fps right?)")
 
 
-def spot_stream(spotter: Spotter, stream: FrameStream, progress: ProgressFn | None = None) -> SpotResult:
+def spot_stream(spotter: Spotter, stream: FrameStream, hooks: Hooks | None = None) -> SpotResult:
     """``spotter.spot(stream)``, its result noting a video that decoded short (truncated file):
     truth past the readable end cannot be spotted, and the user must know why."""
-    result = spotter.spot(stream, progress=progress)
+    result = spotter.spot(stream, hooks=hooks)
     short = stream.truncation()
     if short is not None:
         result.notes.append(f"{short}; nothing after frame {result.frames - 1} was spotted")

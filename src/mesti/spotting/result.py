@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from mesti.clips.intervals import Interval
 
-#: ``progress(frames_done, frames_total)``.
-ProgressFn = Callable[[int, int], None]
 
 
 @dataclass

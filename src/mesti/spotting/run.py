@@ -30,8 +30,9 @@ from mesti.spotting.output import (
     score_png,
 )
 from mesti.spotting.registry import create_spotter, spot_stream, too_short
-from mesti.spotting.result import ProgressFn, SpotResult
+from mesti.spotting.result import SpotResult
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.hooks import Hooks
 
 
 @dataclass
@@ -51,8 +52,20 @@ class EvalReport:
 RecogniseFn = Callable[[list[LongVideo], list[SpotResult]], tuple[dict[str, Any], str]]
 
 
+class _AcrossVideos(Hooks):
+    """The ``spot`` frames of one video counted as frames of all of them (``done``: the
+    frames of the videos before)."""
+
+    def __init__(self, hooks: Hooks | None, total: int) -> None:
+        self.hooks, self.total, self.done = hooks, total, 0
+
+    def stage_advanced(self, stage: str, done: int, total: int | None = None, description: str | None = None) -> None:
+        if self.hooks is not None:
+            self.hooks.stage_advanced(stage, self.done + done, self.total, description)
+
+
 def spot_videos(
-    videos: list[LongVideo], method: str, progress: ProgressFn | None = None
+    videos: list[LongVideo], method: str, hooks: Hooks | None = None
 ) -> tuple[list[SpotResult], dict[str, tuple[str, ...]], list[Any]]:
     """Spot every video with ``method``; ``learned`` leave-one-subject-out.
 
@@ -61,12 +74,7 @@ def spot_videos(
     :meth:`LongVideo.open` (its files checked to stay in the dataset root); a result notes a
     video that decoded short (truncated) or is too short for the method.
     """
-    total = sum(v.frames for v in videos)
-    done = 0
-
-    def step(d: int, _t: int) -> None:
-        if progress is not None:
-            progress(done + d, total)
+    step = _AcrossVideos(hooks, sum(v.frames for v in videos))
 
     spotter = create_spotter(method)
     results: list[SpotResult] = []
@@ -79,15 +87,15 @@ def spot_videos(
         if method == "learned":
             from mesti.spotting.motion import region_motion
 
-            motions.append(region_motion(stream, progress=step))
+            motions.append(region_motion(stream, hooks=step))
             truncated = stream.truncation()
             notes.append([truncated] if truncated is not None else [])
         else:
-            results.append(spot_stream(spotter, stream, progress=step))
+            results.append(spot_stream(spotter, stream, hooks=step))
             notes.append([])
         if why is not None:
             notes[-1].append(f"{v.video_id}: {why}")
-        done += v.frames
+        step.done += v.frames
     if method == "learned":
         from mesti.spotting.learned import loso_spot
 
@@ -127,7 +135,7 @@ def read_predicted(path: Path, videos: list[LongVideo]) -> tuple[dict[str, list[
 
 
 def evaluate_dataset(
-    adapter: Any, out: Path, method: str | None = None, predictions: Path | None = None, progress: ProgressFn | None = None,
+    adapter: Any, out: Path, method: str | None = None, predictions: Path | None = None, hooks: Hooks | None = None,
     recognise: RecogniseFn | None = None,
 ) -> EvalReport:
     """Spot (or read predictions for) every video of ``adapter``, evaluate, write into ``out``;
@@ -148,7 +156,7 @@ def evaluate_dataset(
         name = f"predictions {predictions.name}"
     else:
         assert method is not None
-        results, folds, motions = spot_videos(videos, method, progress)
+        results, folds, motions = spot_videos(videos, method, hooks)
         predicted = {v.video_id: r.intervals for v, r in zip(videos, results, strict=True)}
         name = method
     evaluation = evaluate_spotting(predicted, truth, blinks={v.video_id: list(v.blinks) for v in videos if v.blinks})

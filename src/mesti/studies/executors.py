@@ -24,10 +24,10 @@ from mesti.errors import MestiError
 from mesti.engine.samples import Inputs
 from mesti.studies.inputs import load_samples
 from mesti.studies.spec import StudySpec, run_study
+from mesti.utils.hooks import Hooks, or_none
 from mesti.utils.schema import check_fields
 
 EXECUTORS = ("local", "ray")
-Progress = Callable[[int, int, str], None]  # (cells done, cells, description)
 
 
 @dataclass(frozen=True)
@@ -100,16 +100,13 @@ CellFn = Callable[..., dict[str, Any]]
 
 
 def run_cells(cells: Sequence[Cell], executor: ExecutorSpec, *, command: str = "", cell_fn: CellFn = run_cell,
-              on_progress: Progress | None = None, on_fold_start: Callable[[str, int, int], None] | None = None,
-              on_epoch: Callable[[int, int, dict[str, float]], None] | None = None) -> list[Outcome]:
-    """Run every cell on ``executor``; outcomes in the order of ``cells``."""
+              hooks: Hooks | None = None) -> list[Outcome]:
+    """Run every cell on ``executor``; outcomes in the order of ``cells``. ``hooks`` sees the
+    stage ``cells``; local cells also report their folds and epochs to it (a Ray task reports
+    none: the driver counts the folds its cells have recorded)."""
     if executor.name == "ray":
-        return _run_ray(cells, executor, command, cell_fn, on_progress or _quiet)
-    return _run_local(cells, command, cell_fn, on_progress or _quiet, on_fold_start, on_epoch)
-
-
-def _quiet(done: int, total: int, description: str) -> None:
-    return None
+        return _run_ray(cells, executor, command, cell_fn, or_none(hooks))
+    return _run_local(cells, command, cell_fn, or_none(hooks))
 
 
 def _message(exc: BaseException) -> str:
@@ -117,24 +114,21 @@ def _message(exc: BaseException) -> str:
     return (text[-1] if isinstance(exc, MestiError) or not text else f"{type(exc).__name__}: {text[-1]}")[:500]
 
 
-def _run_local(cells: Sequence[Cell], command: str, cell_fn: CellFn, on_progress: Progress,
-               on_fold_start: Callable[[str, int, int], None] | None,
-               on_epoch: Callable[[int, int, dict[str, float]], None] | None) -> list[Outcome]:
+def _run_local(cells: Sequence[Cell], command: str, cell_fn: CellFn, hooks: Hooks) -> list[Outcome]:
     outcomes = []
     loaded: dict[tuple[Any, ...], Inputs] = {}
     for i, cell in enumerate(cells):
-        on_progress(i, len(cells), cell.label)
+        hooks.stage_advanced("cells", i, len(cells), cell.label)
         try:
             key = cell.spec.input_key()
             if key not in loaded:
                 loaded.clear()  # one input set in memory at a time
                 loaded[key] = load_samples(cell.spec)
-            metrics = cell_fn(cell.spec, cell.run_dir, command, inputs=loaded[key],
-                              on_fold_start=on_fold_start, on_epoch=on_epoch)
+            metrics = cell_fn(cell.spec, cell.run_dir, command, inputs=loaded[key], hooks=hooks)
             outcomes.append(Outcome(cell, metrics))
         except Exception as exc:  # one failing cell must not stop the others; it is reported
             outcomes.append(Outcome(cell, None, _message(exc)))
-    on_progress(len(cells), len(cells), "done")
+    hooks.stage_advanced("cells", len(cells), len(cells), "done")
     return outcomes
 
 
@@ -257,7 +251,7 @@ def _folds_recorded(run_dir: Path) -> int:
 
 
 def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_fn: CellFn,
-             on_progress: Progress) -> list[Outcome]:
+             hooks: Hooks) -> list[Outcome]:
     from mesti.utils.outputs import lock_output, output_scope
 
     started = connect_ray(executor.address)
@@ -268,20 +262,20 @@ def _run_ray(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_f
             check_resources(executor, [c.spec for c in cells])
             for cell in cells:  # the tasks write these folders; this process holds their locks
                 lock_output(cell.run_dir)
-            return _ray_cells(cells, executor, command, cell_fn, on_progress)
+            return _ray_cells(cells, executor, command, cell_fn, hooks)
     finally:
         if started:
             ray.shutdown()
 
 
 def _ray_cells(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell_fn: CellFn,
-               on_progress: Progress) -> list[Outcome]:
+               hooks: Hooks) -> list[Outcome]:
     failed: dict[int, str] = {}
     prepared: dict[tuple[Any, ...], str | None] = {}
     for i, cell in enumerate(cells):  # into the shared cache, once per input, before any task starts
         key = cell.spec.input_key()
         if key not in prepared:
-            on_progress(0, len(cells), f"preparing inputs for {cell.label}")
+            hooks.stage_advanced("cells", 0, len(cells), f"preparing inputs for {cell.label}")
             try:
                 load_samples(cell.spec)
                 prepared[key] = None
@@ -295,7 +289,8 @@ def _ray_cells(cells: Sequence[Cell], executor: ExecutorSpec, command: str, cell
 
     def poll(running: dict[Any, int]) -> None:
         folds = sum(_folds_recorded(cells[i].run_dir) for i in running.values())
-        on_progress(len(results), len(cells), f"{len(running)} cell(s) running, {folds} of their folds recorded")
+        hooks.stage_advanced("cells", len(results), len(cells),
+                             f"{len(running)} cell(s) running, {folds} of their folds recorded")
 
     for i, metrics, error in _gather(pending, executor.max_retries, poll):
         results[i] = Outcome(cells[i], metrics, error)
@@ -308,13 +303,13 @@ def run_fold_group(spec: StudySpec, run_dir: Path, folds: list[str], command: st
 
 
 def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
-                      on_progress: Progress | None = None) -> Outcome:
+                      hooks: Hooks | None = None) -> Outcome:
     """One large study as ``executor.fold_tasks`` Ray tasks per seed, each a group of its folds
     (sequential engine); once every fold is recorded, this process pools them as a local
     run would, so the run directory is the same."""
     from mesti.utils.outputs import lock_output, output_scope
 
-    on_progress = on_progress or _quiet
+    hooks = or_none(hooks)
     started = connect_ray(executor.address)
     import ray
 
@@ -323,7 +318,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
             spec = cell.spec
             check_resources(executor, [spec])
             lock_output(cell.run_dir)  # the tasks write it; this process holds its lock
-            on_progress(0, 1, "preparing inputs")
+            hooks.stage_advanced("cells", 0, 1, "preparing inputs")
             inputs = load_samples(spec)  # fills the shared cache; the folds come from its samples
             samples = inputs.samples
             task = _task(run_fold_group, executor, spec)
@@ -339,7 +334,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
                 total += len(names)
 
             def poll(running: dict[Any, Path]) -> None:
-                on_progress(_folds_recorded(cell.run_dir), total, f"{len(running)} fold task(s) running")
+                hooks.stage_advanced("cells", _folds_recorded(cell.run_dir), total, f"{len(running)} fold task(s) running")
 
             for _, _, error in _gather(pending, executor.max_retries, poll):
                 if error is not None:

@@ -9,7 +9,6 @@ run on an executor (:mod:`mesti.studies.executors`): here, or as Ray tasks on a 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,11 @@ from typing import Any
 from mesti.errors import MestiError
 from mesti.reports.metrics import ORACLE_KEY, read_metrics
 from mesti.reports.runconfig import read_run_config
-from mesti.studies.executors import Cell, CellFn, ExecutorSpec, Outcome, Progress, run_cell, run_cells
+from mesti.studies.executors import Cell, CellFn, ExecutorSpec, Outcome, run_cell, run_cells
 from mesti.studies.run import is_finished
 from mesti.studies.spec import DatasetSpec, StudySpec
 from mesti.utils.atomic import write_json
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope, prepare_output_dir
 from mesti.utils.ranges import SEED
 from mesti.utils.schema import check_fields
@@ -191,9 +191,7 @@ def run_grid(
     *,
     command: str = "",
     executor: ExecutorSpec | None = None,
-    on_progress: Progress | None = None,
-    on_fold_start: Callable[[str, int, int], None] | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    hooks: Hooks | None = None,
     cell_fn: CellFn = run_cell,
 ) -> list[dict[str, Any]]:
     """Run every unfinished cell, then write ``summary.md`` / ``summary.csv`` / ``summary.json``.
@@ -208,8 +206,7 @@ def run_grid(
     todo = [c for c in cells if not _finished_as(c.run_dir, c.spec)]
     _refuse_changed(todo)
     outcomes = {c.label: o for c, o in zip(todo, run_cells(todo, executor or spec.executor_spec(), command=command,
-                                                             cell_fn=cell_fn, on_progress=on_progress,
-                                                             on_fold_start=on_fold_start, on_epoch=on_epoch), strict=True)}
+                                                             cell_fn=cell_fn, hooks=hooks), strict=True)}
     rows = [_row(c, outcomes.get(c.label), out) for c in cells]
     ok = [r for r in rows if r["status"] == "ok"]
     pictures = {}

@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.progress import Progress
 
 from mesti.errors import MestiError
 from mesti.engine.samples import InputRecord, Inputs, SampleSet
 from mesti.pipeline import resolve_preprocess
+from mesti.utils.hooks import Hooks
 
 if TYPE_CHECKING:
     from mesti.studies.spec import StudySpec
@@ -26,7 +26,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MESTI_CACHE", Path.home() / ".cache" / "mesti"))
 
 
-def load_samples(spec: StudySpec, *, workers: int | None = None, progress: Progress | None = None,
+def load_samples(spec: StudySpec, *, workers: int | None = None, hooks: Hooks | None = None,
                  strict: bool = False) -> Inputs:
     """Samples of the spec's modality for every labelled clip of its dataset, and what produced them.
 
@@ -62,7 +62,7 @@ def load_samples(spec: StudySpec, *, workers: int | None = None, progress: Progr
     config = resolve_preprocess(spec.face, spec.equalize, size)
     cache_dir = Path(d.cache) if d.cache is not None else default_cache_dir() / dataset
     opts = {modality: dict(spec.modality_options)}
-    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, progress=progress,
+    report = prepare(adapter, [modality], cache_dir, config=config, options=opts, workers=workers, hooks=hooks,
                      option="--cache")
     if strict and report.failures:
         first = report.failures[0]

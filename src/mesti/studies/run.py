@@ -37,12 +37,12 @@ from mesti.studies.oracle import oracle_metrics
 from mesti.engine.samples import Inputs, SampleSet
 from mesti.engine.stacked import StackedOptions, plan_schedule, resolve_engine, run_stacked
 from mesti.utils.atomic import write_json, write_text
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope, prepare_output_dir
 
 if TYPE_CHECKING:
     from mesti.studies.spec import StudySpec
 
-FoldCallback = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,7 @@ def run_experiment(
     *,
     command: str = "",
     overwrite: bool = False,
-    on_fold_start: FoldCallback | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    hooks: Hooks | None = None,
     only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Train and test every fold of the experiment's protocol (resuming), then write metrics
@@ -202,11 +201,11 @@ def run_experiment(
 
     if engine == "stacked":
         results = run_stacked(fitted, folds, build, cfg, finished=finished, record=record_fold, options=experiment.stacked,
-                              input_size=size, in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
+                              input_size=size, in_chans=in_chans, hooks=hooks)
         return finish_run(run_dir, samples, results, config)
     chosen = folds if only_folds is None else [f for f in folds if f.name in only_folds]
     results = run_sequential(fitted, chosen, build, cfg, finished=finished, record=record_fold, input_size=size,
-                             in_chans=in_chans, on_fold_start=on_fold_start, on_epoch=on_epoch)
+                             in_chans=in_chans, hooks=hooks)
     return finish_run(run_dir, samples, results, config) if only_folds is None else {}
 
 

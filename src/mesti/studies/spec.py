@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from mesti.protocols import Protocol, protocol_from_config
 from mesti.reports.metrics import ORACLE_KEY, ORACLE_LABEL
 from mesti.engine.config import TrainConfig
 from mesti.engine.samples import Inputs
+from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope
 from mesti.utils.schema import check_fields, check_types
 from mesti.utils.ranges import IMG_SIZE, SEED
@@ -194,8 +195,7 @@ def run_study(
     *,
     overwrite: bool = False,
     command: str = "",
-    on_fold_start: Callable[[str, int, int], None] | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    hooks: Hooks | None = None,
     only_folds: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """Run every seed of ``spec`` on its ``inputs`` (:func:`~mesti.studies.inputs.load_samples`,
@@ -213,10 +213,10 @@ def run_study(
     experiments = {seed: spec.experiment(seed) for seed in spec.seeds}
     if len(spec.seeds) == 1:
         return run_experiment(inputs, experiments[spec.seeds[0]], out, command=command, overwrite=overwrite,
-                              on_fold_start=on_fold_start, on_epoch=on_epoch, only_folds=only_folds)
+                              hooks=hooks, only_folds=only_folds)
     write_study_config(out, spec.to_dict(), command, overwrite)
     per_seed = {seed: run_experiment(inputs, experiment, out / f"seed-{seed}", command=command,
-                                     on_fold_start=on_fold_start, on_epoch=on_epoch)
+                                     hooks=hooks)
                 for seed, experiment in experiments.items()}
     return write_seed_summary(out, per_seed)
 

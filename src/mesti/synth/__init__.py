@@ -13,7 +13,7 @@ tests and the demo run on when the licensed datasets are not at hand.
 from mesti.synth.action_units import ACTION_UNITS, EMOTION_AUS, au_field, au_region
 from mesti.synth.faces import Face, available_photos
 from mesti.synth.identity import make_face
-from mesti.synth.generate import SynthResult, generate_dataset
+from mesti.synth.generate import SynthResult, SynthSettings, generate_dataset
 from mesti.synth.plan import AUEvent, ClipSpec, DatasetPlan, Nuisance, SubjectSpec, plan_dataset
 from mesti.synth.render import FaceRig, render_clip
 
@@ -28,6 +28,7 @@ __all__ = [
     "Nuisance",
     "SubjectSpec",
     "SynthResult",
+    "SynthSettings",
     "au_field",
     "au_region",
     "available_photos",

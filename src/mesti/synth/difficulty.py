@@ -16,7 +16,7 @@ Scores are pooled over folds (UAR, UF1, accuracy; docs/protocols.md, Metrics).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ import numpy as np
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
 from mesti.modalities import encode, mesti_weights, tvl1_flow
+from mesti.utils.hooks import Hooks
 
 FEATURES = ("apex", "mesti", "mesti_motion", "flow")
 DEFAULT_FEATURES = ("apex", "mesti", "mesti_motion")
@@ -123,7 +124,7 @@ def difficulty_check(
     classes: int = 5,
     features: Sequence[str] = DEFAULT_FEATURES,
     grid: int = 8,
-    progress: Callable[[int, int], None] | None = None,
+    hooks: Hooks | None = None,
 ) -> list[DifficultyScore]:
     """Score each input on the set at ``root`` (read with the ``casme2`` adapter)."""
     from mesti.datasets.casme2 import CASME2
@@ -138,6 +139,6 @@ def difficulty_check(
             rows[name].append(vec)
         labels.append(str(rec.label))
         subjects.append(rec.subject)
-        if progress:
-            progress(i + 1, len(records))
+        if hooks is not None:
+            hooks.stage_advanced("difficulty", i + 1, len(records))
     return [loso_scores(np.stack(rows[f]), labels, subjects, f) for f in features]

@@ -20,10 +20,10 @@ import math
 import multiprocessing
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,6 +35,7 @@ from mesti.synth.render import FaceRig, encode_jpeg, render_clip
 from mesti.synth.sheet import coding_sheet_bytes
 from mesti.errors import MestiError
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.hooks import Hooks
 from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_MARKER, output_scope, prepare_new_dir
 
@@ -44,9 +45,6 @@ CONTACT_SHEET_NAME = "contact_sheet.png"
 MIN_SIZE = 32
 #: Below this many frames a worker pool costs more than it saves.
 _POOL_MIN_FRAMES = 3000
-
-ProgressFn = Callable[[int, int], None]
-
 
 @dataclass(frozen=True)
 class SynthResult:
@@ -107,18 +105,18 @@ def _render_subject(
     return written
 
 
-def _run(tmp: Path, plan: DatasetPlan, size: int, workers: int, progress: ProgressFn | None) -> int:
+def _run(tmp: Path, plan: DatasetPlan, size: int, workers: int, hooks: Hooks | None) -> int:
     by_subject = {s.subject: [c for c in plan.clips if c.subject == s.subject] for s in plan.subjects}
     points = {s.subject: None if s.source == "procedural" else photo_landmarks(s.source) for s in plan.subjects}
     total, done, frames = len(plan.clips), 0, 0
-    if progress:
-        progress(0, total)
+    if hooks is not None:
+        hooks.stage_advanced("synth", 0, total)
     if workers <= 1:
         for s in plan.subjects:
             frames += _render_subject(str(tmp), s, by_subject[s.subject], size, points[s.subject])
             done += len(by_subject[s.subject])
-            if progress:
-                progress(done, total)
+            if hooks is not None:
+                hooks.stage_advanced("synth", done, total)
         return frames
     # spawn: safe whatever threads the parent runs (torch, OpenCV), the same on every OS.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init)
@@ -128,8 +126,8 @@ def _run(tmp: Path, plan: DatasetPlan, size: int, workers: int, progress: Progre
         for fut in as_completed(futures):
             frames += fut.result()
             done += len(by_subject[futures[fut].subject])
-            if progress:
-                progress(done, total)
+            if hooks is not None:
+                hooks.stage_advanced("synth", done, total)
     except BaseException:
         # Ctrl-C or a failure: drop the subjects not started, wait for the running ones to
         # stop writing, then the caller removes the temporary folder.
@@ -151,32 +149,49 @@ def _truth(plan: DatasetPlan, settings: dict[str, object], photos: list[str]) ->
     return json.dumps(doc, indent=1, sort_keys=True) + "\n"
 
 
+@dataclass(frozen=True)
+class SynthSettings:
+    """What a synthetic set is (recorded in its truth file): one seed and these give the same
+    set, whatever the workers or the output folder."""
+
+    subjects: int = 16
+    clips_per_subject: int = 10
+    classes: int = 5
+    size: int = 128
+    seed: int = 0
+    real_faces: bool = True
+    noise: float = 1.5
+
+
 @output_scope()  # the folder is locked until the dataset is written
 def generate_dataset(
     out_dir: str | os.PathLike[str],
-    subjects: int = 16,
-    clips_per_subject: int = 10,
-    classes: int = 5,
-    size: int = 128,
-    seed: int = 0,
+    settings: SynthSettings | None = None,
+    *,
     overwrite: bool = False,
     workers: int | None = None,
-    real_faces: bool = True,
-    noise: float = 1.5,
     contact_sheet: bool = True,
-    progress: ProgressFn | None = None,
+    hooks: Hooks | None = None,
+    **fields: Any,
 ) -> SynthResult:
     """Write a synthetic micro-expression dataset to ``out_dir`` (see the module docstring).
+
+    ``settings`` (default :class:`SynthSettings`); ``fields`` replace its fields by name, so
+    ``generate_dataset("synth", subjects=4, seed=1)`` reads as before.
 
     ``classes`` 5 draws happiness, disgust, repression, surprise and others with CASME II's
     imbalance; 3 draws the emotions of the MEGC 2019 negative/positive/surprise classes.
     ``real_faces=False`` uses procedural faces only (also what happens without dlib).
-    ``noise`` is the sensor noise in grey levels. ``progress(done, total)`` is called as
-    clips are finished. Raises :class:`MestiError` for bad arguments before writing anything.
+    ``noise`` is the sensor noise in grey levels. The stage ``synth`` on ``hooks``
+    counts the clips finished. Raises :class:`MestiError` for bad arguments before writing anything.
     ``workers`` > 1 starts fresh ("spawn") processes, so a script calling this with workers
     must do so under ``if __name__ == "__main__":``; the default uses them only for sets of
     a few thousand frames or more.
     """
+    chosen = replace(settings or SynthSettings(), **fields)
+    subjects, clips_per_subject, classes, size, seed, real_faces, noise = (
+        chosen.subjects, chosen.clips_per_subject, chosen.classes, chosen.size, chosen.seed, chosen.real_faces,
+        chosen.noise)
     out = Path(out_dir)
     _check_args(subjects, clips_per_subject, classes, size, noise)
     SEED.check(seed)
@@ -189,13 +204,11 @@ def generate_dataset(
     n_frames = sum(c.length for c in plan.clips)
     if workers is None:
         workers = min(os.cpu_count() or 1, subjects, 8) if n_frames >= _POOL_MIN_FRAMES else 1
-    settings = {"subjects": subjects, "clips_per_subject": clips_per_subject, "classes": classes,
-                "size": size, "seed": seed, "real_faces": real_faces, "noise": noise}
     try:
         with atomic_dir(out, "synthetic dataset", option="OUT_DIR") as tmp:
-            frames = _run(tmp, plan, size, workers, progress)
+            frames = _run(tmp, plan, size, workers, hooks)
             (tmp / SHEET_NAME).write_bytes(coding_sheet_bytes(plan.clips))
-            (tmp / TRUTH_NAME).write_text(_truth(plan, settings, photos), encoding="utf-8")
+            (tmp / TRUTH_NAME).write_text(_truth(plan, asdict(chosen), photos), encoding="utf-8")
             if contact_sheet:
                 from mesti.synth.preview import class_contact_sheet
 

@@ -17,7 +17,6 @@ from mesti.protocols.splits import Fold
 from mesti.engine.augment import warp
 from mesti.engine.config import TrainConfig
 from mesti.engine.folds import (
-    EpochCallback,
     FoldResult,
     FoldRun,
     Predictor,
@@ -32,6 +31,7 @@ from mesti.engine.samples import SampleSet
 from mesti.engine.stacked.noise import draw_masks, noise_generator, probe, swap_noise_modules
 from mesti.engine.stacked.options import StackedOptions
 from mesti.engine.stacked.schedule import EpochPlan, FoldStream, StackSchedule, plan_epoch, plan_schedule
+from mesti.utils.hooks import Hooks
 
 
 @dataclass
@@ -63,13 +63,13 @@ def train_group(
     options: StackedOptions | None = None,
     input_size: tuple[int, int] | None = None,
     in_chans: int | None = None,
-    on_epoch: EpochCallback | None = None,
+    hooks: Hooks | None = None,
 ) -> StackedGroup:
     """Train ``folds`` together and predict each fold's test samples with its own model.
 
     ``schedule`` defaults to the plan for ``folds`` alone; pass the run's plan
     (:func:`~mesti.engine.stacked.schedule.plan_schedule` over all folds) so a fold trains
-    the same in any group. ``on_epoch`` gets the group's mean statistics over the folds still
+    the same in any group. ``hooks.epoch_ended`` gets the group's mean statistics over the folds still
     training. Each result's ``seconds`` is the group's wall time divided by its number of folds.
     """
     start = time.perf_counter()
@@ -166,11 +166,11 @@ def train_group(
         active = [k for k, run in enumerate(runs) if run.stopped is None]
         for k in active:  # a stopped fold's later steps are discarded: its loss is no longer looked at
             runs[k].end_epoch(epoch, epoch_loss[k], epoch_acc[k], predictor(k), snapshot(k))
-        if on_epoch is not None and active:
+        if hooks is not None and active:
             keys = dict.fromkeys(key for k in active for key in runs[k].history if key != "epoch")
             stats = {key: float(np.mean([runs[k].history[key][-1] for k in active if key in runs[k].history]))
                      for key in keys}
-            on_epoch(epoch, cfg.epochs, stats)
+            hooks.epoch_ended(epoch, cfg.epochs, stats)
         if validating and all(run.stopped is not None for run in runs):
             break
 

@@ -12,12 +12,13 @@ from torch import nn
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold
 from mesti.engine.config import TrainConfig
-from mesti.engine.folds import EpochCallback, FinishedLookup, FoldRecorder, FoldResult, FoldStartCallback, resolve_device
+from mesti.engine.folds import FinishedLookup, FoldRecorder, FoldResult, resolve_device
 from mesti.engine.samples import SampleSet
 from mesti.engine.stacked.group import StackedGroup, train_group
 from mesti.engine.stacked.memory import auto_folds_per_group, smaller_group
 from mesti.engine.stacked.options import StackedOptions
 from mesti.engine.stacked.schedule import plan_schedule
+from mesti.utils.hooks import Hooks
 
 
 def run_stacked(
@@ -31,13 +32,12 @@ def run_stacked(
     options: StackedOptions | None = None,
     input_size: tuple[int, int] | None = None,
     in_chans: int | None = None,
-    on_fold_start: FoldStartCallback | None = None,
-    on_epoch: EpochCallback | None = None,
+    hooks: Hooks | None = None,
 ) -> list[FoldResult]:
     """Every fold of a run, in groups: finished folds are skipped, the unfinished ones are
     grouped in protocol order, and each group's folds are recorded as soon as it ends.
 
-    ``on_fold_start(name, i, n)`` is called for a finished fold when it is skipped and for a
+    ``hooks.fold_started(name, i, n)`` is called for a finished fold when it is skipped and for a
     fold to train just before its group starts. Results come back in ``folds`` order.
     """
     options = options or StackedOptions()
@@ -49,8 +49,8 @@ def run_stacked(
         if done is None:
             pending.append((i, fold))
             continue
-        if on_fold_start is not None:
-            on_fold_start(fold.name, i, len(folds))
+        if hooks is not None:
+            hooks.fold_started(fold.name, i, len(folds))
         results[fold.name] = done
     size = options.folds_per_group
     if size is None and pending:
@@ -60,13 +60,13 @@ def run_stacked(
     g = 0
     while g < len(pending):
         group = pending[g : g + size]
-        if on_fold_start is not None:
+        if hooks is not None:
             for i, fold in group:
-                on_fold_start(fold.name, i, len(folds))
+                hooks.fold_started(fold.name, i, len(folds))
         trained: StackedGroup | None
         try:
             trained = train_group(samples, [f for _, f in group], build_model, cfg, schedule=schedule, options=options,
-                                  input_size=input_size, in_chans=in_chans, on_epoch=on_epoch)
+                                  input_size=input_size, in_chans=in_chans, hooks=hooks)
         except torch.OutOfMemoryError as exc:
             if len(group) == 1:
                 raise MestiError(f"fold {group[0][1].name}", f"one fold alone does not fit in the memory of {device}; "

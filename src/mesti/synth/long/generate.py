@@ -15,9 +15,9 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from mesti.errors import MestiError
 from mesti.synth.faces import available_photos, photo_landmarks
@@ -27,6 +27,7 @@ from mesti.synth.long.render import render_long_video
 from mesti.synth.long.sheet import SHEET_FILE, long_sheet_bytes
 from mesti.synth.render import FaceRig, encode_jpeg
 from mesti.utils.atomic import atomic_dir
+from mesti.utils.hooks import Hooks
 from mesti.utils.ranges import SEED
 from mesti.utils.outputs import SYNTH_LONG_MARKER, output_scope, prepare_new_dir
 
@@ -64,28 +65,45 @@ def _check(subjects: int, videos: int, seconds: float, fps: float, size: int, no
         raise MestiError("--noise", f"sensor noise is a standard deviation (0 or more, finite), not {noise}")
 
 
+@dataclass(frozen=True)
+class LongSynthSettings:
+    """What a set of synthetic long videos is (recorded in its truth file): one seed and these
+    give the same videos."""
+
+    subjects: int = 4
+    videos_per_subject: int = 2
+    seconds: float = 30.0
+    fps: float = 30.0
+    size: int = 128
+    seed: int = 0
+    real_faces: bool = True
+    noise: float = 1.5
+    head_motion: str = "low"
+
+
 @output_scope()  # the folder is locked until the dataset is written
 def generate_long_videos(
     out_dir: str | os.PathLike[str],
-    subjects: int = 4,
-    videos_per_subject: int = 2,
-    seconds: float = 30.0,
-    fps: float = 30.0,
-    size: int = 128,
-    seed: int = 0,
+    settings: LongSynthSettings | None = None,
+    *,
     overwrite: bool = False,
-    real_faces: bool = True,
-    noise: float = 1.5,
-    head_motion: str = "low",
-    progress: Callable[[int, int], None] | None = None,
+    hooks: Hooks | None = None,
+    **fields: Any,
 ) -> LongSynthResult:
     """Write ``subjects x videos_per_subject`` long videos with expressions at known frames.
 
+    ``settings`` (default :class:`LongSynthSettings`); ``fields`` replace its fields by name,
+    so ``generate_long_videos("long", subjects=2, fps=30)`` reads as before.
+
     ``head_motion`` (``low``, ``medium``, ``high``) sets how much the head turns, talks and the
     light drifts (see :mod:`mesti.synth.long.plan`); one seed has the same expressions at
-    every level. Deterministic for a seed. ``progress(done_frames, total_frames)`` is called as frames
-    are written. Raises :class:`MestiError` for bad arguments before writing anything.
+    every level. Deterministic for a seed. The stage ``synth long`` on ``hooks`` counts
+    the frames written. Raises :class:`MestiError` for bad arguments before writing anything.
     """
+    chosen = replace(settings or LongSynthSettings(), **fields)
+    subjects, videos_per_subject, seconds, fps, size, seed, real_faces, noise, head_motion = (
+        chosen.subjects, chosen.videos_per_subject, chosen.seconds, chosen.fps, chosen.size, chosen.seed,
+        chosen.real_faces, chosen.noise, chosen.head_motion)
     _check(subjects, videos_per_subject, seconds, fps, size, noise)
     SEED.check(seed)
     if head_motion not in HEAD_MOTION:
@@ -111,18 +129,16 @@ def generate_long_videos(
                     for k, frame in enumerate(render_long_video(rig, spec)):
                         (folder / f"{spec.video}_{k + 1:05d}.jpg").write_bytes(encode_jpeg(frame, spec.jpeg_quality))
                         done += 1
-                        if progress and done % 200 == 0:
-                            progress(done, total)
+                        if hooks is not None and done % 200 == 0:
+                            hooks.stage_advanced("synth long", done, total)
             (tmp / SHEET_FILE).write_bytes(long_sheet_bytes(specs))
             truth = {"generator": "mesti synth --long", "layout": f"SAMM Long Videos: {VIDEO_FOLDER}/<video>/<video>_<frame>.jpg",
                      "units": "frames 0-based in this file (1-based in the sheet); amplitudes px at 224 px face width",
-                     "settings": {"subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": seconds,
-                                  "fps": fps, "size": size, "seed": seed, "real_faces": real_faces, "noise": noise,
-                                  "head_motion": head_motion},
+                     "settings": asdict(chosen),
                      "videos": [v.to_json() for v in specs]}
             (tmp / TRUTH_FILE).write_text(json.dumps(truth, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     except OSError as exc:
         raise MestiError(out, f"cannot write the videos ({exc.strerror or exc})") from None
-    if progress:
-        progress(total, total)
+    if hooks is not None:
+        hooks.stage_advanced("synth long", total, total)
     return LongSynthResult(out, specs, total, time.perf_counter() - start)
