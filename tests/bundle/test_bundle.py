@@ -20,7 +20,7 @@ from mesti.engine.samples import Inputs
 from mesti.studies.run import Experiment, run_experiment
 from mesti.bundle.train import train_bundle
 from mesti.bundle.predictor import FoldEnsemble, Predictor
-from mesti.pipeline import PIPELINE_VERSION, Pipeline
+from mesti.pipeline import PIPELINE_VERSION, Pipeline, read_pipeline
 from mesti.studies.inputs import load_samples
 from tests.studies.study_tree import study_of, write_study_tree
 
@@ -92,7 +92,7 @@ def test_fold_ensemble_averages_the_folds(tree: Path, data, tmp_path: Path) -> N
     assert isinstance(ensemble, FoldEnsemble) and len(ensemble.members) == 2
     saved = run / "pipeline.json"  # the run's own pipeline: current schema, no fold's normalisation
     assert json.loads(saved.read_text())["pipeline_version"] == PIPELINE_VERSION
-    assert Pipeline.read(saved, trained=False).same_inputs(ensemble.pipeline)
+    assert read_pipeline(saved, trained=False).same_inputs(ensemble.pipeline)
     folds = [Predictor.from_checkpoint(p).predict(clip(tree)) for p in sorted((run / "checkpoints").glob("*.pt"))]
     mean = np.mean([list(f.probabilities.values()) for f in folds], axis=0)
     assert not np.allclose(list(folds[0].probabilities.values()), list(folds[1].probabilities.values()))

@@ -26,7 +26,7 @@ from typing import Any
 from torch import nn
 
 from mesti._version import __version__
-from mesti.pipeline import Pipeline
+from mesti.pipeline import Pipeline, read_pipeline, write_pipeline
 from mesti.errors import MestiError
 from mesti.reports.metrics import check_figures
 from mesti.utils.atomic import atomic_dir, write_json, write_text
@@ -78,7 +78,7 @@ def save_bundle(folder: str | Path, model: nn.Module, pipeline: Pipeline, proven
         raise MestiError(folder, f"provenance must be JSON values: {exc}") from None
     with atomic_dir(folder, "bundle") as tmp:
         save_checkpoint(model.cpu(), tmp / WEIGHTS)
-        pipeline.write(tmp / "pipeline.json")
+        write_pipeline(tmp / "pipeline.json", pipeline)
         write_text(tmp / "model.md", card)
         manifest["digests"] = {name: file_digest(tmp / name) for name in DIGESTED}
         write_json(tmp / MANIFEST, manifest)
@@ -138,7 +138,7 @@ def read_bundle(folder: str | Path) -> Bundle:
 
     folder = Path(folder)
     manifest = read_manifest(folder)
-    pipeline = Pipeline.read(folder / "pipeline.json")
+    pipeline = read_pipeline(folder / "pipeline.json")
     pipeline.check_model(read_config(folder / WEIGHTS), folder / WEIGHTS)
     check_digests(folder, manifest)
     model = load_checkpoint(folder / WEIGHTS)

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from mesti.bundle.format import is_bundle, read_bundle
-from mesti.pipeline import Pipeline
+from mesti.pipeline import Pipeline, read_pipeline
 from mesti.clips.clip import Clip
 from mesti.errors import MestiError
 
@@ -69,7 +69,7 @@ class Predictor:
                                    f"folder {path.parent}")
         if not pipe.is_file():
             raise MestiError(path, f"no pipeline file beside it ({pipe.name}); it was not saved by a mesti run")
-        pipeline = Pipeline.read(pipe)
+        pipeline = read_pipeline(pipe)
         pipeline.check_model(read_config(path), path)
         fold = f" {pipeline.fold}" if pipeline.fold else ""
         return cls(load_checkpoint(path), pipeline, f"fold checkpoint{fold} ({path})")
@@ -137,7 +137,7 @@ class FoldEnsemble:
                                       "pass --allow-partial to use them anyway")
         members = [Predictor.from_checkpoint(p) for p in found]
         saved = run_dir / "pipeline.json"  # the run's own pipeline (runs since pipeline version 1)
-        if saved.is_file() and not Pipeline.read(saved, trained=False).same_inputs(members[0].pipeline):
+        if saved.is_file() and not read_pipeline(saved, trained=False).same_inputs(members[0].pipeline):
             raise MestiError(saved, "the run's pipeline differs from its fold models'; the run folder was changed")
         name = f"fold ensemble: mean of {len(members)} fold models of {run_dir}"
         return cls(members, name + (f" (INCOMPLETE: {incomplete})" if incomplete else ""), incomplete)

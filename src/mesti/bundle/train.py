@@ -20,7 +20,7 @@ from mesti._version import __version__
 from mesti.bundle.card import model_card
 from mesti.bundle.estimate import read_estimate
 from mesti.bundle.format import save_bundle
-from mesti.pipeline import Pipeline, recorded_inputs, resolve_input, resolve_pipeline
+from mesti.pipeline import Pipeline, pipeline_to_dict, recorded_inputs, resolve_input, resolve_pipeline
 from mesti.protocols.splits import Fold, subject_keys
 from mesti.engine.config import TrainConfig
 from mesti.engine.sequential import train_fold
@@ -95,5 +95,5 @@ def train_bundle(inputs: Inputs, model_name: str, cfg: TrainConfig, out: str | P
         "history": result.history,
         "estimate": est,
     }
-    path = save_bundle(out, model, pipeline, provenance, model_card(provenance, pipeline.to_dict()))
+    path = save_bundle(out, model, pipeline, provenance, model_card(provenance, pipeline_to_dict(pipeline)))
     return path, model, pipeline

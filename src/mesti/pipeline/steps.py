@@ -194,27 +194,3 @@ class Pipeline:
         """Whether a clip is encoded the same way for both (normalisation may differ)."""
         keys = ("classes", "modality", "modality_options", "preprocess", "resize", "input_size")
         return all(getattr(self, k) == getattr(other, k) for k in keys)
-
-    # -- the file boundary (:mod:`mesti.pipeline.schema`) -----------------------------------------
-
-    def to_dict(self) -> dict[str, Any]:
-        from mesti.pipeline.schema import pipeline_to_dict
-
-        return pipeline_to_dict(self)
-
-    def write(self, path: Any) -> Any:
-        from mesti.pipeline.schema import write_pipeline
-
-        return write_pipeline(path, self)
-
-    @classmethod
-    def from_dict(cls, data: Any, where: Any = "pipeline") -> Pipeline:
-        from mesti.pipeline.schema import pipeline_from_dict
-
-        return pipeline_from_dict(data, where)
-
-    @classmethod
-    def read(cls, path: Any, trained: bool = True) -> Pipeline:
-        from mesti.pipeline.schema import read_pipeline
-
-        return read_pipeline(path, trained)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Collection
 from pathlib import Path
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -40,9 +40,6 @@ from mesti.utils.atomic import write_json, write_text
 from mesti.utils.hooks import Hooks
 from mesti.utils.outputs import output_scope, prepare_output_dir
 
-if TYPE_CHECKING:
-    from mesti.studies.spec import StudySpec
-
 
 
 @dataclass(frozen=True)
@@ -60,7 +57,7 @@ class Experiment:
     engine: str = "auto"
     stacked: StackedOptions | None = None
     save_checkpoints: bool = False
-    study: StudySpec | None = None
+    study: dict[str, Any] | None = None  # the study spec it came from, as config.yaml records it
 
 
 def is_finished(run_dir: str | Path) -> bool:
@@ -137,7 +134,7 @@ def run_experiment(
     and batch schedule in ``config.yaml``, so a resume keeps the engine.
     """
     from mesti.models import create_model
-    from mesti.pipeline import recorded_inputs, resolve_input, resolve_pipeline
+    from mesti.pipeline import recorded_inputs, resolve_input, resolve_pipeline, write_pipeline
 
     samples, record = (inputs.samples, inputs.record) if isinstance(inputs, Inputs) else (inputs, None)
     model_name, protocol, cfg, save_checkpoints = (experiment.model, experiment.protocol, experiment.training,
@@ -161,7 +158,7 @@ def run_experiment(
     config = {
         "mesti_version": __version__,
         **(record.to_dict() if record is not None else {}),
-        **({"study": experiment.study.to_dict(), "command": command} if experiment.study is not None else {}),
+        **({"study": experiment.study, "command": command} if experiment.study is not None else {}),
         "model": {"name": model_name, "kwargs": model_kwargs, "input_size": [in_chans, *size]},
         "protocol": {**protocol.config(), "description": protocol.describe(), "n_folds": len(folds)},
         "classes": list(samples.class_names),
@@ -175,7 +172,7 @@ def run_experiment(
         config["engine"] = {"name": "stacked", "schedule": plan_schedule(samples, folds, cfg).to_dict()}
     _check_config(run_dir, config, overwrite)
     (run_dir / "folds").mkdir(exist_ok=True)
-    pipeline.write(run_dir / "pipeline.json")  # each fold checkpoint's adds its normalisation
+    write_pipeline(run_dir / "pipeline.json", pipeline)  # each fold checkpoint's adds its normalisation
 
     num_classes = len(samples.class_names)
     fitted = SampleSet(pipeline.fit(samples.images), samples.labels, samples.subjects,

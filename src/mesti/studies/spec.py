@@ -179,7 +179,7 @@ class StudySpec:
 
         return Experiment(self.model, self.build_protocol(seed), self.train_config(seed), dict(self.model_kwargs),
                           self.img_size, self.engine, StackedOptions(folds_per_group=self.folds_per_group),
-                          self.save_checkpoints, self.for_seed(seed))
+                          self.save_checkpoints, self.for_seed(seed).to_dict())
 
     def input_key(self) -> tuple[Any, ...]:
         """What the loaded samples depend on: studies with equal keys share one load."""
