@@ -214,3 +214,25 @@ def test_pictures_are_never_written_into_the_clip(bundle, tree: Path, tmp_path: 
     res = runner.invoke(app, ["predict", str(clip), "--model", str(path), "--pictures", str(tmp_path / "pics")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "pics" / "mesti.png").is_file()
+
+
+def test_pictures_never_replace_a_file_of_the_users(bundle, tree: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Hostile pass of issue 22: ``predict --pictures DIR`` silently replaced the user's own
+    DIR/mesti.png and DIR/attention.png; a file given as the folder failed late."""
+    clip = tree / "sub01" / "EP01_01f"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    for name in ("mesti.png", "attention.png"):
+        (mine / name).write_bytes(b"the user's own picture")
+        res = runner.invoke(app, ["predict", str(clip), "--model", str(bundle[0]), "--pictures", str(mine)])
+        assert res.exit_code == 2 and name in res.stderr and "--pictures" in res.stderr, res.output
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert (mine / name).read_bytes() == b"the user's own picture"
+        (mine / name).unlink()
+    (tmp_path / "f.txt").write_text("mine")
+    res = runner.invoke(app, ["predict", str(clip), "--model", str(bundle[0]), "--pictures", str(tmp_path / "f.txt")])
+    assert res.exit_code == 2 and "--pictures" in res.stderr and (tmp_path / "f.txt").read_text() == "mine"
+    (mine / "notes.txt").write_text("other files are left alone")
+    res = runner.invoke(app, ["predict", str(clip), "--model", str(bundle[0]), "--pictures", str(mine)])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in mine.iterdir()) == ["attention.png", "mesti.png", "notes.txt"]

@@ -77,3 +77,31 @@ def test_a_killed_first_prepare_resumes_and_its_workers_die_with_it(tmp_path: Pa
                      config=PreprocessConfig(face="none", size=64), workers=1)
     assert report.reused >= written >= 1 and report.prepared == report.clips == 24 and not report.failures
     assert not list(cache.glob("*/.*.tmp"))  # the killed run's temporary files are gone
+
+
+@pytest.mark.slow
+def test_the_killed_prepare_command_run_again_resumes(tmp_path: Path) -> None:
+    # The same command line, run again after kill -9, finishes the cache: what was written is
+    # reused and nothing is refused (it said "not a mesti output ... choose another --out").
+    data = generate_dataset(tmp_path / "data", subjects=3, clips_per_subject=4, size=48, seed=2).path
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, "-m", "mesti", "prepare", "--dataset", "casme2", "--root", str(data), "--out", str(cache),
+           "--workers", "1", "--face", "none", "--size", "48", "--modalities", "flow_onset_apex,mesti"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        deadline = time.monotonic() + 240
+        while not list(cache.glob("*/*.npy")):
+            assert proc.poll() is None and time.monotonic() < deadline, "prepare ended or stalled before the kill"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+    written = len(list(cache.glob("*/*.npy")))
+    assert 1 <= written < 24, "killed while under way"
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr
+    out = " ".join(again.stdout.split())
+    assert "12 prepared, 0 skipped" in out and f"{written} reused" in out, out
+    assert len(list(cache.glob("*/*.npy"))) == 24 and not list(cache.glob("*/.*.tmp"))

@@ -109,3 +109,17 @@ def test_long_manifest_reads_and_refuses(tmp_path: Path) -> None:
     _manifest(root, "video,subject,fps\nrec1,p1,\n", "video,onset,apex,offset\n")
     with pytest.raises(MestiError, match="fps is required"):
         create_dataset("long-manifest", root).videos()
+
+
+def test_a_casme_square_sheet_without_its_naming_sheets_says_so(tmp_path: Path) -> None:
+    # Hostile pass of issue 22: a valid workbook lacking the "naming rule" sheets was called
+    # "not a readable Excel workbook (damaged, or another format under this name)".
+    root = tmp_path / "CASME_sq"
+    _frames(root / "rawpic" / "s15" / "15_0101disgustingteeth", 10)
+    wb = Workbook()
+    wb.active.append([1, "disgust1_1", 3, 5, 9, "4", "disgust", "micro-expression", "disgust"])
+    wb.save(root / "CAS(ME)^2code_final(Updated).xlsx")
+    with pytest.raises(MestiError) as err:
+        create_dataset("casme-sq", root).videos()
+    assert "has no worksheet 2 (counted from 1; 1 worksheets found)" in str(err.value)
+    assert "not a readable" not in str(err.value)

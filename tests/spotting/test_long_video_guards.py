@@ -314,6 +314,49 @@ def test_video_frames_above_the_limit_are_refused_before_decoding(tmp_path: Path
     assert open_stream(video).count == 10
 
 
+
+class _CountingCapture:
+    """A real ``cv2.VideoCapture`` that records every call that decodes a frame."""
+
+    decoded: list[str] = []
+
+    def __init__(self, *args: object) -> None:
+        self._cap = _REAL_CAPTURE(*args)
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._cap, name)
+        if name in ("read", "grab", "retrieve"):
+            def counted(*a: object, **k: object) -> object:
+                _CountingCapture.decoded.append(name)
+                return attr(*a, **k)
+            return counted
+        return attr
+
+
+_REAL_CAPTURE = __import__("cv2").VideoCapture
+
+
+def test_the_frame_size_refusal_comes_before_any_frame_is_decoded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 22 D14: the container's frame size is read first; not one frame is decoded
+    # (read, grab or retrieve) by any reader of video files when it is above the limit.
+    import cv2
+
+    video = write_video(tmp_path / "v.avi", 10, size=(64, 48))
+    monkeypatch.setattr(cv2, "VideoCapture", _CountingCapture)
+    monkeypatch.setattr(_CountingCapture, "decoded", [])
+    monkeypatch.setenv(MAX_FRAME_PIXELS_ENV, "1000")
+    for read in (load_video, lambda v: list(open_stream(v))):
+        with pytest.raises(MestiError, match="above the limit of 1,000 pixels"):
+            read(video)
+    for cmd in (["spot", str(video), "--method", "naive", "--out", str(tmp_path / "o")],
+                ["spot", str(video), "--out", str(tmp_path / "f")]):
+        res = runner.invoke(app, cmd)
+        assert res.exit_code == 2 and "above the limit" in res.output
+    assert _CountingCapture.decoded == []
+    assert not (tmp_path / "o").exists() and not (tmp_path / "f").exists()
+    monkeypatch.setenv(MAX_FRAME_PIXELS_ENV, "0")  # the counter counts: without the limit frames are read
+    assert load_video(video).frames.shape[0] == 10 and "read" in _CountingCapture.decoded
+
 # -- D30: no library warnings reach the user ------------------------------------------------------
 
 

@@ -119,3 +119,58 @@ def test_cli_face_index_and_the_several_faces_warning(tmp_path) -> None:  # type
     refused = runner.invoke(app, ["spot", str(folder), "--fps", "9", "--face-index", "1", "--method", "naive",
                                   "--out", str(tmp_path / "n")])
     assert refused.exit_code == 2 and "--face-index" in refused.output and not (tmp_path / "n").exists()
+
+
+@needs_faces
+def test_the_default_spot_on_two_still_faces_tracks_the_largest_and_finds_nothing(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Issue 22 D8 without --face-index: the larger face is on the right (not the first from the
+    # left), so the default is seen to choose by size; two still faces give no "expressions".
+    import json
+
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from mesti.cli.main import app
+
+    where: list[float] = []
+    real_track = FaceTracker.track
+
+    def watched(self: FaceTracker, frames):  # type: ignore[no-untyped-def]
+        for crop in real_track(self, frames):
+            if self.location is not None:
+                where.append(float(self.location[:, 0].mean()))
+            yield crop
+
+    monkeypatch.setattr(FaceTracker, "track", watched)
+    photos = available_photos()
+    frame = np.hstack([_slot(_face(photos[-1], 110, 5), 170), _slot(_face(photos[0], 150), 170)])
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(frame).save(folder / f"f{i:03d}.png")
+    done = CliRunner().invoke(app, ["spot", str(folder), "--fps", "9", "--out", str(tmp_path / "o")])
+    assert done.exit_code == 0, done.output
+    assert "2 faces seen" in done.output.replace("\n", " ")
+    doc = json.loads((tmp_path / "o" / "intervals.json").read_text())
+    assert doc["faces_seen"] == 2 and doc["intervals"] == [] and doc["blinks"] == []
+    assert len(where) >= 40 and min(where) > 170  # the larger face on the right, in every frame
+
+
+@needs_faces
+def test_a_face_index_beyond_the_faces_seen_is_named_not_no_face(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Hostile pass of issue 22: `--face-index 5` on a video of one face said "no face found in
+    # any of its frames", a false reason; it names the option and how many faces are seen.
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from mesti.cli.main import app
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    for i in range(40):
+        Image.fromarray(_slot(_face(available_photos()[0], 150), 170)).save(folder / f"f{i:03d}.png")
+    res = CliRunner().invoke(app, ["spot", str(folder), "--fps", "9", "--face-index", "5", "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2, res.output
+    line = " ".join(res.stderr.split())
+    assert "--face-index" in line and "at most 1 face(s)" in line and "no face found" not in line, line
+    assert not (tmp_path / "o").exists()

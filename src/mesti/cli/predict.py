@@ -30,7 +30,14 @@ def predict_cmd(
     if pictures is not None and source.is_dir() and pictures.resolve().is_relative_to(source.resolve()):
         # a picture written among the frames would become a frame of the clip at the next read
         raise MestiError("--pictures", f"{pictures} lies inside the clip's folder {source}; choose a folder outside it")
+    if pictures is not None and pictures.exists() and not pictures.is_dir():
+        raise MestiError("--pictures", f"{pictures} exists and is not a folder; give --pictures a folder")
     predictor = load_predictor(checkpoint, allow_partial)
+    if pictures is not None:  # the user's own files of these names are never replaced
+        for name in (f"{predictor.pipeline.modality or 'image'}.png", "attention.png"):
+            if (pictures / name).exists() or (pictures / name).is_symlink():
+                raise MestiError("--pictures", f"{pictures / name} already exists; predict never replaces a file: "
+                                               "remove it or choose another folder")
     clip = load_clip(source, onset=onset, apex=apex, offset=offset)
     result = predictor.predict(clip)
     if pictures is not None:

@@ -67,6 +67,9 @@ def read_excel(path: Path, sheet_name: str | int, header: int, dtype: dict[str, 
     except ValueError as exc:
         if "not found" in str(exc):  # pandas: "Worksheet named 'X' not found"
             raise MestiError(path, f"has no worksheet {sheet_name!r}") from None
+        if isinstance(sheet_name, int) and "is invalid" in str(exc):  # "Worksheet index 1 is invalid, 1 worksheets found"
+            found = str(exc).rsplit(",", 1)[-1].strip()
+            raise MestiError(path, f"has no worksheet {sheet_name + 1} (counted from 1; {found})") from None
         raise MestiError(path, "not a readable Excel workbook (damaged, or another format under this name)") from None
     except Exception:  # openpyxl / zipfile raise many types for a file that is not a workbook
         raise MestiError(path, "not a readable Excel workbook (damaged, or another format under this name)") from None

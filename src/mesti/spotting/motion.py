@@ -343,6 +343,9 @@ def region_motion(
             hooks.stage_advanced("spot", k, stream.count)
         del reg, norm
     if tracker.reference is None:
+        if face_index is not None and tracker.faces_seen:  # faces there, but not the one asked for
+            raise MestiError("--face-index", f"{face_index} asks for face {face_index + 1} from the left, but at most "
+                                             f"{tracker.faces_seen} face(s) are seen at once in {stream.source}")
         raise MestiError(stream.source, f"no face found in any of its {k} frames")
     if hooks is not None:
         hooks.stage_advanced("spot", k, k)

@@ -201,6 +201,10 @@ def run_grid(
     from mesti.reports.figures import bar_chart_png
     from mesti.reports.report import write_summary
 
+    for i, d in enumerate(spec._dataset_specs()):  # a foreign cache is refused now, naming the grid's key
+        if d.cache is not None:
+            key = f"datasets[{i}].cache" if spec.datasets[i].get("cache") is not None else "cache"
+            prepare_output_dir(d.cache, "cache", option=f"{key} (in the grid file)", lock=False)
     out = prepare_output_dir(out, "grid")
     cells = [Cell(label, study, run_dir) for label, study, run_dir in spec.studies(out)]
     todo = [c for c in cells if not _finished_as(c.run_dir, c.spec)]
