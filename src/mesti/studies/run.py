@@ -210,10 +210,11 @@ def _save_fold_checkpoint(run_dir: Path, fold: Fold, model: torch.nn.Module, res
     """Weights + model config (mesti.models.checkpoint) + the pipeline that feeds them."""
     from mesti.models.checkpoint import save_checkpoint
     from mesti.bundle.predictor import pipeline_path
+    from mesti.pipeline import write_pipeline
 
     path = run_dir / "checkpoints" / f"{fold.name}.pt"
     save_checkpoint(model.cpu(), path)
-    pipeline.trained(result.norm, fold.name, fold.info.get("test_subjects")).write(pipeline_path(path))
+    write_pipeline(pipeline_path(path), pipeline.trained(result.norm, fold.name, fold.info.get("test_subjects")))
 
 
 def finish_run(run_dir: Path, samples: SampleSet, results: list[FoldResult], config: dict[str, Any]) -> dict[str, Any]:
