@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from mesti.errors import MestiError
-from mesti.pipeline import PIPELINE_VERSION, Pipeline, read_pipeline, resolve_input, resolve_pipeline
+from mesti.pipeline import (PIPELINE_VERSION, Pipeline, pipeline_to_dict, read_pipeline, resolve_input, resolve_pipeline,
+                            write_pipeline)
 from mesti.preprocessing import PREPROCESS_VERSION, PreprocessConfig
 
 #: A fold checkpoint's pipeline as mesti wrote it before the schema had a version (version 0).
@@ -38,8 +39,8 @@ def test_a_pipeline_file_without_a_version_is_converted_exactly(tmp_path: Path) 
     assert isinstance(pipe, Pipeline) and pipe.preprocess == PreprocessConfig(face="none", size=32)
     assert pipe.normalize is not None and pipe.normalize.mean == (1.5, 2.0, 3.25)
     assert pipe.fold == "sub01" and pipe.test_subjects == ("casme2/sub01",)
-    assert pipe.to_dict() == {"pipeline_version": PIPELINE_VERSION, **V0}  # nothing lost, nothing added but the version
-    pipe.write(tmp_path / "again.json")
+    assert pipeline_to_dict(pipe) == {"pipeline_version": PIPELINE_VERSION, **V0}  # nothing lost, nothing added but the version
+    write_pipeline(tmp_path / "again.json", pipe)
     assert read_pipeline(tmp_path / "again.json") == pipe
 
 
@@ -66,7 +67,7 @@ def test_a_pipeline_of_precomputed_images_keeps_its_resize_and_refuses_clips(res
     pipe = resolve_pipeline("ststnet", classes=("a", "b"), modality=PRECOMPUTED, preprocess={"resize": resize})
     assert pipe.resize == resize and pipe.preprocess is None
     trained = pipe.trained({"mean": [0.0] * 3, "std": [1.0] * 3})
-    trained.write(tmp_path / "p.json")
+    write_pipeline(tmp_path / "p.json", trained)
     assert json.loads((tmp_path / "p.json").read_text())["preprocess"] == {"resize": resize}
     assert read_pipeline(tmp_path / "p.json") == trained
     with pytest.raises(MestiError, match="precomputed images: give it an image"):
