@@ -60,6 +60,20 @@ def test_an_expression_during_head_sway_is_still_found(tmp_path: Path) -> None:
 
 
 @needs_faces
+def test_a_micro_expression_while_the_head_is_held_turned_is_found_and_the_glance_is_not(tmp_path: Path) -> None:
+    """A glance away (12 degrees of yaw, a roll, a shift) held 3.5 s, then back; a micro-expression
+    in the hold. Every reference a fixed lag away holds the other pose; the pose-chosen ones share it."""
+    turns = (Turn(90, 20, 5.0, (10.0, 3.0), 12.0, 3.0), Turn(215, 20, -5.0, (-10.0, -3.0), -12.0, -3.0))
+    event = LongEvent(150, 156, 161, "micro", "happiness", ((12, 3.0), (6, 2.5)))
+    result = FlowSpotter().spot(open_stream(_video(tmp_path, events=(event,), turns=turns), FPS))
+    from mesti.spotting.evaluate import iou
+
+    truth = Interval(150, 156, 161, "micro")
+    assert any(iou(iv, truth) >= 0.5 and iv.kind == "micro" for iv in result.intervals), result.intervals
+    assert all(iou(iv, truth) > 0 for iv in result.intervals), result.intervals  # the glance is no interval
+
+
+@needs_faces
 def test_blinks_and_talking_are_labelled_not_counted(tmp_path: Path) -> None:
     blinks = tuple(Blink(s, 6, 0.95) for s in (80, 170, 260, 350))
     talks = (Talk(130, 75, 4.0, 8.0, 0.2),)

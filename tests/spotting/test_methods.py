@@ -135,3 +135,26 @@ def test_learned_weights_and_threshold_never_see_the_test_subject(monkeypatch: p
     moved = [not all(torch.equal(a, b) for a, b in zip(first[s].net.state_dict().values(), second[s].net.state_dict().values(),
                                                          strict=True)) for s in ("s1", "s2")]
     assert all(moved)  # the folds that train on s3 do see the change: the check can fail
+
+
+def test_each_channel_has_its_own_judge_and_an_older_model_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20: micro candidates are judged by the micro network, macro ones by the macro one;
+    a model saved by an older mesti (one network, other inputs) gets a clear message."""
+    import torch
+
+    from mesti.spotting.learned import CHANNEL_INPUT, INPUTS, ChannelNets, LearnedModel, _net
+
+    nets = ChannelNets()
+    with torch.no_grad():
+        for p in nets.micro.parameters():
+            p.zero_()
+        for p in nets.macro.parameters():
+            p.fill_(0.01)
+    x = torch.ones(2, INPUTS)
+    x[0, CHANNEL_INPUT], x[1, CHANNEL_INPUT] = 1.0, 0.0
+    out = nets(x).squeeze(1)
+    assert out[0].item() == 0.0 and out[1].item() > 0.0
+    old = tmp_path / "old.pt"
+    torch.save({"state": _net(27).state_dict(), "trained_on": ["a"], "inputs": 27, "hidden": 16, "threshold": 0.5}, old)
+    with pytest.raises(MestiError, match="of another version"):
+        LearnedModel.load(old)

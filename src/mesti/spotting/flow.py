@@ -1,11 +1,18 @@
-"""The ``flow`` method: training-free region-flow spotting, head motion removed, blinks and talking labelled and not counted."""
+"""The ``flow`` method: training-free region-flow spotting, head motion removed, blinks and talking labelled and not counted.
+
+Two channels: micro-expressions are spotted against references near in time and pose,
+macro-expressions against references far in time (:mod:`mesti.spotting.poses`); each keeps
+the intervals of its own length, and a micro interval inside a macro one is part of it. While
+the head turns fast, nothing is spotted: what the removal of a turn leaves would read as an
+expression.
+"""
 
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
-from scipy.ndimage import median_filter
+from scipy.ndimage import maximum_filter1d, median_filter, uniform_filter1d
 from scipy.signal import find_peaks
 
 from mesti.clips.intervals import Interval
@@ -36,6 +43,13 @@ BLINK_OVER_BROWS = 1.2
 #: Regions a blink moves besides the eyes, and those talking moves.
 BLINK_REGIONS = ("brow_l", "brow_r", "cheek_l", "cheek_r")
 TALK_REGIONS = ("mouth", "chin", "cheek_l", "cheek_r")
+#: The head turns (too fast for an expression to be told from what its removal leaves) above
+#: this speed, in eye distances per second, averaged over 0.1 s; the turn is widened by
+#: ``TURN_WIDEN`` seconds on each side (a turn starts and settles slowly).
+TURN_SPEED = 0.2
+TURN_WIDEN = 0.2
+#: The channels: each compares frames with its own references and keeps intervals of its kind.
+CHANNELS = ("micro", "macro")
 
 
 def frame_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -112,16 +126,28 @@ def nuisances(motion: RegionMotion) -> tuple[np.ndarray, np.ndarray]:
         return blink, talk_mask(col.get("mouth", np.zeros(motion.frames)), motion.fps)
 
 
-def region_evidence(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """``frames x expression regions``: each region's motion above its own median, less the
-    share of the head's motion its removal may leave, in units of the region's own spread; the
-    regions a blink or talking moves read 0 there."""
+def turning(motion: RegionMotion) -> np.ndarray:
+    """Frames where the head turns faster than :data:`TURN_SPEED` (boolean per frame)."""
+    if motion.speed is None:
+        return np.zeros(motion.frames, dtype=bool)
+    width = max(int(round(0.1 * motion.fps)), 1)
+    fast = uniform_filter1d(np.nan_to_num(np.asarray(motion.speed, dtype=np.float64)), width | 1) > TURN_SPEED
+    pad = max(int(round(TURN_WIDEN * motion.fps)), 1)
+    return maximum_filter1d(fast.astype(np.uint8), 2 * pad + 1) > 0
+
+
+def region_evidence(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | None = None,
+                    channel: str = "macro") -> np.ndarray:
+    """``frames x expression regions``: each region's motion against ``channel``'s references
+    above its own median, less the share of the head's motion its removal may leave, in units
+    of the region's own spread; the regions a blink or talking moves read 0 there, every
+    region at most 0 while the head turns (:func:`turning`)."""
     blink, talk = masks if masks is not None else nuisances(motion)
     with warnings.catch_warnings():  # face gaps are all-nan rows
         warnings.simplefilter("ignore", RuntimeWarning)
         idx = [motion.names.index(n) for n in EXPRESSION_REGIONS]
-        cols = motion.symmetric().astype(np.float64)[:, idx]
-        head = motion.symmetric_head().astype(np.float64)[:, idx]
+        cols = motion.symmetric(channel).astype(np.float64)[:, idx]
+        head = motion.symmetric_head(channel).astype(np.float64)[:, idx]
         med = np.nanmedian(cols, axis=0)
         spread = 1.4826 * np.nanmedian(np.abs(cols - med), axis=0)
         # What a turn leaves of the head's motion grows with it: that part is allowed, more of it
@@ -133,12 +159,14 @@ def region_evidence(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] |
                 cols[blink, i] = 0.0
             if name in TALK_REGIONS:
                 cols[talk, i] = 0.0
+        cols[turning(motion)] = np.fmin(cols[turning(motion)], 0.0)
         return cols / np.maximum(np.nan_to_num(spread, nan=1.0), 0.02)
 
 
-def motion_score(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-    """Per-frame score: the largest region evidence (:func:`region_evidence`), 0 in face gaps."""
-    cols = region_evidence(motion, masks)
+def motion_score(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | None = None,
+                 channel: str = "macro") -> np.ndarray:
+    """Per-frame score of ``channel``: the largest region evidence (:func:`region_evidence`), 0 in face gaps."""
+    cols = region_evidence(motion, masks, channel)
     with warnings.catch_warnings():  # face gaps are all-nan rows: they score 0, quietly
         warnings.simplefilter("ignore", RuntimeWarning)
         score = np.nanmax(np.where(np.isnan(cols), -np.inf, cols), axis=1).clip(min=0)
@@ -149,12 +177,13 @@ def motion_score(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | No
 
 @register_spotter("flow")
 class FlowSpotter:
-    """Region flow (Lucas-Kanade in landmark patches) with head motion removed; blinks (eye aspect ratio) and talking labelled, not counted.
+    """Region flow (Lucas-Kanade in landmark patches) with head motion removed, in a micro and a macro channel; blinks (eye aspect ratio), talking and fast head turns labelled, not counted.
 
     ``FlowSpotter(z=6, fall=0.2, widen=0.3, lag_seconds=4.2, face_index=None)``: a frame is
-    spotted when its score (each region's motion above its median, less a share of the head's
-    motion there, in units of the region's own spread) exceeds ``z``; each run is widened to
-    ``fall`` of its peak height, then by ``widen`` of its length; micro when it lasts <= 0.5 s.
+    spotted when its score in a channel (each region's motion above its median, less a share of
+    the head's motion there, in units of the region's own spread) exceeds ``z``; each run is
+    widened to ``fall`` of its peak height, then by ``widen`` of its length; micro when it lasts
+    <= 0.5 s, kept from the micro channel, macro kept from the macro channel.
     ``face_index`` picks one of several faces, counted from the left (default: the largest).
     """
 
@@ -171,19 +200,36 @@ class FlowSpotter:
     @property
     def settings(self) -> dict[str, object]:
         return {"z": self.z, "fall": self.fall, "widen": self.widen, "head_allowance": HEAD_ALLOWANCE,
-                "one_sided_allowance": ONE_SIDED_ALLOWANCE, "lag_seconds": self.lag_seconds}
+                "one_sided_allowance": ONE_SIDED_ALLOWANCE, "turn_speed": TURN_SPEED, "turn_widen": TURN_WIDEN,
+                "lag_seconds": self.lag_seconds}
 
-    def intervals(self, motion: RegionMotion, score: np.ndarray) -> list[Interval]:
+    def runs(self, motion: RegionMotion, score: np.ndarray) -> list[Interval]:
         """Runs of ``score`` above ``z`` (already in units of each region's own noise), shaped."""
         fps = motion.fps
         return run_intervals(score, self.z, 0.0, fps, self.fall, max(int(round(0.1 * fps)), 1), max(int(round(0.1 * fps)), 2),
                              self.widen)
 
+    def intervals(self, motion: RegionMotion, micro: np.ndarray, macro: np.ndarray) -> list[Interval]:
+        """The micro channel's micro runs and the macro channel's macro runs; a micro run that
+        overlaps a macro one is part of it. A run into the video's first or last frame is left
+        out: its onset or offset is not in the video, and there every reference lies on one
+        side, so a held turn is not told from an expression."""
+        big = [iv for iv in self.runs(motion, macro) if iv.kind == "macro"]
+        small = [iv for iv in self.runs(motion, micro) if iv.kind == "micro"
+                 and not any(iv.onset <= b.offset and iv.offset >= b.onset for b in big)]
+        inside = [iv for iv in big + small if iv.onset > 0 and iv.offset < motion.frames - 1]
+        return sorted(inside, key=lambda iv: iv.onset)
+
+    def scores(self, motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The micro and the macro channel's per-frame scores."""
+        return motion_score(motion, masks, "micro"), motion_score(motion, masks, "macro")
+
     def decide(self, motion: RegionMotion) -> SpotResult:
         """Intervals from measured region motion (no pixels needed)."""
         blink, talk = nuisances(motion)
-        score = motion_score(motion, (blink, talk))
-        found = self.intervals(motion, score)
+        micro, macro = self.scores(motion, (blink, talk))
+        found = self.intervals(motion, micro, macro)
+        score = np.fmax(micro, macro)
         return SpotResult(motion.video, self.name, motion.fps, motion.frames, found, score, self.z, self.settings,
                           motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
                           faces_seen=motion.faces_seen)

@@ -1,12 +1,15 @@
 """The ``learned`` method: a small network that judges the candidates ``flow`` finds, trained leave-one-subject-out.
 
-``flow`` with a low threshold proposes candidate intervals (most expressions are among them,
-with many more head turns, blinks, talking and noise). For each candidate, what ``flow``
-measured around it (its peak and mean evidence, its length, each region's evidence and the
-head's motion at the peak, how many regions moved at once, the share of it that was a blink
-or talking, the eyes' and the mouth's opening, the head's overall motion, whether it lies
-near the video's start or end) goes through a two-layer perceptron that gives the
-probability that it is an expression; candidates above the threshold are the intervals.
+``flow`` with a low threshold proposes candidate intervals from both its channels (most
+expressions are among them, with many more head turns, blinks, talking and noise). For each
+candidate, what ``flow`` measured around it (its peak and mean evidence, its length, each
+region's evidence and the head's motion at the peak, how many regions moved at once, the
+share of it that was a blink, talking or a fast head turn, the eyes' and the mouth's opening,
+the head's overall motion, whether it lies near the video's start or end, its channel, the
+other channel's score, and whether ``flow`` itself spots it) goes through a two-layer
+perceptron, one per channel, that gives the probability that it is an expression; candidates
+above the threshold are the intervals (of overlapping ones, the one ``flow`` spots, else the
+most probable).
 
 Nothing is chosen on the test subject. For each held-out subject, the weights are trained on
 the other subjects' candidates only (fixed epochs, no early stopping), and the threshold is
@@ -49,7 +52,10 @@ WEIGHT_DECAY = 0.1
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.91, 0.05))
 #: Used only when there are too few training subjects to choose (fewer than two).
 DEFAULT_THRESHOLD = 0.5
-INPUTS = 2 * len(EXPRESSION_REGIONS) + 15
+INPUTS = 2 * len(EXPRESSION_REGIONS) + 19
+#: The inputs that say a candidate's channel (1: micro) and whether ``flow`` itself spots it.
+CHANNEL_INPUT = INPUTS - 4
+SPOTTED_INPUT = INPUTS - 1
 
 
 @dataclass
@@ -63,35 +69,41 @@ class Candidates:
 
 
 def candidates(motion: RegionMotion) -> Candidates:
-    """``flow``'s intervals at the low threshold :data:`CANDIDATE_Z`, each with its inputs."""
-    from mesti.spotting.flow import FlowSpotter, motion_score, nuisances, region_evidence
+    """``flow``'s intervals of both channels at the thresholds :data:`CANDIDATE_Z`, each with its inputs."""
+    from mesti.spotting.flow import CHANNELS, FlowSpotter, motion_score, nuisances, region_evidence, turning
 
     blink, talk = nuisances(motion)
-    ev = np.nan_to_num(region_evidence(motion, (blink, talk)))
-    score = motion_score(motion, (blink, talk))
-    found: list[Interval] = []
+    scores = {ch: motion_score(motion, (blink, talk), ch) for ch in CHANNELS}
+    found: list[tuple[Interval, str]] = []
     for z in CANDIDATE_Z:
-        for iv in FlowSpotter(z=z).intervals(motion, score):
-            if all((iv.onset, iv.offset) != (f.onset, f.offset) for f in found):
-                found.append(iv)
-    found.sort(key=lambda iv: (iv.onset, iv.offset))
+        for ch in CHANNELS:
+            for iv in FlowSpotter(z=z).runs(motion, scores[ch]):
+                if iv.kind == ch and all((iv.onset, iv.offset) != (f.onset, f.offset) for f, _ in found):
+                    found.append((iv, ch))
+    found.sort(key=lambda x: (x[0].onset, x[0].offset))
+    spotted = {(iv.onset, iv.offset) for iv in FlowSpotter().intervals(motion, scores["micro"], scores["macro"])}
+    turn = turning(motion)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         idx = [motion.names.index(n) for n in EXPRESSION_REGIONS]
-        sym = motion.symmetric()[:, idx]
-        spread = 1.4826 * np.nanmedian(np.abs(sym - np.nanmedian(sym, axis=0)), axis=0)
-        head = motion.symmetric_head()[:, idx] / np.maximum(np.nan_to_num(spread, nan=1.0), 0.02)
+        evs, heads = {}, {}
+        for ch in CHANNELS:
+            evs[ch] = np.nan_to_num(region_evidence(motion, (blink, talk), ch))
+            sym = motion.symmetric(ch)[:, idx]
+            spread = 1.4826 * np.nanmedian(np.abs(sym - np.nanmedian(sym, axis=0)), axis=0)
+            heads[ch] = motion.symmetric_head(ch)[:, idx] / np.maximum(np.nan_to_num(spread, nan=1.0), 0.02)
         ear = _robust_z(motion.signal("ear"))
         mar = _robust_z(motion.signal("mar"))
         moved = _robust_z(motion.signal("head"))
     edge = max(motion.lag, 1)
     rows = []
-    for iv in found:
+    for iv, ch in found:
+        score, ev, other = scores[ch], evs[ch], scores["macro" if ch == "micro" else "micro"]
         sl = slice(iv.onset, iv.offset + 1)
         at = iv.apex
         rows.append([
             np.log1p(score[at]), np.log1p(float(score[sl].mean())), np.log((iv.offset - iv.onset + 1) / motion.fps),
-            *np.tanh(ev[at] / 10.0), *np.tanh(np.nan_to_num(head[at]) / 10.0),
+            *np.tanh(ev[at] / 10.0), *np.tanh(np.nan_to_num(heads[ch][at]) / 10.0),
             float((ev[at] > 3).sum()), float(blink[sl].mean()), float(talk[sl].mean()),
             float(np.nanmin(ear[sl])) if np.isfinite(ear[sl]).any() else 0.0,
             float(np.nanmax(mar[sl])) if np.isfinite(mar[sl]).any() else 0.0,
@@ -99,10 +111,12 @@ def candidates(motion: RegionMotion) -> Candidates:
             float(min(at, motion.frames - 1 - at) < edge),
             float(np.argmax(ev[at])) / len(idx), float(np.sort(ev[at])[-2]) / max(float(ev[at].max()), 1e-3),
             float(score[sl].argmax()) / max(iv.offset - iv.onset, 1),
-            float(sum(iv.onset <= f.apex <= iv.offset for f in found)), float(np.log1p(score[sl].max() - score[sl].min())),
+            float(sum(iv.onset <= f.apex <= iv.offset for f, _ in found)), float(np.log1p(score[sl].max() - score[sl].min())),
+            float(ch == "micro"), float(turn[sl].mean()), np.log1p(float(other[sl].max())),
+            float((iv.onset, iv.offset) in spotted),
         ])
     x = np.clip(np.nan_to_num(np.array(rows, dtype=np.float64).reshape(-1, INPUTS)), -20, 20).astype(np.float32)
-    return Candidates(found, x, score, motion.video)
+    return Candidates([iv for iv, _ in found], x, np.fmax(scores["micro"], scores["macro"]), motion.video)
 
 
 def _robust_z(x: np.ndarray) -> np.ndarray:
@@ -122,14 +136,23 @@ def _net(inputs: int) -> nn.Module:
     return nn.Sequential(nn.Linear(inputs, HIDDEN), nn.ReLU(), nn.Linear(HIDDEN, 1))
 
 
-def train_net(cands: Sequence[Candidates], targets: Sequence[np.ndarray], seed: int = 0) -> nn.Module:
-    """Fit the perceptron on every candidate of the training videos (full batch, fixed epochs)."""
-    torch.manual_seed(seed)
-    x = torch.from_numpy(np.concatenate([c.x.reshape(-1, INPUTS) for c in cands]).astype(np.float32))
-    y = torch.from_numpy(np.concatenate(targets).astype(np.float32))
-    net = _net(INPUTS)
+class ChannelNets(nn.Module):
+    """One perceptron per ``flow`` channel: a micro candidate is judged by ``micro``, a macro one
+    by ``macro`` (the two kinds' false positives differ: blinks and twitches against turns and talking)."""
+
+    def __init__(self, inputs: int = INPUTS) -> None:
+        super().__init__()
+        self.micro = _net(inputs)
+        self.macro = _net(inputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x[:, CHANNEL_INPUT : CHANNEL_INPUT + 1] > 0.5, self.micro(x), self.macro(x))
+
+
+def _fit_one(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    """Full batch, fixed epochs, positives weighted up to balance the classes."""
     if len(y) == 0:
-        return net.eval()
+        return
     pos = float(y.sum())
     weight = torch.tensor((len(y) - pos) / max(pos, 1.0))
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=weight.clamp(max=10.0))
@@ -139,7 +162,18 @@ def train_net(cands: Sequence[Candidates], targets: Sequence[np.ndarray], seed: 
         loss = loss_fn(net(x).squeeze(1), y)
         loss.backward()
         opt.step()
-    return net.eval()
+
+
+def train_net(cands: Sequence[Candidates], targets: Sequence[np.ndarray], seed: int = 0) -> nn.Module:
+    """Fit each channel's perceptron on that channel's candidates of the training videos."""
+    torch.manual_seed(seed)
+    x = torch.from_numpy(np.concatenate([c.x.reshape(-1, INPUTS) for c in cands]).astype(np.float32))
+    y = torch.from_numpy(np.concatenate(targets).astype(np.float32))
+    nets = ChannelNets()
+    micro = x[:, CHANNEL_INPUT] > 0.5
+    _fit_one(nets.micro, x[micro], y[micro])
+    _fit_one(nets.macro, x[~micro], y[~micro])
+    return nets.eval()
 
 
 def probability(net: nn.Module, c: Candidates) -> np.ndarray:
@@ -151,12 +185,13 @@ def probability(net: nn.Module, c: Candidates) -> np.ndarray:
 
 
 def kept(c: Candidates, p: np.ndarray, threshold: float) -> list[Interval]:
-    """The candidates above ``threshold``, scored by their probability; of overlapping ones only
-    the most probable (candidates of several thresholds nest)."""
+    """The candidates above ``threshold``, scored by their probability; of overlapping ones (the
+    candidates of several thresholds nest) the one ``flow`` spots, else the most probable."""
     from dataclasses import replace
 
     out: list[Interval] = []
-    for i in np.argsort(-p, kind="stable"):
+    first = p + (c.x[:, SPOTTED_INPUT] if len(p) else 0.0)  # p < 1: a spotted candidate comes first
+    for i in np.argsort(-first, kind="stable"):
         iv = c.intervals[int(i)]
         if p[i] > threshold and all(iv.offset < o.onset or o.offset < iv.onset for o in out):
             out.append(replace(iv, score=float(p[i])))
@@ -207,14 +242,18 @@ class LearnedModel:
             with warnings.catch_warnings():  # torch warns about a refused pickle before raising; the one line below says it
                 warnings.simplefilter("ignore", UserWarning)
                 doc = torch.load(path, map_location="cpu", weights_only=True)
-            net = _net(doc["state"]["0.weight"].shape[1])
-            net.load_state_dict(doc["state"])
+            inputs, state, trained_on = int(doc["inputs"]), doc["state"], tuple(doc["trained_on"])
         except Exception as exc:  # torch.load raises many types (unpickling, zip, key) for a file that is no model
             raise MestiError(path, "not a learned-spotter model (the learned_model.pt of `mesti spot-eval --method "
                                    "learned` is expected)") from None
-        if net[0].weight.shape[1] != INPUTS:  # type: ignore[index]
+        if inputs != INPUTS or "micro.0.weight" not in state:  # an older model: other inputs, one network
             raise MestiError(path, "a learned-spotter model of another version: train it again with mesti spot-eval")
-        return cls(net.eval(), tuple(doc["trained_on"]), float(doc.get("threshold", DEFAULT_THRESHOLD)))
+        net = ChannelNets(inputs)
+        try:
+            net.load_state_dict(state)
+        except Exception:  # a damaged state: wrong shapes or keys
+            raise MestiError(path, "not a learned-spotter model (its weights do not fit the network)") from None
+        return cls(net.eval(), trained_on, float(doc.get("threshold", DEFAULT_THRESHOLD)))
 
 
 def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0,

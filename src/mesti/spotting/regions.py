@@ -4,8 +4,10 @@ Each region is a few small round patches centred on landmarks, as the optical-fl
 (MDMD, OF-FD) place their ROIs: brows, cheeks, mouth corners and lips, chin carry the action
 units; the eyes are kept apart, for blinks only, and cut out of every other patch because
 blinks are the classic false positive of spotting; the nose bridge and the forehead are the
-rigid reference. A region's motion is the largest mean motion vector of its patches: motion
-that is coherent inside a patch (skin pulled one way) adds up, noise averages away.
+rigid reference. No patch sits beside the nose's wings: the nose stands out of the face, and
+under a turn its edge moves with a parallax that no smooth head field removes. A region's
+motion is the largest mean motion vector of its patches: motion that is coherent inside a
+patch (skin pulled one way) adds up, noise averages away.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ _PATCHES: tuple[tuple[str, tuple[int, ...], tuple[float, float], float], ...] = 
     *(("brow_l", (i,), (0.0, -0.01), 0.045) for i in (17, 18, 19, 20, 21)),
     *(("brow_r", (i,), (0.0, -0.01), 0.045) for i in (22, 23, 24, 25, 26)),
     ("brow_l", (21, 22), (-0.03, -0.03), 0.04), ("brow_r", (21, 22), (0.03, -0.03), 0.04),
-    ("cheek_l", (41, 48), (-0.02, 0.0), 0.06), ("cheek_l", (2, 31), (0.0, 0.0), 0.06), ("cheek_l", (31, 48), (0.0, 0.0), 0.04),
-    ("cheek_r", (46, 54), (0.02, 0.0), 0.06), ("cheek_r", (14, 35), (0.0, 0.0), 0.06), ("cheek_r", (35, 54), (0.0, 0.0), 0.04),
+    ("cheek_l", (41, 48), (-0.02, 0.0), 0.06), ("cheek_l", (2, 31), (0.0, 0.0), 0.06),
+    ("cheek_r", (46, 54), (0.02, 0.0), 0.06), ("cheek_r", (14, 35), (0.0, 0.0), 0.06),
     ("mouth", (48,), (0.0, 0.0), 0.045), ("mouth", (54,), (0.0, 0.0), 0.045),
     ("mouth", (50, 51, 52), (0.0, -0.01), 0.04), ("mouth", (56, 57, 58), (0.0, 0.01), 0.04),
     ("chin", (8,), (0.0, -0.09), 0.05), ("chin", (57, 8), (0.0, -0.02), 0.05),
