@@ -249,13 +249,19 @@ def region_motion(
     def held(frame: int) -> tuple[np.ndarray, np.ndarray | None] | None:
         return window[frame - k]  # the newest frame, k - 1, is window[-1]
 
-    def pair(old: int, new: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each region's motion from held frame ``old`` to ``new`` and the head's motion there."""
-        row, hrow = _rows(n)
-        a, b = held(old), held(new)
-        if a is not None and b is not None and measure is not None:
-            measure_regions(measure, a, b[0], owners, row, hrow)
-        return row, hrow
+    done: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, float]] = {}  # pairs measured, while ``old`` is held
+
+    def pair(old: int, new: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """Each region's motion from held frame ``old`` to ``new``, the head's motion there and its
+        rms (a pose-chosen reference is often a fixed one: measured once)."""
+        if (old, new) not in done:
+            row, hrow = _rows(n)
+            rms = float("nan")
+            a, b = held(old), held(new)
+            if a is not None and b is not None and measure is not None:
+                rms = measure_regions(measure, a, b[0], owners, row, hrow)
+            done[(old, new)] = (row, hrow, rms)
+        return done[(old, new)]
 
     def chosen(frame: int, frames: np.ndarray, before: bool) -> tuple[np.ndarray, ...]:
         """Motion against the pose-chosen references among ``frames``: near, near_h, far, far_h."""
@@ -267,7 +273,7 @@ def region_motion(
             elif ref == c.nearest and out:
                 out += out[:2]
             else:
-                out += list(pair(ref, frame) if before else pair(frame, ref))
+                out += list((pair(ref, frame) if before else pair(frame, ref))[:2])
         return tuple(out)
 
     for k, reg in enumerate(tracker.track(stream), start=1):
@@ -290,9 +296,8 @@ def region_motion(
         for key, d, wanted in (("m", lag, True), ("m3", lag3, True), ("m2", lag2, near_edge)):
             row, hrow = _rows(n)
             gap = float("inf")
-            old = held(f - d) if len(window) > d else None
-            if wanted and norm is not None and old is not None and measure is not None:
-                rms = measure_regions(measure, old, norm, owners, row, hrow)
+            if wanted and norm is not None and len(window) > d and held(f - d) is not None and measure is not None:
+                row, hrow, rms = pair(f - d, f)
                 gap = poses.gap(f, f - d)
                 if key == "m":
                     moved = rms
@@ -307,6 +312,8 @@ def region_motion(
         t = f - lag3  # the frame whose later references are all held now
         if t >= 0 and held(t) is not None:
             after[t] = chosen(t, np.arange(f, t + minlag - 1, -1), before=False)
+        for key in [key for key in done if key[0] <= f - lag3]:  # no longer held
+            del done[key]
         if hooks is not None and k % 100 == 0:
             hooks.stage_advanced("spot", k, stream.count)
         del reg, norm
