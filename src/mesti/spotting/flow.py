@@ -159,20 +159,25 @@ def region_evidence(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] |
                 cols[blink, i] = 0.0
             if name in TALK_REGIONS:
                 cols[talk, i] = 0.0
-        cols[turning(motion)] = np.fmin(cols[turning(motion)], 0.0)
+        turn = turning(motion)
+        cols[turn] = np.fmin(cols[turn], 0.0)
         return cols / np.maximum(np.nan_to_num(spread, nan=1.0), 0.02)
 
 
 def motion_score(motion: RegionMotion, masks: tuple[np.ndarray, np.ndarray] | None = None,
                  channel: str = "macro") -> np.ndarray:
     """Per-frame score of ``channel``: the largest region evidence (:func:`region_evidence`), 0 in face gaps."""
-    cols = region_evidence(motion, masks, channel)
+    return evidence_score(region_evidence(motion, masks, channel), motion.fps)
+
+
+def evidence_score(cols: np.ndarray, fps: float) -> np.ndarray:
+    """Per-frame score from region evidence (``frames x regions``): the largest region, 0 in face gaps."""
     with warnings.catch_warnings():  # face gaps are all-nan rows: they score 0, quietly
         warnings.simplefilter("ignore", RuntimeWarning)
         score = np.nanmax(np.where(np.isnan(cols), -np.inf, cols), axis=1).clip(min=0)
         score[~np.isfinite(score)] = 0.0
     # A frame or two of misregistration is no expression (the shortest lasts 0.2 s).
-    return median_filter(score, size=max(int(round(0.065 * motion.fps)) * 2 + 1, 3), mode="nearest")
+    return median_filter(score, size=max(int(round(0.065 * fps)) * 2 + 1, 3), mode="nearest")
 
 
 @register_spotter("flow")

@@ -70,10 +70,11 @@ class Candidates:
 
 def candidates(motion: RegionMotion) -> Candidates:
     """``flow``'s intervals of both channels at the thresholds :data:`CANDIDATE_Z`, each with its inputs."""
-    from mesti.spotting.flow import CHANNELS, FlowSpotter, motion_score, nuisances, region_evidence, turning
+    from mesti.spotting.flow import CHANNELS, FlowSpotter, evidence_score, nuisances, region_evidence, turning
 
     blink, talk = nuisances(motion)
-    scores = {ch: motion_score(motion, (blink, talk), ch) for ch in CHANNELS}
+    evs = {ch: region_evidence(motion, (blink, talk), ch) for ch in CHANNELS}
+    scores = {ch: evidence_score(evs[ch], motion.fps) for ch in CHANNELS}
     found: list[tuple[Interval, str]] = []
     for z in CANDIDATE_Z:
         for ch in CHANNELS:
@@ -86,9 +87,9 @@ def candidates(motion: RegionMotion) -> Candidates:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         idx = [motion.names.index(n) for n in EXPRESSION_REGIONS]
-        evs, heads = {}, {}
+        heads = {}
         for ch in CHANNELS:
-            evs[ch] = np.nan_to_num(region_evidence(motion, (blink, talk), ch))
+            evs[ch] = np.nan_to_num(evs[ch])
             sym = motion.symmetric(ch)[:, idx]
             spread = 1.4826 * np.nanmedian(np.abs(sym - np.nanmedian(sym, axis=0)), axis=0)
             heads[ch] = motion.symmetric_head(ch)[:, idx] / np.maximum(np.nan_to_num(spread, nan=1.0), 0.02)

@@ -67,8 +67,8 @@ class RegionMotion:
     ``t - lag`` and ``t`` (root mean square over the patches, px); ``faces_seen`` the most
     faces one detection found.
 
-    ``q``, ``q3``, ``q2`` are the pose gaps (px) of the fixed references (``inf`` where not
-    measured); ``near`` and ``far`` (``2 x frames x regions``: before, after) the motion against
+    ``q`` and ``q3`` are the pose gaps (px) of the fixed references at ``lag`` and ``lag3``
+    (``inf`` where not measured); ``near`` and ``far`` (``2 x frames x regions``: before, after) the motion against
     the pose-chosen references (:mod:`mesti.spotting.poses`), ``near_h`` and ``far_h`` the
     head's motion there; ``speed`` the head's speed per frame (eye distances per second).
     """
@@ -93,7 +93,6 @@ class RegionMotion:
     lag3: int = 0
     q: np.ndarray | None = None
     q3: np.ndarray | None = None
-    q2: np.ndarray | None = None
     near: np.ndarray | None = None
     near_h: np.ndarray | None = None
     far: np.ndarray | None = None
@@ -235,7 +234,7 @@ def region_motion(
     names = REGIONS
     n = len(names)
     cols: dict[str, list[np.ndarray]] = {key: [] for key in ("m", "h", "m2", "h2", "m3", "h3", "nb", "nbh", "fb", "fbh")}
-    gaps: dict[str, list[float]] = {"q": [], "q3": [], "q2": []}
+    gaps: dict[str, list[float]] = {"m": [], "m3": []}  # the fixed references' pose gaps
     after: dict[int, tuple[np.ndarray, ...]] = {}  # frame -> near, near_h, far, far_h against later frames
     ear: list[float] = []
     mar: list[float] = []
@@ -267,13 +266,8 @@ def region_motion(
         """Motion against the pose-chosen references among ``frames``: near, near_h, far, far_h."""
         c = poses.choose(frame, frames)
         out: list[np.ndarray] = []
-        for ref in (c.nearest, c.farthest):
-            if ref is None:
-                out += list(_rows(n))
-            elif ref == c.nearest and out:
-                out += out[:2]
-            else:
-                out += list((pair(ref, frame) if before else pair(frame, ref))[:2])
+        for ref in (c.nearest, c.farthest):  # often one frame: ``pair`` measures it once
+            out += list(_rows(n) if ref is None else (pair(ref, frame) if before else pair(frame, ref))[:2])
         return tuple(out)
 
     for k, reg in enumerate(tracker.track(stream), start=1):
@@ -295,15 +289,15 @@ def region_motion(
         moved = np.nan
         for key, d, wanted in (("m", lag, True), ("m3", lag3, True), ("m2", lag2, near_edge)):
             row, hrow = _rows(n)
-            gap = float("inf")
-            if wanted and norm is not None and len(window) > d and held(f - d) is not None and measure is not None:
+            measured = wanted and norm is not None and len(window) > d and held(f - d) is not None and measure is not None
+            if measured:
                 row, hrow, rms = pair(f - d, f)
-                gap = poses.gap(f, f - d)
                 if key == "m":
                     moved = rms
             cols[key].append(row)
             cols["h" + key[1:]].append(hrow)
-            gaps["q" + key[1:]].append(gap)
+            if key in gaps:  # the short lag's pose gap is never asked for
+                gaps[key].append(poses.gap(f, f - d) if measured else float("inf"))
         head.append(moved)
         first = f - min(lag3, len(window) - 1)
         got = chosen(f, np.arange(first, f - minlag + 1), before=True) if norm is not None else (_rows(n) * 2)
@@ -336,5 +330,5 @@ def region_motion(
         str(stream.source), stream.fps, lag, arr["m"], list(tracker.gaps), window.max_held, names,
         np.array(ear, dtype=np.float32), np.array(mar, dtype=np.float32), np.array(head, dtype=np.float32),
         max(tracker.faces_seen, 1), arr["h"], arr["m2"], arr["h2"], lag2, arr["m3"], arr["h3"], lag3,
-        q["q"], q["q3"], q["q2"], np.stack([arr["nb"], later[0]]), np.stack([arr["nbh"], later[1]]),
+        q["m"], q["m3"], np.stack([arr["nb"], later[0]]), np.stack([arr["nbh"], later[1]]),
         np.stack([arr["fb"], later[2]]), np.stack([arr["fbh"], later[3]]), np.array(speed, dtype=np.float32))
