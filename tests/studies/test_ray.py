@@ -22,7 +22,8 @@ import yaml
 from typer.testing import CliRunner
 
 from mesti.cli.main import app
-from mesti.studies.executors import ExecutorSpec, run_cell
+from mesti.studies import executors
+from mesti.studies.executors import ExecutorSpec, run_cell, run_fold_group
 from mesti.studies.grid import GridSpec, run_grid
 from mesti.studies.spec import StudySpec
 from mesti.utils.hooks import Functions
@@ -129,11 +130,22 @@ def test_a_cell_whose_worker_keeps_dying_is_reported_and_the_others_finish(tmp_p
     assert "after 1 retries" in rows[1]["error"]
 
 
+def finds_a_run(spec: StudySpec, run_dir: Path, folds: list[str], command: str = "") -> dict[str, Any]:
+    """A fold task that first checks its folder is already a run: tasks that start together
+    must never see each other's half-made folder (one was refused as foreign files)."""
+    from mesti.utils.outputs import output_kind
+
+    assert output_kind(run_dir) == "run" and output_kind(run_dir.parent) == "run", run_dir
+    return run_fold_group(spec, run_dir, folds, command)
+
+
 @pytest.mark.slow
-def test_one_study_in_groups_of_folds_gives_the_local_run(tmp_path: Path, cluster: None) -> None:
+def test_one_study_in_groups_of_folds_gives_the_local_run(tmp_path: Path, cluster: None,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     args = loso_args(tmp_path, "--engine", "sequential", "--seeds", "0,1")
     assert runner.invoke(app, args).exit_code == 0
     args[args.index("--out") + 1] = str(tmp_path / "ray")
+    monkeypatch.setattr(executors, "run_fold_group", finds_a_run)
     res = runner.invoke(app, [*args, "--executor", "ray", "--fold-tasks", "2"])
     assert res.exit_code == 0, res.output + str(res.exception)
     assert cell_metrics(tmp_path / "ray") == cell_metrics(tmp_path / "run")  # both seeds and the summary over them

@@ -307,6 +307,7 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
     """One large study as ``executor.fold_tasks`` Ray tasks per seed, each a group of its folds
     (sequential engine); once every fold is recorded, this process pools them as a local
     run would, so the run directory is the same."""
+    from mesti.studies.run import write_study_config
     from mesti.utils.outputs import lock_output, output_scope
 
     hooks = or_none(hooks)
@@ -323,9 +324,14 @@ def run_in_fold_tasks(cell: Cell, executor: ExecutorSpec, *, command: str = "",
             samples = inputs.samples
             task = _task(run_fold_group, executor, spec)
             pending, total = {}, 0
+            if len(spec.seeds) > 1:
+                write_study_config(cell.run_dir, spec.to_dict(), command, overwrite=False)
             for seed in spec.seeds:
                 one = spec.for_seed(seed)
                 run_dir = cell.run_dir if len(spec.seeds) == 1 else cell.run_dir / f"seed-{seed}"
+                # The run's config and marks before any task: two tasks starting together would
+                # otherwise each find the other's half-made folder and refuse it as foreign.
+                run_study(one, run_dir, inputs, command=command, only_folds=())
                 folds = one.build_protocol(seed).folds(samples.labels.numpy(), samples.subjects, samples.datasets)
                 names = [f.name for f in folds]
                 size = -(-len(names) // min(executor.fold_tasks or 1, len(names)))

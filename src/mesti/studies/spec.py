@@ -202,7 +202,8 @@ def run_study(
     loaded once by the caller and shared by the cells of one input) into ``out``, resuming
     finished folds; returns its metrics.
 
-    ``only_folds`` (one seed only): record just these folds, return ``{}`` (see run_experiment).
+    ``only_folds`` (one seed only): record just these folds, return ``{}`` (see run_experiment);
+    empty, it only writes the run's config and marks.
     """
     from mesti.studies.run import run_experiment, write_study_config
 
