@@ -90,11 +90,11 @@ def test_learned_weights_and_threshold_never_see_the_test_subject(monkeypatch: p
     videos and its truth) leaves its fold's weights and threshold the same to the bit, while the
     folds that train on it change."""
     import mesti.spotting.learned as learned
-    from mesti.spotting.learned import THRESHOLDS, loso_models
+    from mesti.spotting.learned import CHOICES, loso_models
 
     read: list[tuple[str, str, set[str]]] = []  # (fold's test subject, what, videos read)
     fold = [""]
-    train_net, choose = learned.train_net, learned.choose_threshold
+    train_net, choose = learned.train_net, learned.choose_thresholds
 
     def spy_train(cands, targets, seed=0):  # type: ignore[no-untyped-def]
         read.append((fold[0], "weights", {c.video for c in cands}))
@@ -105,7 +105,7 @@ def test_learned_weights_and_threshold_never_see_the_test_subject(monkeypatch: p
         return choose(cands, probs, truths)
 
     monkeypatch.setattr(learned, "train_net", spy_train)
-    monkeypatch.setattr(learned, "choose_threshold", spy_choose)
+    monkeypatch.setattr(learned, "choose_thresholds", spy_choose)
     fold_of = {"v0": "s1", "v1": "s1", "v2": "s2", "v3": "s2", "v4": "s3", "v5": "s3"}
 
     rng = np.random.default_rng(3)
@@ -129,7 +129,7 @@ def test_learned_weights_and_threshold_never_see_the_test_subject(monkeypatch: p
     changed = [m if s != "s3" else _motion(m.video, other, changed_truths[i]) for i, (s, m) in enumerate(zip(subjects, motions, strict=True))]
     _, seen, second = loso_models(changed, changed_truths, subjects)
     assert seen["s3"] == ("s1", "s2") and second["s3"].trained_on == ("s1", "s2")
-    assert first["s3"].threshold == second["s3"].threshold and first["s3"].threshold in THRESHOLDS
+    assert first["s3"].thresholds == second["s3"].thresholds and set(first["s3"].thresholds.values()) <= set(CHOICES)
     for (name, a), b in zip(first["s3"].net.state_dict().items(), second["s3"].net.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
     moved = [not all(torch.equal(a, b) for a, b in zip(first[s].net.state_dict().values(), second[s].net.state_dict().values(),
@@ -158,3 +158,50 @@ def test_each_channel_has_its_own_judge_and_an_older_model_is_refused(tmp_path) 
     torch.save({"state": _net(27).state_dict(), "trained_on": ["a"], "inputs": 27, "hidden": 16, "threshold": 0.5}, old)
     with pytest.raises(MestiError, match="of another version"):
         LearnedModel.load(old)
+
+
+def _two_channel_candidates() -> tuple[object, list[list[Interval]]]:
+    """Four candidates of one video: two micro, two macro; ``flow`` spots the first of each."""
+    from mesti.spotting.learned import CHANNEL_INPUT, INPUTS, SPOTTED_INPUT, Candidates
+
+    ivs = [Interval(10, 14, 18, "micro"), Interval(40, 44, 48, "micro"),
+           Interval(100, 120, 140, "macro"), Interval(200, 220, 240, "macro")]
+    x = np.zeros((4, INPUTS), dtype=np.float32)
+    x[:2, CHANNEL_INPUT] = 1.0
+    x[[0, 2], SPOTTED_INPUT] = 1.0
+    return Candidates(ivs, x, np.zeros(300), "v"), [[ivs[1], ivs[2]]]  # truth: one flow misses, one it spots
+
+
+def test_each_channel_keeps_its_threshold_or_flows_decisions() -> None:
+    """Issue 20: a channel whose threshold is ``None`` keeps exactly what ``flow`` spots of that
+    channel; the other channel is judged by its probability."""
+    from mesti.spotting.learned import kept
+
+    c, _ = _two_channel_candidates()
+    p = np.array([0.2, 0.9, 0.3, 0.8])
+    onsets = lambda th: [iv.onset for iv in kept(c, p, th)]  # noqa: E731
+    assert onsets({"micro": 0.5, "macro": 0.5}) == [40, 200]
+    assert onsets({"micro": 0.5, "macro": None}) == [40, 100]
+    assert onsets({"micro": None, "macro": 0.5}) == [10, 200]
+    assert onsets({"micro": None, "macro": None}) == [10, 100]
+
+
+def test_thresholds_are_chosen_per_channel_and_flow_only_where_it_is_better() -> None:
+    """Issue 20: on the training videos' held-out probabilities, a channel whose perceptron ranks
+    the truth first gets a threshold; one whose perceptron is wrong where ``flow`` is right keeps
+    ``flow``'s decisions. The choice can go either way (both are checked)."""
+    from mesti.spotting.learned import THRESHOLDS, choose_thresholds
+
+    c, truth = _two_channel_candidates()
+    chosen = choose_thresholds([c], [np.array([0.2, 0.9, 0.3, 0.8])], truth)  # micro right, macro wrong
+    assert chosen["micro"] in THRESHOLDS and 0.2 <= chosen["micro"] < 0.9 and chosen["macro"] is None
+    chosen = choose_thresholds([c], [np.array([0.2, 0.9, 0.8, 0.3])], truth)  # both right
+    assert chosen["micro"] in THRESHOLDS and chosen["macro"] in THRESHOLDS
+
+
+def test_a_model_keeps_each_channels_choice_through_save_and_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mesti.spotting.learned import ChannelNets, LearnedModel
+
+    path = tmp_path / "m.pt"
+    LearnedModel(ChannelNets(), ("a", "b"), {"micro": 0.35, "macro": None}).save(path)
+    assert LearnedModel.load(path).thresholds == {"micro": 0.35, "macro": None}

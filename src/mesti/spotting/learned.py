@@ -8,14 +8,16 @@ share of it that was a blink, talking or a fast head turn, the eyes' and the mou
 the head's overall motion, whether it lies near the video's start or end, its channel, the
 other channel's score, and whether ``flow`` itself spots it) goes through a two-layer
 perceptron, one per channel, that gives the probability that it is an expression; candidates
-above the threshold are the intervals (of overlapping ones, the one ``flow`` spots, else the
-most probable).
+above their channel's threshold are the intervals (of overlapping ones, the one ``flow`` spots,
+else the most probable). A channel whose perceptron does not beat ``flow`` on the training
+subjects keeps ``flow``'s own decisions instead (its threshold is then ``None``).
 
 Nothing is chosen on the test subject. For each held-out subject, the weights are trained on
 the other subjects' candidates only (fixed epochs, no early stopping), and the threshold is
 chosen on those same training subjects: each of them is judged by a model trained on the
-remaining ones (an inner leave-one-subject-out), and the threshold that gives the best F1 over
-their videos is kept. The test subject's videos are spotted once, at the end, with both.
+remaining ones (an inner leave-one-subject-out), and each channel's threshold (or ``flow``'s
+decision) that gives the best F1 over their videos is kept. The test subject's videos are
+spotted once, at the end, with both.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from mesti.clips.stream import FrameStream
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, assert_samples_disjoint
 from mesti.spotting.evaluate import evaluate_spotting, match_by_type
+from mesti.spotting.flow import CHANNELS
 from mesti.spotting.motion import LAG_SECONDS, RegionMotion, region_motion
 from mesti.spotting.regions import EXPRESSION_REGIONS
 from mesti.spotting.registry import register_spotter
@@ -48,8 +51,10 @@ HIDDEN = 16
 EPOCHS = 200
 LR = 1e-2
 WEIGHT_DECAY = 0.1
-#: The thresholds the training subjects choose from.
-THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.1, 0.91, 0.05))
+#: The thresholds the training subjects choose from, per channel; ``None``: ``flow``'s own decisions.
+#: (From 0.05: with one per channel, the micro channel's choice often sat at 0.1, the old edge.)
+THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.05, 0.951, 0.05))
+CHOICES: tuple[float | None, ...] = (*THRESHOLDS, None)
 #: Used only when there are too few training subjects to choose (fewer than two).
 DEFAULT_THRESHOLD = 0.5
 INPUTS = 2 * len(EXPRESSION_REGIONS) + 19
@@ -70,7 +75,7 @@ class Candidates:
 
 def candidates(motion: RegionMotion) -> Candidates:
     """``flow``'s intervals of both channels at the thresholds :data:`CANDIDATE_Z`, each with its inputs."""
-    from mesti.spotting.flow import CHANNELS, FlowSpotter, evidence_score, nuisances, region_evidence, turning
+    from mesti.spotting.flow import FlowSpotter, evidence_score, nuisances, region_evidence, turning
 
     blink, talk = nuisances(motion)
     evs = {ch: region_evidence(motion, (blink, talk), ch) for ch in CHANNELS}
@@ -185,29 +190,55 @@ def probability(net: nn.Module, c: Candidates) -> np.ndarray:
         return torch.sigmoid(net(torch.from_numpy(c.x))).squeeze(1).numpy().astype(np.float64)
 
 
-def kept(c: Candidates, p: np.ndarray, threshold: float) -> list[Interval]:
-    """The candidates above ``threshold``, scored by their probability; of overlapping ones (the
-    candidates of several thresholds nest) the one ``flow`` spots, else the most probable."""
+#: Each channel's threshold on the probability, or ``None`` where ``flow``'s own decisions are kept.
+Thresholds = dict[str, float | None]
+
+
+def uniform(threshold: float) -> Thresholds:
+    """The same threshold for both channels."""
+    return {ch: threshold for ch in CHANNELS}
+
+
+def kept(c: Candidates, p: np.ndarray, thresholds: Thresholds) -> list[Interval]:
+    """The candidates above their channel's threshold (or that ``flow`` spots, where the channel
+    keeps ``flow``'s decisions), scored by their probability; of overlapping ones (the candidates
+    of several thresholds nest) the one ``flow`` spots, else the most probable."""
     from dataclasses import replace
 
     out: list[Interval] = []
-    first = p + (c.x[:, SPOTTED_INPUT] if len(p) else 0.0)  # p < 1: a spotted candidate comes first
+    spotted = c.x[:, SPOTTED_INPUT] > 0.5 if len(p) else np.zeros(0, dtype=bool)
+    micro = c.x[:, CHANNEL_INPUT] > 0.5 if len(p) else np.zeros(0, dtype=bool)
+    first = p + spotted  # p < 1: a spotted candidate comes first
     for i in np.argsort(-first, kind="stable"):
-        iv = c.intervals[int(i)]
-        if p[i] > threshold and all(iv.offset < o.onset or o.offset < iv.onset for o in out):
+        iv, thr = c.intervals[int(i)], thresholds["micro" if micro[i] else "macro"]
+        if (spotted[i] if thr is None else p[i] > thr) and all(iv.offset < o.onset or o.offset < iv.onset for o in out):
             out.append(replace(iv, score=float(p[i])))
     return sorted(out, key=lambda iv: iv.onset)
 
 
-def choose_threshold(cands: Sequence[Candidates], probs: Sequence[np.ndarray], truths: Sequence[Sequence[Interval]]) -> float:
-    """The threshold of :data:`THRESHOLDS` with the best pooled F1 on these (training) videos."""
+def choose_thresholds(cands: Sequence[Candidates], probs: Sequence[np.ndarray],
+                      truths: Sequence[Sequence[Interval]]) -> Thresholds:
+    """Each channel's choice among :data:`CHOICES` (a threshold, or ``flow``'s decisions) with
+    the best pooled F1 on these (training) videos: the best single threshold first, then each
+    channel in turn with the other's fixed, twice. ``flow`` is taken only where strictly better."""
     truth = {str(i): list(t) for i, t in enumerate(truths)}
-    best, best_f1 = DEFAULT_THRESHOLD, -1.0
+
+    def f1(thresholds: Thresholds) -> float:
+        pred = {str(i): kept(c, p, thresholds) for i, (c, p) in enumerate(zip(cands, probs, strict=True))}
+        return evaluate_spotting(pred, truth).pooled("overall").f1
+
+    best, best_f1 = uniform(DEFAULT_THRESHOLD), -1.0
     for thr in THRESHOLDS:
-        pred = {str(i): kept(c, p, thr) for i, (c, p) in enumerate(zip(cands, probs, strict=True))}
-        f1 = evaluate_spotting(pred, truth).pooled("overall").f1
-        if f1 > best_f1 + 1e-12:
-            best, best_f1 = thr, f1
+        score = f1(uniform(thr))
+        if score > best_f1 + 1e-12:
+            best, best_f1 = uniform(thr), score
+    for _ in range(2):
+        for ch in CHANNELS:
+            for choice in CHOICES:
+                trial = {**best, ch: choice}
+                score = f1(trial)
+                if score > best_f1 + 1e-12:
+                    best, best_f1 = trial, score
     return best
 
 
@@ -218,15 +249,14 @@ class LearnedModel:
 
     net: nn.Module
     trained_on: tuple[str, ...]
-    threshold: float = DEFAULT_THRESHOLD
-    settings: dict[str, object] = field(default_factory=dict)
+    thresholds: Thresholds = field(default_factory=lambda: uniform(DEFAULT_THRESHOLD))
 
     def save(self, path: str | Path) -> None:
         from mesti.utils.atomic import atomic_path
 
         with atomic_path(path) as tmp:
             torch.save({"state": self.net.state_dict(), "trained_on": list(self.trained_on), "inputs": INPUTS,
-                        "hidden": HIDDEN, "threshold": float(self.threshold)}, tmp)
+                        "hidden": HIDDEN, "thresholds": dict(self.thresholds)}, tmp)
 
     @classmethod
     def load(cls, path: str | Path) -> LearnedModel:
@@ -254,7 +284,11 @@ class LearnedModel:
             net.load_state_dict(state)
         except Exception:  # a damaged state: wrong shapes or keys
             raise MestiError(path, "not a learned-spotter model (its weights do not fit the network)") from None
-        return cls(net.eval(), trained_on, float(doc.get("threshold", DEFAULT_THRESHOLD)))
+        if "thresholds" in doc:
+            thresholds = {ch: None if doc["thresholds"].get(ch) is None else float(doc["thresholds"][ch]) for ch in CHANNELS}
+        else:  # saved before each channel had its own
+            thresholds = uniform(float(doc.get("threshold", DEFAULT_THRESHOLD)))
+        return cls(net.eval(), trained_on, thresholds)
 
 
 def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], subjects: Sequence[str], seed: int = 0,
@@ -266,7 +300,7 @@ def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], s
     cs = list(cands) if cands is not None else [candidates(m) for m in motions]
     targets = [candidate_targets(c, t) for c, t in zip(cs, truths, strict=True)]
     names = sorted(set(subjects))
-    threshold = DEFAULT_THRESHOLD
+    thresholds = uniform(DEFAULT_THRESHOLD)
     if len(names) >= 2:
         probs: list[np.ndarray] = [np.zeros(0)] * len(motions)
         for held in names:
@@ -275,9 +309,9 @@ def fit(motions: Sequence[RegionMotion], truths: Sequence[Sequence[Interval]], s
             for i, s in enumerate(subjects):
                 if s == held:
                     probs[i] = probability(net, cs[i])
-        threshold = choose_threshold(cs, probs, truths)
+        thresholds = choose_thresholds(cs, probs, truths)
     net = train_net(cs, targets, seed)
-    return LearnedModel(net, tuple(names), threshold)
+    return LearnedModel(net, tuple(names), thresholds)
 
 
 @register_spotter("learned")
@@ -305,13 +339,15 @@ class LearnedSpotter:
 
         c = cands if cands is not None else candidates(motion)
         p = probability(model.net, c)
-        found = kept(c, p, model.threshold)
+        found = kept(c, p, model.thresholds)
+        numeric = [t for t in model.thresholds.values() if t is not None]
         per_frame = np.zeros(motion.frames)
         for iv, q in zip(c.intervals, p, strict=True):
             per_frame[iv.onset : iv.offset + 1] = np.maximum(per_frame[iv.onset : iv.offset + 1], q)
         blink, talk = nuisances(motion)
-        return SpotResult(motion.video, self.name, motion.fps, motion.frames, found, per_frame, model.threshold,
-                          {"threshold": model.threshold, "threshold_chosen_on": list(model.trained_on),
+        return SpotResult(motion.video, self.name, motion.fps, motion.frames, found, per_frame,
+                          min(numeric, default=DEFAULT_THRESHOLD),
+                          {"thresholds": dict(model.thresholds), "threshold_chosen_on": list(model.trained_on),
                            "candidate_z": list(CANDIDATE_Z), "epochs": EPOCHS, "hidden": HIDDEN, "trained_on": list(model.trained_on)},
                           motion.gaps, motion.frames_held, blinks=frame_runs(blink), talking=frame_runs(talk),
                           faces_seen=motion.faces_seen)
