@@ -47,6 +47,10 @@ class Interval:
     def frames(self) -> int:
         return self.offset - self.onset + 1
 
+    def overlaps(self, other: Interval) -> bool:
+        """Whether the two share at least one frame."""
+        return self.onset <= other.offset and other.onset <= self.offset
+
     def seconds(self, fps: float) -> dict[str, float]:
         """Onset, apex and offset in seconds (:func:`frame_seconds`)."""
         return frame_seconds(self.onset, self.apex, self.offset, fps)

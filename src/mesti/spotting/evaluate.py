@@ -171,5 +171,5 @@ def quiet_false_positives(
         for t in gt:
             covered.update(range(max(t.onset, 0), min(t.offset, n - 1) + 1))
         free += n - len(covered)
-        count += sum(all(iou(p, t) == 0.0 for t in gt) for p in predicted.get(video, []))
+        count += sum(not any(p.overlaps(t) for t in gt) for p in predicted.get(video, []))
     return count, free

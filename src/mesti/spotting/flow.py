@@ -221,7 +221,7 @@ class FlowSpotter:
         side, so a held turn is not told from an expression."""
         big = [iv for iv in self.runs(motion, macro) if iv.kind == "macro"]
         small = [iv for iv in self.runs(motion, micro) if iv.kind == "micro"
-                 and not any(iv.onset <= b.offset and iv.offset >= b.onset for b in big)]
+                 and not any(iv.overlaps(b) for b in big)]
         inside = [iv for iv in big + small if iv.onset > 0 and iv.offset < motion.frames - 1]
         return sorted(inside, key=lambda iv: iv.onset)
 

@@ -37,7 +37,8 @@ from mesti.clips.stream import FrameStream
 from mesti.errors import MestiError
 from mesti.protocols.splits import Fold, assert_samples_disjoint
 from mesti.spotting.evaluate import evaluate_spotting, match_by_type
-from mesti.spotting.flow import CHANNELS
+from mesti.spotting.flow import (CHANNELS, FlowSpotter, evidence_score, frame_runs, nuisances, region_evidence,
+                                  turning)
 from mesti.spotting.motion import LAG_SECONDS, RegionMotion, region_motion
 from mesti.spotting.regions import EXPRESSION_REGIONS
 from mesti.spotting.registry import register_spotter
@@ -75,8 +76,6 @@ class Candidates:
 
 def candidates(motion: RegionMotion) -> Candidates:
     """``flow``'s intervals of both channels at the thresholds :data:`CANDIDATE_Z`, each with its inputs."""
-    from mesti.spotting.flow import FlowSpotter, evidence_score, nuisances, region_evidence, turning
-
     blink, talk = nuisances(motion)
     evs = {ch: region_evidence(motion, (blink, talk), ch) for ch in CHANNELS}
     scores = {ch: evidence_score(evs[ch], motion.fps) for ch in CHANNELS}
@@ -206,12 +205,11 @@ def kept(c: Candidates, p: np.ndarray, thresholds: Thresholds) -> list[Interval]
     from dataclasses import replace
 
     out: list[Interval] = []
-    spotted = c.x[:, SPOTTED_INPUT] > 0.5 if len(p) else np.zeros(0, dtype=bool)
-    micro = c.x[:, CHANNEL_INPUT] > 0.5 if len(p) else np.zeros(0, dtype=bool)
+    spotted, micro = c.x[:, SPOTTED_INPUT] > 0.5, c.x[:, CHANNEL_INPUT] > 0.5
     first = p + spotted  # p < 1: a spotted candidate comes first
     for i in np.argsort(-first, kind="stable"):
         iv, thr = c.intervals[int(i)], thresholds["micro" if micro[i] else "macro"]
-        if (spotted[i] if thr is None else p[i] > thr) and all(iv.offset < o.onset or o.offset < iv.onset for o in out):
+        if (spotted[i] if thr is None else p[i] > thr) and not any(iv.overlaps(o) for o in out):
             out.append(replace(iv, score=float(p[i])))
     return sorted(out, key=lambda iv: iv.onset)
 
@@ -335,8 +333,6 @@ class LearnedSpotter:
         model = model or self.model
         if model is None:
             raise MestiError("--method learned", "needs a trained model (--model PATH, saved by mesti spot-eval --method learned)")
-        from mesti.spotting.flow import frame_runs, nuisances
-
         c = cands if cands is not None else candidates(motion)
         p = probability(model.net, c)
         found = kept(c, p, model.thresholds)

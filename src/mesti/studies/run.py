@@ -125,7 +125,7 @@ def run_experiment(
 
     ``only_folds``: train and record just these folds and return ``{}``: a group of folds of
     one run, as a Ray task runs it; the run is finished by a call without it once every fold
-    is recorded.
+    is recorded. Empty: only the run's config and marks (the driver, before its tasks start).
 
     ``experiment.engine``: ``sequential`` (:func:`~mesti.engine.sequential.run_sequential`, one
     fold after another), ``stacked`` (:mod:`mesti.engine.stacked`, many folds at once,
@@ -173,6 +173,8 @@ def run_experiment(
     _check_config(run_dir, config, overwrite)
     (run_dir / "folds").mkdir(exist_ok=True)
     write_pipeline(run_dir / "pipeline.json", pipeline)  # each fold checkpoint's adds its normalisation
+    if only_folds is not None and not only_folds:
+        return {}  # the run's config and marks only (see run_study)
 
     num_classes = len(samples.class_names)
     fitted = SampleSet(pipeline.fit(samples.images), samples.labels, samples.subjects,
